@@ -1,0 +1,112 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+temp file in the same folder (name starts with a dot, so readers skip it), write, flush,
+fsync, then os.replace (or os.link when the name must not be overwritten), then fsync
+of the folder so the rename itself survives a power cut. The temp file is removed on failure.
+"""
+import os
+
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_name(directory, final_name):
+    return os.path.join(directory, f"{TEMP_PREFIX}{final_name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}")
+
+
+def fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # some platforms cannot open a folder; the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_temp(directory, final_name, data, mode=0o644):
+    """Write data to a fresh temp file beside final_name; return its path (fsynced)."""
+    tmp = temp_name(directory, final_name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def write_atomic(path, data, mode=0o644):
+    """Replace path with data atomically. data is bytes or str (UTF-8)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    directory = directory or "."
+    tmp = write_temp(directory, name, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def create_new(directory, names, data, mode=0o644):
+    """Write data under the first of `names` that does not exist yet; never overwrite.
+
+    The content is complete in a temp file before os.link gives it its name, and link
+    fails with EEXIST instead of replacing, so many writers racing for one name each
+    end up with their own file. Returns the path written.
+    """
+    directory = os.fspath(directory)
+    tmp = write_temp(directory, "new", data, mode)
+    try:
+        for name in names:
+            final = os.path.join(directory, name)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_HARDLINKS:
+                    raise
+                if not _claim_by_rename(tmp, final):
+                    continue
+                tmp = None  # renamed into place
+            fsync_dir(directory)
+            return final
+        raise FileExistsError(f"no free file name in {directory} (tried {len(names)})")
+    finally:
+        if tmp:
+            _unlink_quietly(tmp)
+
+
+# Filesystems without hard links (some network or FUSE mounts).
+_NO_HARDLINKS = {1, 95, 38}  # EPERM, EOPNOTSUPP, ENOSYS
+
+
+def _claim_by_rename(tmp, final):
+    """Fallback without link(): reserve the name with O_EXCL, then rename over the
+    reservation. A reader may briefly see an empty file here; only on such filesystems."""
+    try:
+        os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return False
+    os.replace(tmp, final)
+    return True
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,49 @@
+"""`alive COMMAND ...`: dispatch to one module per command, imported only when used.
+
+Each command module exposes main(argv) -> int. Nothing heavy is imported here, so
+`alive write` pays only for what writing needs.
+"""
+import os
+import sys
+
+from .errors import RuntimeFailure, UsageError
+
+# command -> (module, one-line help). Modules are imported lazily by name.
+COMMANDS = {
+    "write": ("cmd_write", "write one heartbeat"),
+    "run": ("runner", "run a command and write its heartbeat"),
+}
+
+USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"
+
+
+def _help():
+    lines = [USAGE, "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv):
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        print(_help())
+        return 0 if argv else 3
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"alive: unknown command {name!r}; {USAGE}", file=sys.stderr)
+        return 3
+    try:
+        module = __import__(f"alive.{COMMANDS[name][0]}", fromlist=["main"])
+        return module.main(rest)
+    except (UsageError, RuntimeFailure) as exc:
+        print(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"alive {name}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # one line, never a traceback, unless asked for
+        if os.environ.get("ALIVE_DEBUG"):
+            raise
+        print(f"alive {name}: internal error: {type(exc).__name__}: {exc} (ALIVE_DEBUG=1 shows more)", file=sys.stderr)
+        return 1

@@ -1,0 +1,276 @@
+"""`alive run TASK [--timeout DUR] [--no-overlap] [--interval DUR] -- CMD...`
+
+Runs CMD (an argv, never a shell string) in its own process group, passes its output
+through live while keeping a tail, and writes exactly one heartbeat however the run ends.
+The wrapped command's exit code always wins (runitor): a heartbeat that cannot be
+written is reported on stderr and changes nothing else.
+"""
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+from . import atomic, cliutil, heartbeat, paths
+from .errors import UsageError
+from .timeutil import format_duration, format_iso, utcnow
+
+EXIT_TIMEOUT, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_OVERLAP = 124, 126, 127, 75
+KILL_GRACE_S = 5.0      # SIGTERM, then SIGKILL this long after
+DRAIN_GRACE_S = 2.0     # a daemonized grandchild may hold the pipes open; stop waiting then
+ERROR_LINES, ERROR_LINE_MAX = 20, 500
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def build_parser():
+    p = cliutil.parser("run", "Run a command and write its heartbeat.")
+    p.add_argument("task")
+    p.add_argument("--timeout", type=cliutil.duration_arg)
+    p.add_argument("--no-overlap", action="store_true")
+    p.add_argument("--interval", type=cliutil.duration_arg)
+    return p
+
+
+def split_command(argv):
+    if "--" not in argv:
+        raise UsageError("put -- before the command: alive run TASK [options] -- COMMAND [ARG...]")
+    cut = argv.index("--")
+    if cut + 1 == len(argv):
+        raise UsageError("no command after --")
+    return argv[:cut], argv[cut + 1:]
+
+
+def main(argv):
+    own, command = split_command(argv)
+    args = build_parser().parse_args(own)
+    problem = heartbeat.task_id_problem(args.task)
+    if problem:
+        raise UsageError(problem)
+    home = paths.resolve_home(args.home)
+    lock = None
+    if args.no_overlap:
+        lock = take_lock(home, args.task)
+        if lock is None:
+            holder = read_marker(home, args.task)
+            pid = f" (pid {holder['pid']})" if holder and "pid" in holder else ""
+            now = utcnow()
+            record(home, heartbeat.build(
+                args.task, now, status="skipped", summary=f"previous run still going{pid}; not started",
+                interval_s=args.interval, host=os.uname().nodename, run_id=os.urandom(8).hex()))
+            return EXIT_OVERLAP
+    try:
+        return run(home, args.task, command, args.timeout, args.interval)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def take_lock(home, task):
+    """A real fcntl lock, held for the whole run; None when another run holds it."""
+    import fcntl
+
+    folder = paths.state_dir(home) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"run.{task}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def marker_path(home, task):
+    return paths.running_dir(home) / f"{task}.json"
+
+
+def read_marker(home, task):
+    try:
+        return json.loads(marker_path(home, task).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def write_marker(home, task, marker):
+    try:
+        paths.running_dir(home).mkdir(parents=True, exist_ok=True)
+        atomic.write_atomic(marker_path(home, task), json.dumps(marker))
+    except OSError as exc:
+        print(f"alive run: could not write running marker: {exc}", file=sys.stderr)
+
+
+def remove_marker(home, task, run_id):
+    """Remove the marker only if it is still ours (a concurrent run may have replaced it)."""
+    current = read_marker(home, task)
+    if current is None or current.get("run_id") == run_id:
+        try:
+            marker_path(home, task).unlink()
+        except OSError:
+            pass
+
+
+class Output:
+    """The live pass-through and the two tails the heartbeat needs."""
+
+    def __init__(self):
+        self.combined = bytearray()
+        self.stderr = bytearray()
+
+    def take(self, chunk, is_stderr):
+        sink = sys.stderr if is_stderr else sys.stdout
+        try:
+            sink.buffer.write(chunk)
+            sink.flush()
+        except (OSError, ValueError):
+            pass  # our own stdout went away; keep running the job and keep the tail
+        self.combined += chunk
+        del self.combined[:-heartbeat.OUTPUT_TAIL_MAX]
+        if is_stderr:
+            self.stderr += chunk
+            del self.stderr[:-(ERROR_LINES * (ERROR_LINE_MAX + 1) * 4)]
+
+    def tail(self):
+        return utf8_tail(bytes(self.combined), heartbeat.OUTPUT_TAIL_MAX)
+
+    def error_lines(self):
+        text = self.stderr.decode("utf-8", "replace")
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        return [ln[:ERROR_LINE_MAX] for ln in lines[-ERROR_LINES:]]
+
+
+def utf8_tail(data, limit):
+    """The last `limit` bytes as text, never starting in the middle of a character."""
+    data = data[-limit:]
+    start = 0
+    while start < len(data) and start < 4 and (data[start] & 0xC0) == 0x80:
+        start += 1
+    text = data[start:].decode("utf-8", "replace")
+    while len(text.encode("utf-8")) > limit:  # replacement characters can grow it
+        text = text[1:]
+    return text
+
+
+def run(home, task, command, timeout_s, interval_s):
+    run_id = os.urandom(8).hex()
+    started = utcnow()
+    t0 = time.monotonic()
+    base = dict(interval_s=interval_s, host=os.uname().nodename, run_id=run_id)
+    try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    except (FileNotFoundError, PermissionError, OSError) as exc:
+        code = EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_NOT_EXECUTABLE
+        why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
+        message = f"{command[0]}: {why}"
+        print(f"alive run: {message}", file=sys.stderr)
+        record(home, heartbeat.build(task, utcnow(), status="error", summary=message, started_at=started,
+                                     errors=[message], exit_code=code, duration_s=0.0, **base))
+        return code
+    write_marker(home, task, {"pid": os.getpid(), "child_pid": proc.pid, "task_id": task,
+                              "started_at": format_iso(started), "run_id": run_id, "command": command})
+    received = []
+    previous = {s: signal.signal(s, lambda sig, _f: _forward(proc, sig, received)) for s in FORWARDED}
+    try:
+        output = Output()
+        timed_out = pump(proc, output, timeout_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        remove_marker(home, task, run_id)
+    duration = round(time.monotonic() - t0, 3)
+    code = EXIT_TIMEOUT if timed_out else exit_code_of(proc.returncode)
+    status, summary, errors = outcome(proc.returncode, timed_out, timeout_s, duration, output, received)
+    record(home, heartbeat.build(task, utcnow(), status=status, summary=summary, started_at=started,
+                                 errors=errors, exit_code=code, duration_s=duration,
+                                 output_tail=output.tail(), **base))
+    return code
+
+
+def _forward(proc, sig, received):
+    received.append(sig)
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def exit_code_of(returncode):
+    return 128 - returncode if returncode < 0 else returncode  # killed by signal N -> 128+N
+
+
+def outcome(returncode, timed_out, timeout_s, duration, output, received):
+    errors = output.error_lines()
+    took = format_duration(duration) if duration >= 1 else f"{duration:.1f}s"
+    if timed_out:
+        message = f"timed out after {format_duration(timeout_s)}"
+        return "error", message, [message] + errors
+    if returncode == 0:
+        return "ok", f"exit 0 in {took}", []
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        why = f"killed by {name}" + (" (forwarded by alive run)" if received else "")
+        return "error", f"{why} after {took}", [why] + errors
+    last = f": {errors[-1]}" if errors else ""
+    return "error", f"exit {returncode} after {took}{last}", errors or [f"exit code {returncode}"]
+
+
+def pump(proc, output, timeout_s):
+    """Copy output until both pipes close; enforce the timeout. Returns True if it timed out."""
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    killed_at = None
+    exited_at = None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, False)
+    sel.register(proc.stderr, selectors.EVENT_READ, True)
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if deadline and now >= deadline and killed_at is None:
+                _killpg(proc, signal.SIGTERM)
+                killed_at = now
+            if killed_at is not None and now - killed_at >= KILL_GRACE_S:
+                _killpg(proc, signal.SIGKILL)
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and now - exited_at >= DRAIN_GRACE_S:
+                break
+            for key, _ in sel.select(timeout=0.1):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if chunk:
+                    output.take(chunk, key.data)
+                else:
+                    sel.unregister(key.fileobj)
+    finally:
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    while True:
+        try:
+            remaining = None
+            if killed_at is not None:
+                remaining = max(0.0, KILL_GRACE_S - (time.monotonic() - killed_at))
+            proc.wait(timeout=remaining)
+            break
+        except subprocess.TimeoutExpired:
+            _killpg(proc, signal.SIGKILL)
+            killed_at = time.monotonic() - KILL_GRACE_S
+        except InterruptedError:
+            continue
+    return killed_at is not None and bool(deadline)
+
+
+def _killpg(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def record(home, hb):
+    """Write the heartbeat; a failure is reported, never raised (the job's code wins)."""
+    try:
+        heartbeat.write(paths.health_dir(home), hb)
+    except OSError as exc:
+        print(f"alive run: could not write heartbeat for {hb['task_id']}: {exc}", file=sys.stderr)
