@@ -12,6 +12,7 @@ from .errors import RuntimeFailure, UsageError
 COMMANDS = {
     "write": ("cmd_write", "write one heartbeat"),
     "run": ("runner", "run a command and write its heartbeat"),
+    "demo": ("demo", "a self-contained demo fleet in a temporary ALIVE_HOME"),
 }
 
 USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"

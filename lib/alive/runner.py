@@ -202,7 +202,7 @@ def exit_code_of(returncode):
 
 def outcome(returncode, timed_out, timeout_s, duration, output, received):
     errors = output.error_lines()
-    took = format_duration(duration) if duration >= 1 else f"{duration:.1f}s"
+    took = format_duration(duration) if duration >= 1 else f"{duration * 1000:.0f}ms"
     if timed_out:
         message = f"timed out after {format_duration(timeout_s)}"
         return "error", message, [message] + errors

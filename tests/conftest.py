@@ -1,0 +1,51 @@
+"""Shared test plumbing: the package on sys.path, a temporary ALIVE_HOME, and a way
+to run the real bin/alive as a subprocess."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lib"))
+ALIVE = ROOT / "bin" / "alive"
+SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh ALIVE_HOME, also set in the environment for in-process calls."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("ALIVE_HOME", str(h))
+    monkeypatch.delenv("ALIVE_CONFIG", raising=False)
+    return h
+
+
+def run_alive(*args, home=None, env=None, timeout=60, input=None, cwd=None):
+    """Run bin/alive for real; returns the CompletedProcess (text mode)."""
+    full_env = dict(os.environ)
+    full_env.pop("ALIVE_CONFIG", None)
+    if home is not None:
+        full_env["ALIVE_HOME"] = str(home)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(ALIVE), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, input=input, cwd=cwd)
+
+
+def heartbeats(home, task=None):
+    """Canonical heartbeat files under home/health, sorted, as (path, dict)."""
+    folder = Path(home) / "health"
+    out = []
+    for p in sorted(folder.glob("*.json")):
+        if p.name.endswith("_latest.json") or (task and f"_{task}_" not in p.name):
+            continue
+        out.append((p, json.loads(p.read_text())))
+    return out
+
+
+@pytest.fixture
+def alive():
+    return run_alive

@@ -1,0 +1,88 @@
+import json
+from pathlib import Path
+
+import pytest
+from conftest import heartbeats, run_alive
+
+
+def test_write_with_defaults_prints_the_path_it_wrote(home):
+    r = run_alive("write", "nightly-backup", home=home)
+    assert r.returncode == 0, r.stderr
+    path = Path(r.stdout.strip())
+    hb = json.loads(path.read_text())
+    assert path.parent == home / "health"
+    assert (hb["status"], hb["summary"]) == ("ok", "nightly-backup ok")
+    assert hb["started_at"] == hb["completed_at"]
+    assert json.loads((home / "health" / "nightly-backup_latest.json").read_text()) == hb
+
+
+def test_write_takes_every_field(home):
+    r = run_alive("write", "etl", "--status", "partial", "--summary", "3 rows late",
+                  "--started-at", "2026-05-02T01:55:00Z", "--completed-at", "2026-05-02T02:05:00+00:00",
+                  "--warning", "w1", "--warning", "w2", "--error", "e1",
+                  "--metric", "rows=12", "--metric", "ratio=0.25", "--metric", "fresh=true",
+                  "--metric", "label=eu-west", "--metric", "eq=a=b", "--interval", "1h30m", "--complete", home=home)
+    assert r.returncode == 0, r.stderr
+    [(path, hb)] = heartbeats(home)
+    assert path.name == "2026-05-02_etl_0155.json"
+    assert hb["status"] == "partial" and hb["summary"] == "3 rows late"
+    assert hb["completed_at"] == "2026-05-02T02:05:00Z"
+    assert hb["warnings"] == ["w1", "w2"] and hb["errors"] == ["e1"]
+    assert hb["metrics"] == {"rows": 12, "ratio": 0.25, "fresh": True, "label": "eu-west", "eq": "a=b"}
+    assert hb["interval_s"] == 5400 and hb["complete"] is True
+
+
+def test_a_long_summary_is_cut_and_warned(home):
+    run_alive("write", "t", "--summary", "z" * 300, home=home)
+    [(_, hb)] = heartbeats(home)
+    assert len(hb["summary"]) == 200 and hb["warnings"] == ["summary was 300 characters; cut to 200"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["t", "--status", "GREEN"], "ok, partial, skipped, error"),
+    (["t", "--status", "YELLOW"], "health color"),
+    (["t", "--status", "done"], "ok, partial, skipped, error"),
+    (["../x"], "task id '../x' is not valid"),
+    (["a/b"], "task id 'a/b'"),
+    ([""], "task id ''"),
+    ([".hidden"], "task id '.hidden'"),
+    (["x" * 129], "is not valid"),
+    (["has space"], "is not valid"),
+    (["t", "--started-at", "yesterday"], "--started-at: 'yesterday' is not an ISO 8601 time"),
+    (["t", "--completed-at", "2026-02-30T00:00:00Z"], "--completed-at"),
+    (["t", "--started-at", "2026-05-02T02:00:00Z", "--completed-at", "2026-05-02T01:00:00Z"], "before started_at"),
+    (["t", "--metric", "rows"], "--metric 'rows' must be KEY=VALUE"),
+    (["t", "--metric", "=3"], "must be KEY=VALUE"),
+    (["t", "--interval", "5 hours"], "is not a duration"),
+    (["t", "--bogus"], "unrecognized arguments"),
+    ([], "required: task"),
+])
+def test_refused_input_exits_3_with_one_line_and_writes_nothing(home, args, message):
+    r = run_alive("write", *args, home=home)
+    assert r.returncode == 3
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (home / "health").exists() or not list((home / "health").iterdir())
+
+
+def test_an_unwritable_health_folder_is_exit_1_naming_the_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = run_alive("write", "t", home=blocker / "home")
+    assert r.returncode == 1
+    assert str(blocker / "home" / "health") in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a folder"
+
+
+def test_home_option_wins_over_the_environment(tmp_path):
+    other = tmp_path / "other"
+    r = run_alive("write", "t", "--home", other, home=tmp_path / "env-home")
+    assert r.returncode == 0 and Path(r.stdout.strip()).parent == other / "health"
+    assert not (tmp_path / "env-home").exists()
+
+
+def test_unknown_command_and_no_command_are_usage_errors():
+    assert run_alive("frobnicate").returncode == 3
+    r = run_alive()
+    assert r.returncode == 3 and "usage" in r.stdout
