@@ -12,6 +12,11 @@ from .errors import RuntimeFailure, UsageError
 COMMANDS = {
     "write": ("cmd_write", "write one heartbeat"),
     "run": ("runner", "run a command and write its heartbeat"),
+    "check": ("cmd_check", "judge every task and source (exit 0 GREEN, 1 YELLOW, 2 RED)"),
+    "pause": ("cmd_pause", "pause an item: GREY until --for runs out or it is resumed"),
+    "resume": ("cmd_pause:resume_main", "end a pause"),
+    "lint": ("lint", "check health/ files and fleet.toml (exit 0 clean, 1 warnings, 2 errors)"),
+    "prune": ("prune", "remove canonical heartbeats older than the retention"),
     "demo": ("demo", "a self-contained demo fleet in a temporary ALIVE_HOME"),
 }
 
@@ -33,8 +38,9 @@ def main(argv):
         print(f"alive: unknown command {name!r}; {USAGE}", file=sys.stderr)
         return 3
     try:
-        module = __import__(f"alive.{COMMANDS[name][0]}", fromlist=["main"])
-        return module.main(rest)
+        module_name, _, function = COMMANDS[name][0].partition(":")
+        module = __import__(f"alive.{module_name}", fromlist=["main"])
+        return getattr(module, function or "main")(rest)
     except (UsageError, RuntimeFailure) as exc:
         print(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc), file=sys.stderr)
         return exc.exit_code

@@ -168,7 +168,7 @@ def run(home, task, command, timeout_s, interval_s):
         record(home, heartbeat.build(task, utcnow(), status="error", summary=message, started_at=started,
                                      errors=[message], exit_code=code, duration_s=0.0, **base))
         return code
-    write_marker(home, task, {"pid": os.getpid(), "child_pid": proc.pid, "task_id": task,
+    write_marker(home, task, {"pid": os.getpid(), "child_pid": proc.pid, "task_id": task, "host": base["host"],
                               "started_at": format_iso(started), "run_id": run_id, "command": command})
     received = []
     previous = {s: signal.signal(s, lambda sig, _f: _forward(proc, sig, received)) for s in FORWARDED}

@@ -1,0 +1,46 @@
+"""`alive check [--notify] [--json]`: judge every task and source; write/clear alerts/."""
+import json
+import sys
+
+from . import alerts, cliutil, facts, health, paths, registry, textview
+from .errors import RuntimeFailure
+from .timeutil import utcnow
+
+EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
+
+
+def build_parser():
+    p = cliutil.parser("check", "Judge every task and source; exit 0 GREEN, 1 YELLOW, 2 RED.")
+    cliutil.add_json(p)
+    p.add_argument("--notify", action="store_true", help="send notifications for flips")
+    return p
+
+
+def load(args):
+    """(home, registry) from the common options; a bad fleet.toml raises ConfigError (exit 3)."""
+    home = paths.resolve_home(args.home)
+    return home, registry.load(paths.resolve_config(home, args.config), home)
+
+
+def run_check(home, reg, now, depth=1):
+    return health.evaluate(reg, facts.gather(reg, home, now, depth), now)
+
+
+def main(argv):
+    args = build_parser().parse_args(argv)
+    home, reg = load(args)
+    now = utcnow()
+    result = run_check(home, reg, now)
+    try:
+        alerts.sync(home, result)
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot write alerts in {paths.alerts_dir(home)}: {exc.strerror or exc}") from None
+    if args.notify:
+        from . import notify
+
+        notify.after_check(home, reg, result, now)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(textview.table(result, textview.use_color(sys.stdout)))
+    return EXIT[result.overall]

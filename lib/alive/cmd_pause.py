@@ -1,0 +1,66 @@
+"""`alive pause TASK|source:NAME [--for DUR] [--reason TEXT]` and `alive resume ...`.
+
+A pause is a fact in state/pauses.json ({"task:x": {until, reason, since}}); the item is
+GREY while it is in force, and an expired pause simply stops counting.
+"""
+from datetime import timedelta
+
+from . import cliutil, heartbeat, paths, registry, statefile
+from .errors import UsageError
+from .timeutil import format_iso, utcnow
+
+
+
+
+def pauses_path(home):
+    return paths.state_dir(home) / "pauses.json"
+
+
+def item_key(target, reg):
+    """'task:<id>' or 'source:<name>'; a source must be registered, a task id must be valid."""
+    if target.startswith("source:"):
+        name = target[len("source:"):]
+        if name not in reg.sources:
+            known = ", ".join(sorted(reg.sources)) or "none registered"
+            raise UsageError(f"unknown source {name!r} (sources: {known})")
+        return f"source:{name}"
+    name = target[len("task:"):] if target.startswith("task:") else target
+    problem = heartbeat.task_id_problem(name)
+    if problem:
+        raise UsageError(problem)
+    return f"task:{name}"
+
+
+def parser(command, text):
+    p = cliutil.parser(command, text)
+    p.add_argument("item", help="TASK or source:NAME")
+    return p
+
+
+def pause_main(argv):
+    p = parser("pause", "Pause an item: GREY, not alerted, until --for runs out or it is resumed.")
+    p.add_argument("--for", dest="duration", type=cliutil.duration_arg)
+    p.add_argument("--reason")
+    args = p.parse_args(argv)
+    home = paths.resolve_home(args.home)
+    key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
+    now = utcnow()
+    until = format_iso(now + timedelta(seconds=args.duration)) if args.duration else None
+    entry = {"since": format_iso(now), "until": until, "reason": args.reason}
+    statefile.update(pauses_path(home), lambda data: data.__setitem__(key, entry))
+    print(f"paused {key} {'until ' + until if until else 'until resumed'}"
+          f"{': ' + args.reason if args.reason else ''}")
+    return 0
+
+
+def resume_main(argv):
+    args = parser("resume", "End a pause.").parse_args(argv)
+    home = paths.resolve_home(args.home)
+    key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
+    found = []
+    statefile.update(pauses_path(home), lambda data: found.append(data.pop(key, None)))
+    print(f"resumed {key}" if found[0] else f"{key} was not paused")
+    return 0
+
+
+main = pause_main

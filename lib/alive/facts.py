@@ -1,0 +1,172 @@
+"""Gather, from disk, the facts health.py judges: the few heartbeats each decision
+needs, running markers, pauses, watchdog and probe state, and each source's capture time.
+
+Reads only: nothing here writes or sets anything aside.
+"""
+import json
+import os
+
+from . import health, paths, scan, statefile
+from .timeutil import from_epoch, parse_iso
+
+MAX_SOURCE_BYTES = 64 << 20
+
+
+def health_folder(registry, home):
+    return home / registry.settings.health_dir  # an absolute health_dir stays absolute
+
+
+def shown_path(path, home):
+    """health/x.json relative to ALIVE_HOME when inside it; never raises on odd names."""
+    text = scan.display_name(os.fspath(path))
+    root = os.fspath(home).rstrip("/") + "/"
+    return text[len(root):] if text.startswith(root) else text
+
+
+def gather(registry, home, now, depth=1):
+    """-> health facts: {tasks, sources, invalid_files}. `depth` is how many of each
+    task's newest heartbeats to read at least (check needs 1; the report shows more)."""
+    folder = health_folder(registry, home)
+    listing = scan.list_health(folder)
+    invalid = []
+
+    def note_invalid(name, problem):
+        invalid.append({"file": shown_path(os.path.join(folder, name), home), "problem": problem})
+
+    files = {task: list(entries) for task, entries in listing.canonical.items()}
+    preread = {}
+    for name in listing.legacy:  # bare names: the task is only known from inside the file
+        beat = scan.read_beat(folder, name)
+        if not beat.valid:
+            note_invalid(name, beat.errors[0])
+            continue
+        t = beat.data["started_at"]
+        files.setdefault(beat.data["task_id"], []).append(((t[0:10], t[11:13] + t[14:16], 0), name))
+        preread[name] = beat
+
+    wanted = set(registry.tasks)
+    if registry.sources:
+        wanted.add(health.WATCHDOG_TASK)
+    if registry.settings.discover:
+        wanted |= set(files)
+    markers = running_markers(home, now)
+    pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
+    tasks = {}
+    for name in wanted:
+        task = health.registry_task(registry, name)
+        need = max(depth, health.ERROR_HISTORY_MIN, task.alert_after if task else 1)
+        history = read_history(folder, name, files.get(name, []), need, depth, preread, note_invalid)
+        tasks[name] = health.TaskFacts(name, history, len(files.get(name, [])), markers.get(name),
+                                       pauses.get(f"task:{name}"))
+    return Facts(tasks, gather_sources(registry, home, pauses), invalid)
+
+
+class Facts(dict):
+    """tasks / sources / invalid_files, as attributes (a dict keeps it printable)."""
+
+    def __init__(self, tasks, sources, invalid_files):
+        super().__init__(tasks=tasks, sources=sources, invalid_files=invalid_files)
+        self.tasks, self.sources, self.invalid_files = tasks, sources, invalid_files
+
+
+def read_history(folder, task, entries, need, depth, preread, note_invalid):
+    """Newest first: read `depth` files, then keep going back only while the runs are
+    errors (to count consecutive errors), at most `need` files. Stops at an invalid file."""
+    history = []
+    for _, name in scan.newest_first(entries)[:need]:
+        beat = preread.get(name) or scan.read_beat(folder, name, task)
+        if not beat.valid:
+            note_invalid(name, beat.errors[0])
+            history.append(beat)
+            break
+        history.append(beat)
+        if len(history) >= depth and beat.data["status"] != "error":
+            break
+    return history
+
+
+def running_markers(home, now):
+    """task -> marker, for runs whose process is still alive (on this host)."""
+    folder = paths.running_dir(home)
+    out = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return out
+    host = os.uname().nodename
+    for name in names:
+        if not name.endswith(".json") or name.startswith("."):
+            continue
+        marker = statefile.peek(folder / name)
+        task = marker.get("task_id") or name[:-5]
+        pid = marker.get("pid")
+        if isinstance(pid, int) and (marker.get("host") not in (None, host) or pid_alive(pid)):
+            out[task] = marker
+    return out
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def gather_sources(registry, home, pauses):
+    watchdog = statefile.peek(paths.state_dir(home) / "watchdog.json").get("sources", {})
+    probes = statefile.peek(paths.state_dir(home) / "probes.json")
+    out = {}
+    for name, source in registry.sources.items():
+        captured, problem, status_value = capture_time(source)
+        out[name] = health.SourceFacts(
+            name, captured, problem, status_value,
+            watchdog.get(name) if isinstance(watchdog.get(name), dict) else {},
+            probes.get(source.probe) if source.probe and isinstance(probes.get(source.probe), dict) else None,
+            pauses.get(f"source:{name}"))
+    return out
+
+
+def capture_time(source):
+    """-> (aware datetime or None, problem or None, value of status_field or None)."""
+    path = source.path
+    if source.timestamp == "mtime":
+        try:
+            return from_epoch(os.stat(path).st_mtime), None, None
+        except FileNotFoundError:
+            return None, f"is missing ({path})", None
+        except OSError as exc:
+            return None, f"cannot be read ({path}: {exc.strerror})", None
+    raw, problem = scan.read_bytes(path, MAX_SOURCE_BYTES)
+    if problem:
+        missing = not os.path.lexists(path)
+        return None, f"is missing ({path})" if missing else f"{problem} ({path})", None
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, f"is not valid JSON ({path})", None
+    if not isinstance(doc, dict):
+        return None, f"holds no JSON object ({path})", None
+    status_value = doc.get(source.status_field) if source.status_field else None
+    field = source.timestamp
+    if field not in doc:
+        return None, f"has no {field} field ({path})", status_value
+    value = doc[field]
+    try:
+        return time_value(value), None, status_value
+    except ValueError:
+        return None, f"has {field} = {json.dumps(value)[:60]}, not a time ({path})", status_value
+
+
+def time_value(value):
+    """ISO 8601 with Z or an offset, or seconds since the epoch."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        try:
+            return from_epoch(value)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(value) from None
+    return parse_iso(value)

@@ -1,0 +1,282 @@
+"""Health (DESIGN §5): pure functions of (registry, facts, now) -> colors and reasons.
+
+Nothing here reads the clock or the disk: facts.py gathers what is on disk, the CLI
+passes `now`. Reasons are plain sentences with the numbers in them.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .timeutil import format_duration, format_iso, parse_iso, seconds_between
+
+GREEN, YELLOW, RED, GREY = "GREEN", "YELLOW", "RED", "GREY"
+RANK = {GREY: -1, GREEN: 0, YELLOW: 1, RED: 2}
+SKEW_S = 300                       # a time more than 5 minutes ahead of now is clock skew
+ERROR_HISTORY_MIN = 10             # consecutive errors are counted back at least this far
+WATCHDOG_TASK = "alive-watchdog"
+WATCHDOG_MAX_GAP_S = 900
+
+
+@dataclass
+class Item:
+    kind: str                      # "task" | "source"
+    name: str
+    color: str
+    reasons: list
+    details: dict = field(default_factory=dict)
+
+    def to_json(self):
+        return {"kind": self.kind, "name": self.name, "color": self.color,
+                "reasons": list(self.reasons), **self.details}
+
+
+@dataclass
+class TaskFacts:
+    name: str
+    history: list                  # scan.Beat, newest first, as far back as was read
+    file_count: int = 0
+    running: dict | None = None    # the marker of a run in progress (its process alive)
+    pause: dict | None = None
+
+
+@dataclass
+class SourceFacts:
+    name: str
+    captured_at: datetime | None   # None when the file is missing or unreadable
+    problem: str | None = None     # why captured_at is unknown
+    status_value: object = None    # the value of status_field, when configured
+    watchdog: dict = field(default_factory=dict)   # state/watchdog.json entry
+    probe: dict | None = None      # state/probes.json entry of its probe
+    pause: dict | None = None
+
+
+@dataclass
+class Result:
+    overall: str
+    items: list
+    invalid_files: list
+    checked_at: datetime
+
+    def to_json(self):
+        return {"overall": self.overall, "checked_at": format_iso(self.checked_at),
+                "items": [i.to_json() for i in self.items], "invalid_files": self.invalid_files}
+
+
+def worst(colors):
+    counted = [c for c in colors if c != GREY]
+    return max(counted, key=RANK.__getitem__) if counted else GREEN
+
+
+def active_pause(pause, now):
+    """The pause when it is still in force at `now`, else None."""
+    if not pause:
+        return None
+    until = pause.get("until")
+    if until is None:
+        return pause
+    try:
+        return pause if parse_iso(until) > now else None
+    except ValueError:
+        return None
+
+
+def pause_reason(pause):
+    until = f"until {pause['until']}" if pause.get("until") else "until resumed"
+    why = f": {pause['reason']}" if pause.get("reason") else ""
+    return f"paused {until}{why}"
+
+
+def consecutive_errors(history):
+    count = 0
+    for beat in history:
+        if not beat.valid or beat.data["status"] != "error":
+            break
+        count += 1
+    return count
+
+
+
+def evaluate_task(name, task, settings, facts, now):
+    """One task's Item. `task` is the registry entry (None for a discovered task)."""
+    from .registry import task_max_gap
+
+    reasons, colors, details = [], [], {"registered": task is not None}
+    latest = facts.history[0] if facts.history else None
+    interval_s = latest.data.get("interval_s") if latest is not None and latest.valid else None
+    max_gap = task_max_gap(task, settings, interval_s)
+    details["max_gap_s"] = max_gap
+
+    def flag(color, reason):
+        colors.append(color)
+        reasons.append(reason)
+
+    pause = active_pause(facts.pause, now)
+    if latest is None:
+        details.update(last_status=None, last_completed_at=None, age_s=None, consecutive_errors=0)
+        flag(RED, "never reported: no heartbeat in health/")
+    elif not latest.valid:
+        details.update(last_status=None, last_completed_at=None, age_s=None, consecutive_errors=0)
+        flag(RED, f"latest heartbeat file is invalid: {latest.name}: {latest.errors[0]}")
+    else:
+        judge_latest(latest.data, task, settings, facts.history, max_gap, now, details, flag)
+    if facts.running:
+        judge_running(facts.running, task, max_gap, now, details, flag)
+    if pause:
+        details["paused"] = pause
+        return Item("task", name, GREY, [pause_reason(pause)] + reasons, details)
+    return Item("task", name, worst(colors) if colors else GREEN, reasons, details)
+
+
+def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
+    completed = parse_iso(hb["completed_at"])
+    started = parse_iso(hb["started_at"])
+    age = seconds_between(completed, now)
+    errors = consecutive_errors(history)
+    details.update(last_status=hb["status"], last_completed_at=hb["completed_at"],
+                   age_s=int(age), consecutive_errors=errors)
+    if hb.get("legacy_status"):
+        details["legacy_status"] = hb["legacy_status"]
+    if hb.get("complete") is True:
+        details["complete"] = True
+        flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
+    elif age > max_gap:
+        flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
+    if age < -SKEW_S:
+        flag(YELLOW, f"completed_at is {format_duration(-age)} in the future (clock skew?)")
+    status = hb["status"]
+    alert_after = task.alert_after if task else 1
+    if status == "error":
+        if errors >= alert_after:
+            runs = f" ({errors} runs in a row)" if errors > 1 else ""
+            flag(RED, f"latest run failed{runs}: {first_line_of(hb)}")
+        else:
+            flag(YELLOW, f"latest run failed: {first_line_of(hb)} "
+                         f"({errors} of {alert_after} consecutive errors before RED)")
+    elif status == "partial":
+        flag(YELLOW, f"latest run partial: {hb['summary']}")
+    if hb["warnings"] and status != "error":
+        more = f" (and {len(hb['warnings']) - 1} more)" if len(hb["warnings"]) > 1 else ""
+        flag(YELLOW, f"warning: {hb['warnings'][0]}{more}")
+    if task and task.min_duration and status in ("ok", "partial"):
+        took = seconds_between(started, completed)
+        if took < task.min_duration:
+            flag(YELLOW, f"run took {format_duration(took)} (min duration {format_duration(task.min_duration)}): too fast")
+
+
+def first_line_of(hb):
+    return hb["errors"][0] if hb["errors"] else hb["summary"]
+
+
+def judge_running(marker, task, max_gap, now, details, flag):
+    try:
+        started = parse_iso(marker["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return
+    running_for = seconds_between(started, now)
+    limit = task.max_runtime if task and task.max_runtime else max_gap
+    details["running_since"] = marker["started_at"]
+    if running_for > limit:
+        flag(RED, f"hung: run in progress for {format_duration(running_for)} (max runtime {format_duration(limit)}, pid {marker.get('pid')})")
+
+
+def evaluate_source(name, source, facts, now, probe_interval=None):
+    reasons, colors = [], []
+    details = {"max_age_s": source.max_age, "age_s": None, "path": str(source.path),
+               "consecutive_failures": int(facts.watchdog.get("consecutive_failures") or 0),
+               "probe": None}
+
+    def flag(color, reason):
+        colors.append(color)
+        reasons.append(reason)
+
+    for key in ("last_attempt_at", "last_success_at", "last_error", "last_trigger_at"):
+        if facts.watchdog.get(key) is not None:
+            details[key] = facts.watchdog[key]
+    if facts.captured_at is None:
+        flag(RED, f"data file {facts.problem or 'is missing'}")
+    else:
+        age = seconds_between(facts.captured_at, now)
+        details["age_s"] = int(age)
+        details["captured_at"] = format_iso(facts.captured_at)
+        if age < -SKEW_S:
+            flag(YELLOW, f"captured {format_duration(-age)} in the future (clock skew?)")
+        elif age > source.max_age:
+            flag(YELLOW, f"data is {format_duration(age)} old (max age {format_duration(source.max_age)})")
+    if source.status_field and facts.status_value in source.bad_status:
+        flag(RED, f"{source.status_field} is {facts.status_value!r}")
+    failures = details["consecutive_failures"]
+    if failures:
+        last = facts.watchdog.get("last_error") or "no detail"
+        if failures >= source.alert_after:
+            flag(RED, f"{failures} consecutive failed refreshes (alert after {source.alert_after}): {last}")
+        else:
+            flag(YELLOW, f"{failures} failed refresh{'es' if failures > 1 else ''} "
+                         f"({source.alert_after} before RED): {last}")
+    if source.probe:
+        state = probe_state(facts.probe, now, probe_interval)
+        details["probe"] = state
+        if state in ("expired", "no_tab"):
+            flag(RED, f"probe {source.probe} says {state}: a person must re-authenticate")
+    pause = active_pause(facts.pause, now)
+    if pause:
+        details["paused"] = pause
+        return Item("source", name, GREY, [pause_reason(pause)] + reasons, details)
+    return Item("source", name, worst(colors) if colors else GREEN, reasons, details)
+
+
+def probe_state(entry, now, interval_s):
+    """alive | expired | no_tab | error | unknown. A state older than 3 x interval is unknown."""
+    if not entry or "state" not in entry:
+        return "unknown"
+    try:
+        checked = parse_iso(entry["checked_at"])
+    except (KeyError, TypeError, ValueError):
+        return "unknown"
+    if interval_s and seconds_between(checked, now) > 3 * interval_s:
+        return "unknown"
+    return entry["state"]
+
+
+def apply_dependencies(items, registry):
+    """A YELLOW or RED task whose dependency is RED is reported YELLOW, 'blocked by <dep>'."""
+    by_name = {i.name: i for i in items if i.kind == "task"}
+    red = {n for n, i in by_name.items() if i.color == RED}
+    for name, item in by_name.items():
+        task = registry.tasks.get(name)
+        if not task or item.color not in (YELLOW, RED):
+            continue
+        blockers = [d for d in task.depends_on if d in red and d != name]
+        if blockers:
+            item.details["blocked_by"] = blockers
+            item.details["color_unblocked"] = item.color
+            item.color = YELLOW
+            item.reasons.insert(0, "blocked by " + ", ".join(blockers))
+
+
+def evaluate(registry, facts, now):
+    """All items, overall color and invalid files: the whole of `alive check`."""
+    items = []
+    for name in sorted(facts.tasks):
+        items.append(evaluate_task(name, registry_task(registry, name), registry.settings, facts.tasks[name], now))
+    apply_dependencies(items, registry)
+    for name in sorted(facts.sources):
+        source = registry.sources[name]
+        probe = registry.probes.get(source.probe) if source.probe else None
+        items.append(evaluate_source(name, source, facts.sources[name], now, probe.interval if probe else None))
+    return Result(worst(i.color for i in items), items, facts.invalid_files, now)
+
+
+def registry_task(registry, name):
+    """The registry's task, or the implicit watchdog task when sources exist."""
+    task = registry.tasks.get(name)
+    if task is None and name == WATCHDOG_TASK and registry.sources:
+        return implicit_watchdog_task()
+    return task
+
+
+def implicit_watchdog_task():
+    from .registry import Task
+
+    return Task(name=WATCHDOG_TASK, max_gap=WATCHDOG_MAX_GAP_S,
+                description="the freshness watchdog (registered implicitly because sources exist)")
+
+

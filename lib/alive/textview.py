@@ -1,0 +1,38 @@
+"""The terminal table of items: color, kind, name, age, reason. Colors only on a TTY
+and never with NO_COLOR set (https://no-color.org)."""
+import os
+
+from .timeutil import format_duration
+
+ANSI = {"GREEN": "32", "YELLOW": "33", "RED": "31", "GREY": "90"}
+
+
+def use_color(stream):
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text, color, enabled):
+    return f"\033[{ANSI[color]}m{text}\033[0m" if enabled and color in ANSI else text
+
+
+def age_text(item):
+    age = item.details.get("age_s")
+    return "-" if age is None else format_duration(age)
+
+
+def table(result, color=False):
+    rows = [(i.color, i.kind, i.name, age_text(i), "; ".join(i.reasons) or "on time") for i in result.items]
+    widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(("COLOR", "KIND", "NAME", "AGE"))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(("COLOR", "KIND", "NAME", "AGE"), widths)) + "  REASON"]
+    for row in rows:
+        cells = [paint(row[0].ljust(widths[0]), row[0], color)] + [c.ljust(w) for c, w in zip(row[1:4], widths[1:])]
+        lines.append("  ".join(cells) + "  " + row[4])
+    counts = {c: sum(1 for i in result.items if i.color == c) for c in ANSI}
+    summary = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
+    lines.append("")
+    lines.append(f"overall: {paint(result.overall, result.overall, color)}"
+                 f" ({len(result.items)} items{': ' + summary if summary else ''})")
+    if result.invalid_files:
+        lines.append(f"invalid files ({len(result.invalid_files)}):")
+        lines += [f"  {f['file']}: {f['problem']}" for f in result.invalid_files]
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+import json
+from datetime import datetime, timedelta, timezone
+
+from conftest import run_alive
+from freezegun import freeze_time
+
+from alive import heartbeat
+from alive.cli import main
+
+NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
+
+
+def test_a_paused_task_is_grey_until_the_pause_runs_out(home, capsys):
+    with freeze_time(NOW):
+        heartbeat.write(home / "health", heartbeat.build("noisy", NOW, status="error"))
+        assert main(["pause", "noisy", "--for", "2h", "--reason", "vendor outage"]) == 0
+        assert "paused task:noisy until 2026-05-02T10:00:00Z: vendor outage" in capsys.readouterr().out
+        assert main(["check"]) == 0
+        out = capsys.readouterr().out
+        assert "GREY" in out and "paused until 2026-05-02T10:00:00Z: vendor outage" in out
+        assert not (home / "alerts" / "noisy.alert").exists()
+    with freeze_time(NOW + timedelta(hours=2, seconds=-1)):
+        assert main(["check"]) == 0
+    with freeze_time(NOW + timedelta(hours=2)):  # the pause has run out at its end
+        assert main(["check"]) == 2
+
+
+def test_resume_ends_a_pause_and_resuming_twice_is_fine(home, capsys):
+    heartbeat.write(home / "health", heartbeat.build("noisy", datetime.now(timezone.utc), status="error"))
+    assert main(["pause", "noisy"]) == 0
+    assert main(["check"]) == 0
+    assert main(["resume", "noisy"]) == 0
+    assert main(["check"]) == 2
+    assert main(["resume", "noisy"]) == 0
+    assert "task:noisy was not paused" in capsys.readouterr().out
+
+
+def test_sources_are_paused_by_name(home):
+    (home / "fleet.toml").write_text('[sources.track]\npath = "t.json"\nmax_age = "15m"\n')
+    assert run_alive("pause", "source:track", "--for", "1d", home=home).returncode == 0
+    doc = json.loads(run_alive("check", "--json", home=home).stdout)
+    track = next(i for i in doc["items"] if i["kind"] == "source")
+    assert track["color"] == "GREY" and track["paused"]["until"]
+    state = json.loads((home / "state" / "pauses.json").read_text())
+    assert list(state) == ["source:track"]
+
+
+def test_pause_refuses_unknown_sources_bad_ids_and_bad_durations(home):
+    for args, message in ((["source:nope"], "unknown source 'nope'"), (["../x"], "task id"),
+                          (["t", "--for", "soon"], "is not a duration")):
+        r = run_alive("pause", *args, home=home)
+        assert r.returncode == 3 and message in r.stderr
+    assert not (home / "state" / "pauses.json").exists()
+
+
+def test_a_corrupt_pause_file_is_set_aside_not_a_crash(home):
+    (home / "state").mkdir()
+    (home / "state" / "pauses.json").write_text("{oops")
+    assert run_alive("check", home=home).returncode == 0
+    assert run_alive("pause", "t", home=home).returncode == 0
+    names = sorted(p.name for p in (home / "state").iterdir())
+    assert "pauses.json" in names and any(n.startswith("pauses.json.corrupt-") for n in names)
