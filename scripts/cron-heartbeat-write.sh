@@ -11,7 +11,7 @@ if [ -z "$job" ] || [ -z "$interval" ]; then say "usage: cron-heartbeat-write.sh
 src=${BASH_SOURCE[0]}
 while [ -L "$src" ]; do
   link=$(readlink "$src") || break
-  case $link in /*) src=$link ;; *) src=${src%/*}/$link ;; esac
+  case $link in /*) src=$link ;; *) case $src in */*) src=${src%/*}/$link ;; *) src=$link ;; esac ;; esac
 done
 case $src in */*) dir=${src%/*} ;; *) dir=. ;; esac
 alive="$dir/../bin/alive"
@@ -21,27 +21,47 @@ alive="$dir/../bin/alive"
 # interpreter is older than 3.11: try the next one then.
 known="/opt/homebrew/bin/python3:/usr/local/bin/python3:${HOME:-/nonexistent}/.pyenv/shims/python3:/usr/bin/python3"
 IFS=: read -r -a more <<<"${ALIVE_PYTHON_PATHS-$known}"
-for py in "${ALIVE_PYTHON:-}" "$(command -v python3 2>/dev/null)" "${more[@]}"; do
-  if [ -z "$py" ] || [ ! -x "$py" ]; then continue; fi
+for py in "${ALIVE_PYTHON:-}" "$(command -v python3 2>/dev/null)" ${more[@]+"${more[@]}"}; do
+  if [ -z "$py" ] || [ ! -x "$py" ] || [ ! -f "$alive" ]; then continue; fi
   "$py" -S "$alive" write "$job" --interval "$interval" --status "$status" ${summary:+--summary "$summary"} >/dev/null
   [ $? -eq 86 ] || exit 0
 done
 
-# No Python 3.11+: write a valid minimal heartbeat in pure bash (temp file in the same folder, then rename).
+# No Python 3.11+ (or no bin/alive): write a valid minimal heartbeat in pure bash (temp file in the
+# same folder, then link/rename). Byte-wise text tools (LC_ALL=C); the summary is cleaned as alive does.
+export LC_ALL=C
+why="no Python 3.11+ found"; [ -f "$alive" ] || why="bin/alive not found beside the script"
 [[ $job =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || { say "invalid job id '$job'"; exit 0; }
 case $status in ok|partial|skipped|error) ;; *) say "status '$status' is not ok|partial|skipped|error"; exit 0 ;; esac
-[[ $interval =~ ^[0-9]+$ ]] || { say "no Python 3.11+ found: give INTERVAL in seconds"; exit 0; }
+secs=0 rest=$interval
+[[ $rest =~ ^[0-9]+$ ]] && rest=${rest}s
+while [[ $rest =~ ^([0-9]{1,9})([smhdw])(.*)$ ]]; do
+  case ${BASH_REMATCH[2]} in s) u=1 ;; m) u=60 ;; h) u=3600 ;; d) u=86400 ;; *) u=604800 ;; esac
+  secs=$((secs + 10#${BASH_REMATCH[1]} * u)) rest=${BASH_REMATCH[3]}
+done
+[ -z "$rest" ] || { say "interval '$interval' is not a duration (seconds, or e.g. 15m, 36h, 1h30m)"; exit 0; }
 if [ -n "${ALIVE_HOME:-}" ]; then home=$ALIVE_HOME
 elif [ "$(uname)" = Darwin ]; then home="${HOME:-/nonexistent}/Library/Application Support/alive"
 else home="${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/alive"; fi
 health="$home/health"
 mkdir -p "$health" 2>/dev/null || { say "cannot create $health"; exit 0; }
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-text=$(printf '%s' "${summary:-$job $status}" | tr -d '\000-\037' | cut -c1-200 | sed 's/\\/\\\\/g; s/"/\\"/g')
-tmp=$(mktemp "$health/.hb.XXXXXX" 2>/dev/null) || { say "cannot write in $health"; exit 0; }
-printf '{"task_id": "%s", "status": "%s", "started_at": "%s", "completed_at": "%s", "summary": "%s", "warnings": ["written by the bash fallback: no Python 3.11+ found"], "errors": [], "metrics": {}, "interval_s": %d, "schema": 1}\n' \
-  "$job" "$status" "$now" "$now" "$text" "$((10#$interval))" >"$tmp"
+# Control characters become spaces, runs of spaces one, at most 200 bytes without splitting a
+# UTF-8 character, then JSON escapes. A summary left empty becomes "JOB STATUS".
+cut_utf8=$'s/[\xC0-\xDF]$//; s/[\xE0-\xEF][\x80-\xBF]\\{0,1\\}$//; s/[\xF0-\xF7][\x80-\xBF]\\{0,2\\}$//'
+text=$(printf '%s' "$summary" | tr -s '\001-\037 ' ' ' | sed 's/^ //' | cut -c1-200 | sed -e "$cut_utf8" -e 's/ $//')
+text=${text:-$job $status}
+text=$(printf '%s' "$text" | sed 's/\\/\\\\/g; s/"/\\"/g')
+tmp="$health/.hb.$$.$RANDOM.tmp"
+set -C  # the temp file is created with O_EXCL
+printf '{"task_id": "%s", "status": "%s", "started_at": "%s", "completed_at": "%s", "summary": "%s", "warnings": ["written by the bash fallback: %s"], "errors": [], "metrics": {}, "interval_s": %d, "schema": 1}\n' \
+  "$job" "$status" "$now" "$now" "$text" "$why" "$secs" 2>/dev/null >"$tmp" || { say "cannot write in $health"; rm -f "$tmp"; exit 0; }
 base="$health/${now:0:10}_${job}_${now:11:2}${now:14:2}"
-for n in "" -2 -3 -4 -5 -6 -7 -8 -9; do ln "$tmp" "$base$n.json" 2>/dev/null && break; done
+n=1 name="$base.json"
+until ln "$tmp" "$name" 2>/dev/null; do  # link never overwrites: a taken name means try the next
+  if [ ! -e "$name" ] || [ $n -ge 9999 ]; then say "cannot create $name; only ${job}_latest.json is written"; break; fi
+  n=$((n + 1)) name="$base-$n.json"
+done
 mv -f "$tmp" "$health/${job}_latest.json" || say "cannot write $health/${job}_latest.json"
+say "$why: wrote a minimal heartbeat for $job in bash"
 exit 0

@@ -56,8 +56,9 @@ def gather(registry, home, now, depth=1):
         task = health.registry_task(registry, name)
         need = max(depth, health.ERROR_HISTORY_MIN, task.alert_after if task else 1)
         history = read_history(folder, name, files.get(name, []), need, depth, preread, note_invalid)
-        tasks[name] = health.TaskFacts(name, history, len(files.get(name, [])), markers.get(name),
-                                       pauses.get(f"task:{name}"))
+        entries = files.get(name, [])
+        tasks[name] = health.TaskFacts(name, history, len(entries), markers.get(name),
+                                       pauses.get(f"task:{name}"), entries)
     return Facts(tasks, gather_sources(registry, home, pauses), invalid)
 
 

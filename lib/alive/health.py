@@ -36,6 +36,7 @@ class TaskFacts:
     file_count: int = 0
     running: dict | None = None    # the marker of a run in progress (its process alive)
     pause: dict | None = None
+    entries: list = field(default_factory=list)  # every (sort_key, name) of its files, unread
 
 
 @dataclass
