@@ -18,6 +18,7 @@ COMMANDS = {
     "lint": ("lint", "check health/ files and fleet.toml (exit 0 clean, 1 warnings, 2 errors)"),
     "prune": ("prune", "remove canonical heartbeats older than the retention"),
     "demo": ("demo", "a self-contained demo fleet in a temporary ALIVE_HOME"),
+    "schedule": ("cmd_schedule", "schedules: next fire times; launchd/systemd/crontab units"),
 }
 
 USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"

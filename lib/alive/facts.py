@@ -72,18 +72,31 @@ class Facts(dict):
 
 def read_history(folder, task, entries, need, depth, preread, note_invalid):
     """Newest first: read `depth` files, then keep going back only while the runs are
-    errors (to count consecutive errors), at most `need` files. Stops at an invalid file."""
+    errors (to count consecutive errors), at most `need` files. Stops at an invalid file;
+    a name with an impossible date is reported and passed over (it must not mask the rest)."""
     history = []
-    for _, name in scan.newest_first(entries)[:need]:
+    for key, name in newest(entries, need):
+        problem = scan.impossible_time(key) if key[2] else None
+        if problem:
+            note_invalid(name, problem)
+            continue
         beat = preread.get(name) or scan.read_beat(folder, name, task)
+        history.append(beat)
         if not beat.valid:
             note_invalid(name, beat.errors[0])
-            history.append(beat)
             break
-        history.append(beat)
         if len(history) >= depth and beat.data["status"] != "error":
             break
     return history
+
+
+def newest(entries, need):
+    """Newest first, lazily: most decisions read one file, so find the newest with max()
+    (n compares) and sort only when more are wanted."""
+    if not entries:
+        return
+    yield max(entries)
+    yield from scan.newest_first(entries)[1:need]
 
 
 def running_markers(home, now):

@@ -1,0 +1,386 @@
+"""Schedules: `every DUR`, `daily HH:MM[,..]`, `weekly DAY[,..] HH:MM[,..]`, `cron M H DOM MON DOW`.
+
+Pure functions, no clock: parse_schedule(text), next_fires(schedule, after, count, tz),
+longest_interval(schedule). daily/weekly/cron are wall-clock times in the local zone;
+`every DUR` is counted from the epoch and ignores zones (DESIGN §9).
+
+Daylight saving time follows croniter (the reference the tests compare against,
+tests/fixtures/cron_reference.json), which is what users of Python cron tooling expect:
+- a wall time that does not exist (spring forward) fires once, at the first minute
+  after the gap (02:30 in Berlin on the last Sunday of March fires at 03:00 CEST), so a
+  daily job is not lost; but when the hour field covers every hour (`*/30 * * * *`)
+  the lost times are skipped: the next hour's run is due soon anyway;
+- a wall time that occurs twice (fall back) fires at both instants.
+Deliberate differences from croniter, each a croniter quirk no cron daemon shares:
+an equal range `3-3` means 3 (croniter widens it to the whole field); only a field
+written `*` is "any day" for the day-of-month/day-of-week OR rule (croniter also treats
+some full ranges such as `0-6` as `*`); and in a half-hour fall-back (Lord Howe) every
+repeated time fires twice (croniter drops some when the minute step is not 30).
+"""
+import bisect
+import calendar
+import functools
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from .timeutil import parse_duration
+
+UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_ALL_HOURS = frozenset(range(24))
+_ALL_DAYS = frozenset(range(1, 32))
+_ALL_MONTHS = frozenset(range(1, 13))
+_ALL_WEEKDAYS = frozenset(range(7))  # cron numbering: 0 = Sunday
+
+_MONTH_NAMES = {name: i for i, name in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_DAY_NAMES = {name: i for i, name in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
+_FULL_DAY_NAMES = {name + "day": i for name, i in [("sun", 0), ("mon", 1), ("tues", 2), ("wednes", 3),
+                                                    ("thurs", 4), ("fri", 5), ("satur", 6)]}
+
+# cron field: name, lowest, highest, names
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTH_NAMES),
+    ("day-of-week", 0, 7, _DAY_NAMES),
+)
+
+_FORMS = ('use "every 15m", "daily 07:00", "daily 08:00,12:00", "weekly mon 06:00" '
+          'or "cron M H DOM MON DOW"')
+
+# A schedule with no fire time in this many years never fires (the calendar repeats
+# every 400 years, so nothing is missed).
+_SEARCH_YEARS = 401
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule. `text` is what the user wrote, kept for display."""
+
+    text: str
+    kind: str  # "every" | "daily" | "weekly" | "cron"
+    interval: int = 0  # seconds, for "every"
+    times: tuple = ()  # minutes after local midnight, sorted, for the calendar kinds
+    months: frozenset = _ALL_MONTHS
+    days: frozenset = _ALL_DAYS  # day of month
+    weekdays: frozenset = _ALL_WEEKDAYS  # 0 = Sunday
+    dom_any: bool = True  # the day-of-month field was `*`
+    dow_any: bool = True  # the day-of-week field was `*`
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def skips_gaps(self):
+        """True when a time lost to spring-forward is skipped rather than moved (croniter's rule)."""
+        return {t // 60 for t in self.times} == _ALL_HOURS
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_schedule(text):
+    """Text -> Schedule. Raises ValueError saying what is wrong and how to write it."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a schedule ({_FORMS})")
+    raw = text.strip()
+    if not raw:
+        raise ValueError(f"empty schedule ({_FORMS})")
+    kind, _, rest = " ".join(raw.split()).partition(" ")
+    kind = kind.lower()
+    if kind == "every":
+        return _parse_every(raw, rest)
+    if kind == "daily":
+        return Schedule(text=raw, kind="daily", times=_parse_times(raw, rest, "daily 07:00"))
+    if kind == "weekly":
+        return _parse_weekly(raw, rest)
+    if kind == "cron":
+        return _parse_cron(raw, rest)
+    raise ValueError(f"{raw!r} is not a schedule ({_FORMS})")
+
+
+def _parse_every(raw, rest):
+    if not rest:
+        raise ValueError(f"{raw!r}: every needs a duration (use e.g. every 15m)")
+    try:
+        seconds = parse_duration(rest)
+    except ValueError as exc:
+        raise ValueError(f"{raw!r}: {exc}") from None
+    if seconds <= 0:
+        raise ValueError(f"{raw!r}: the interval must be more than 0 (use e.g. every 15m)")
+    return Schedule(text=raw, kind="every", interval=seconds)
+
+
+def _parse_times(raw, rest, example):
+    parts = [p.strip() for p in rest.replace(" ", "").split(",")]
+    if not rest or not all(parts):
+        raise ValueError(f"{raw!r}: needs one or more times HH:MM, comma-separated (use e.g. {example})")
+    times = set()
+    for part in parts:
+        hh, sep, mm = part.partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and len(hh) <= 2
+                and int(hh) < 24 and int(mm) < 60):
+            raise ValueError(f"{raw!r}: {part!r} is not a time of day HH:MM, 00:00 to 23:59 (use e.g. {example})")
+        times.add(int(hh) * 60 + int(mm))
+    return tuple(sorted(times))
+
+
+def _parse_weekly(raw, rest):
+    example = "weekly mon 06:00 or weekly mon,thu 06:00"
+    days_text, _, times_text = rest.partition(" ")
+    if not days_text or not times_text:
+        raise ValueError(f"{raw!r}: weekly needs a day and a time (use e.g. {example})")
+    weekdays = set()
+    for name in days_text.lower().split(","):
+        day = _DAY_NAMES.get(name, _FULL_DAY_NAMES.get(name))
+        if day is None:
+            raise ValueError(f"{raw!r}: {name!r} is not a day of the week (use mon, tue, wed, thu, fri, sat or sun)")
+        weekdays.add(day)
+    times = _parse_times(raw, times_text, "weekly mon 06:00")
+    return Schedule(text=raw, kind="weekly", times=times, weekdays=frozenset(weekdays), dow_any=False)
+
+
+def _parse_cron(raw, rest):
+    fields = rest.split()
+    if len(fields) != 5:
+        raise ValueError(f"{raw!r}: cron needs 5 fields, minute hour day-of-month month day-of-week, "
+                         f"got {len(fields)} (use e.g. cron 0 7 * * *)")
+    sets = [_parse_cron_field(raw, field, spec) for field, spec in zip(fields, _CRON_FIELDS)]
+    minutes, hours, days, months, weekdays = sets
+    weekdays = frozenset(d % 7 for d in weekdays)  # 7 is Sunday too
+    sched = Schedule(
+        text=raw, kind="cron",
+        times=tuple(sorted(h * 60 + m for h in hours for m in minutes)),
+        months=frozenset(months), days=frozenset(days), weekdays=weekdays,
+        # Vixie cron's rule, as croniter applies it: only a field written `*` is "any day".
+        dom_any=fields[2] == "*", dow_any=fields[4] == "*",
+    )
+    if not _can_fire(sched):
+        raise ValueError(f"{raw!r} never fires: day {_describe(days)} does not occur in month "
+                         f"{_describe(months)}")
+    return sched
+
+
+def _parse_cron_field(raw, field, spec):
+    name, low, high, names = spec
+    values = set()
+    for item in field.split(","):
+        base, slash, step_text = item.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(f"{raw!r}: {name} field {field!r}: step {step_text!r} must be a whole number "
+                                 f"above 0 (use e.g. */15)")
+            step = int(step_text)
+        # `*` and an open "5/15" end at Saturday in the day-of-week field: 7 is only an
+        # alias for Sunday, so `1/2` is mon,wed,fri as in croniter, not mon,wed,fri,sun.
+        open_end = 6 if name == "day-of-week" else high
+        if base == "*":
+            first, last = low, open_end
+        elif "-" in base:
+            a, _, b = base.partition("-")
+            first, last = _cron_value(raw, a, spec, field), _cron_value(raw, b, spec, field)
+            if first > last:
+                top = 6 if name == "day-of-week" else high
+                raise ValueError(f"{raw!r}: {name} field {field!r}: range {base} runs backwards "
+                                 f"(write it as two ranges: {a}-{top},{low}-{b})")
+        else:
+            first = _cron_value(raw, base, spec, field)
+            # "5/15" means from 5 to the end in steps of 15, as in croniter and cronie
+            last = open_end if slash else first
+        values.update(range(first, last + 1, step))
+    return values
+
+
+def _cron_value(raw, text, spec, field):
+    name, low, high, names = spec
+    key = text.lower()
+    if key in names:
+        return names[key]
+    if not text.isdigit() or not low <= int(text) <= high:
+        allowed = f"{low}-{high}" + (f" or {next(iter(names))}..{list(names)[-1]}" if names else "")
+        raise ValueError(f"{raw!r}: {name} field {field!r}: {text!r} is not a {name} ({allowed})")
+    return int(text)
+
+
+def _describe(values):
+    return ",".join(str(v) for v in sorted(values))
+
+
+def _days_in_month(year, month):
+    return calendar.monthrange(year, month)[1]
+
+
+def _can_fire(s):
+    # A day-of-week side always matches some day of every month; only a
+    # day-of-month-only schedule can ask for days its months do not have.
+    if not s.dow_any:
+        return True
+    return any(d <= _days_in_month(2000, m) for m in s.months for d in s.days)  # 2000: Feb has 29
+
+
+# ---------------------------------------------------------------- fire times
+
+
+def _day_matches(s, day):
+    if day.month not in s.months:
+        return False
+    if s.dom_any and s.dow_any:
+        return True
+    dom = day.day in s.days
+    dow = (day.weekday() + 1) % 7 in s.weekdays
+    if s.dow_any:
+        return dom
+    if s.dom_any:
+        return dow
+    return dom or dow  # both restricted: either one (vixie cron, croniter)
+
+
+def _matching_days(s, start):
+    """Dates >= start (a date) whose day matches, in order, skipping months that cannot."""
+    day = start
+    last_hit = start.year
+    while True:
+        if day.year - last_hit > _SEARCH_YEARS:
+            raise ValueError(f"{s.text!r} never fires")
+        if day.month not in s.months:
+            try:
+                day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+            except ValueError:  # past year 9999
+                raise ValueError(f"{s.text!r} has no more fire times before the year 10000") from None
+            continue
+        if _day_matches(s, day):
+            last_hit = day.year
+            yield day
+        try:
+            day += timedelta(days=1)
+        except OverflowError:
+            raise ValueError(f"{s.text!r} has no more fire times before the year 10000") from None
+
+
+def _wall_times(s, start):
+    """Naive wall-clock fire times >= start (a naive datetime), in order."""
+    first = start.hour * 60 + start.minute + (1 if start.second or start.microsecond else 0)
+    for day in _matching_days(s, start.date()):
+        times = s.times[bisect.bisect_left(s.times, first):] if day == start.date() else s.times
+        for minute in times:
+            yield datetime(day.year, day.month, day.day, minute // 60, minute % 60)
+
+
+def _instants(naive, zone, skip_gaps):
+    """Wall time -> (primary instant or None, second instant of a repeated hour or None), in UTC."""
+    early = naive.replace(tzinfo=zone, fold=0)
+    late = naive.replace(tzinfo=zone, fold=1)
+    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
+        second = late.astimezone(UTC) if late.utcoffset() != early.utcoffset() else None
+        return early.astimezone(UTC), second
+    # Spring forward: this wall time does not exist.
+    if skip_gaps:
+        return None, None
+    moved = naive
+    for _ in range(24 * 60):  # gaps are an hour or so; a day bounds any zone's history
+        moved += timedelta(minutes=1)
+        candidate = moved.replace(tzinfo=zone)
+        if candidate.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == moved:
+            return candidate.astimezone(UTC), None
+    return None, None
+
+
+def local_zone():
+    """The local zone with its DST rules: $TZ when set (a zone name or file), else /etc/localtime.
+
+    Falls back to the current fixed offset when no zone database can be read; then DST
+    changes cannot be followed.
+    """
+    from zoneinfo import ZoneInfo
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name and os.path.isabs(name):
+            with open(name, "rb") as fh:
+                return ZoneInfo.from_file(fh, key=name)
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return datetime.now(UTC).astimezone().tzinfo
+
+
+def next_fires(schedule, after, count=5, tz=None):
+    """The next `count` fire times strictly after the aware datetime `after`, as aware
+    datetimes in `tz` (default: the local zone, honouring $TZ)."""
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("next_fires needs an aware datetime")
+    zone = tz if tz is not None else local_zone()
+    if count <= 0:
+        return []
+    if schedule.kind == "every":
+        step = timedelta(seconds=schedule.interval)
+        k = (after - EPOCH) // step + 1
+        return [(EPOCH + (k + i) * step).astimezone(zone) for i in range(count)]
+
+    after_utc = after.astimezone(UTC)
+    wall = after_utc.astimezone(zone)
+    start = wall.replace(tzinfo=None)
+    if wall.fold == 0:
+        # In a repeated hour, wall times a little before `after` occur again after it.
+        other = start.replace(tzinfo=zone, fold=1)
+        if other.utcoffset() != wall.utcoffset():
+            start -= other.astimezone(UTC) - after_utc
+    # Primary instants (unique, first of a repeated pair, or moved out of a gap) rise with
+    # the wall clock; only the second instant of a repeated hour comes out of order, so
+    # those wait in `pending` until a primary passes them.
+    fires, pending = [], []
+
+    def emit(instant):
+        if instant > after_utc and (not fires or instant > fires[-1]):
+            fires.append(instant)
+
+    for naive in _wall_times(schedule, start):
+        primary, second = _instants(naive, zone, schedule.skips_gaps)
+        if primary is None:
+            continue
+        while pending and pending[0] <= primary and len(fires) < count:
+            emit(pending.pop(0))
+        if len(fires) < count:
+            emit(primary)
+        if second is not None:
+            bisect.insort(pending, second)
+        if len(fires) >= count:
+            break
+    return [f.astimezone(zone) for f in fires]
+
+
+# ---------------------------------------------------------------- longest interval
+
+
+@functools.lru_cache(maxsize=256)
+def longest_interval(schedule):
+    """Longest time between consecutive fires in seconds, on the nominal clock (no DST).
+
+    Calendar schedules are enumerated day by day over 56 years from 2001: weekdays and
+    leap years repeat every 28 years there, so every gap of the cycle is seen whole.
+    """
+    if schedule.kind == "every":
+        return schedule.interval
+    times = schedule.times
+    longest = max((b - a for a, b in zip(times, times[1:])), default=0) * 60
+    previous = None
+    day, end = date(2001, 1, 1), date(2057, 1, 1)
+    if schedule.dom_any and schedule.months == _ALL_MONTHS:
+        end = date(2001, 1, 15)  # a weekday pattern (or every day) repeats every week
+    while day < end:
+        if _day_matches(schedule, day):
+            if previous is not None:
+                gap = (day - previous).days * 86400 - (times[-1] - times[0]) * 60
+                longest = max(longest, gap)
+            previous = day
+        day += timedelta(days=1)
+    if previous is None:
+        raise ValueError(f"{schedule.text!r} never fires")
+    return longest
