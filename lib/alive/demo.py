@@ -1,12 +1,15 @@
 """`alive demo`: the whole triad on a temporary ALIVE_HOME, nothing to configure.
 
-Every step runs the real bin/alive (or the real shim) as a subprocess, exactly as a
-user's jobs would, and prints what it did.
+It copies examples/fleet.toml and examples/jobs/ into a fresh folder and runs every
+step with the real bin/alive (or the real shim) as a subprocess, exactly as a user's
+jobs and schedulers would, printing what each did.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import cliutil
@@ -14,6 +17,7 @@ from . import cliutil
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE = ROOT / "bin" / "alive"
 SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
+EXAMPLES = ROOT / "examples"
 
 
 def build_parser():
@@ -26,48 +30,89 @@ def title(text):
     print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}")
 
 
-def step(home, argv, show=True):
-    """Run one real command against the demo home; print it and its output."""
-    env = dict(os.environ, ALIVE_HOME=str(home), ALIVE_PYTHON=sys.executable)
+def environment(home):
+    """The demo's jobs call `python3`: make it this interpreter, first on PATH."""
+    shims = home / ".demo-bin"
+    shims.mkdir(exist_ok=True)
+    link = shims / "python3"
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    env = dict(os.environ, ALIVE_HOME=str(home), ALIVE_PYTHON=sys.executable,
+               PATH=f"{shims}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("ALIVE_CONFIG", None)
-    shown = " ".join(a if " " not in a else repr(a) for a in argv)
+    return env
+
+
+def step(home, argv, show=True, limit=None):
+    """Run one real command against the demo home; print it and its output."""
+    short = {sys.executable: "", str(ALIVE): "alive", str(SHIM): "scripts/cron-heartbeat-write.sh", "bash": ""}
+    shown = " ".join(short.get(a, a if " " not in a else repr(a)) for a in argv).strip()
     print(f"$ {shown}")
-    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-    out = (r.stdout + r.stderr).rstrip()
-    if show and out:
-        print("\n".join("  " + line for line in out.splitlines()))
+    r = subprocess.run(argv, capture_output=True, text=True, env=environment(home), cwd=home, timeout=120)
+    lines = (r.stdout + r.stderr).rstrip().splitlines()
+    if show and lines:
+        cut = lines[:limit] if limit else lines
+        print("\n".join("  " + line for line in cut))
+        if len(cut) < len(lines):
+            print(f"  ... ({len(lines) - len(cut)} more lines)")
     print(f"  (exit {r.returncode})")
     return r
 
 
-def alive(home, *args, show=True):
-    return step(home, [sys.executable, str(ALIVE), *args], show)
+def alive(home, *args, show=True, limit=None):
+    return step(home, [sys.executable, str(ALIVE), *args], show, limit)
+
+
+def iso(dt):
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_layer(home):
     title("1. write: every run leaves a heartbeat, atomically, in one schema")
-    alive(home, "write", "daily-report", "--summary", "report sent to 12 people",
-          "--metric", "recipients=12", "--interval", "1d")
-    alive(home, "write", "nightly-backup", "--status", "partial", "--summary", "backup done, 2 files skipped",
-          "--warning", "2 files were locked", "--interval", "1d")
-    alive(home, "run", "extract-sales", "--interval", "15m", "--", sys.executable, "-c",
-          "print('extracted 240 rows')")
-    alive(home, "run", "sync-crm", "--interval", "1h", "--", sys.executable, "-c",
-          "import sys; print('connecting...'); print('error: token expired', file=sys.stderr); sys.exit(2)")
-    step(home, ["bash", str(SHIM), "cron-cleanup", "1h", "ok", "removed 31 temp files"])
+    now = datetime.now(timezone.utc)
+    alive(home, "run", "daily-data-quality-check", "--", "python3", "jobs/job.py", "--sleep")
+    alive(home, "write", "sales-report", "--summary", "report sent to 12 people", "--metric", "recipients=12")
+    step(home, ["bash", str(SHIM), "weekly-backup", "7d", "partial", "backup done, 2 locked files skipped"])
+    alive(home, "write", "backfill-2025", "--complete", "--summary", "backfilled 365 days",
+          "--started-at", iso(now - timedelta(days=40, hours=2)), "--completed-at", iso(now - timedelta(days=40)))
+    for _ in range(2):
+        alive(home, "run", "sync-crm", "--", "python3", "jobs/job.py", "--fail", "CRM token expired")
+    alive(home, "write", "publish-dashboard", "--status", "error", "--error", "no CRM data to publish")
+    print("\nin Python:  with alive.task('nightly-export', interval='1d') as run: run.metric('rows', 1834)")
+    sys.path.insert(0, str(ROOT / "lib"))
+    import alive as api
+    with api.task("nightly-export", interval="1d", home=home) as run:
+        run.metric("rows", 1834)
     health = home / "health"
-    print("\nhealth/ now holds:")
-    for p in sorted(health.iterdir()):
+    print(f"\nhealth/ now holds {len(os.listdir(health))} files, e.g.:")
+    for p in sorted(health.iterdir())[:4]:
         print(f"  {p.name}")
-    print("\none heartbeat (sync-crm, the failing run):")
+    print("\nthe latest sync-crm heartbeat:")
     print("\n".join("  " + line for line in (health / "sync-crm_latest.json").read_text().splitlines()))
+
+
+def check_layer(home):
+    title("2. check: every job against its cadence, every data file against its age")
+    alive(home, "check")
+    alive(home, "pause", "weekly-backup", "--for", "2h", "--reason", "drive being replaced")
+    alive(home, "schedule", "next", "daily 08:00,12:00,16:00", "--count", "3")
+    alive(home, "lint", limit=8)
+    alive(home, "prune", "--dry-run", limit=4)
+
+
+def prepare(home):
+    shutil.copy(EXAMPLES / "fleet.toml", home / "fleet.toml")
+    shutil.copytree(EXAMPLES / "jobs", home / "jobs", dirs_exist_ok=True)
 
 
 def main(argv):
     args = build_parser().parse_args(argv)
     home = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="alive-demo-"))
     home.mkdir(parents=True, exist_ok=True)
-    print(f"alive demo: ALIVE_HOME={home}")
+    home = home.resolve()
+    print(f"alive demo: ALIVE_HOME={home}  (fleet: examples/fleet.toml)")
+    prepare(home)
     write_layer(home)
+    check_layer(home)
     print(f"\nEverything the demo wrote is in {home}")
     return 0

@@ -134,7 +134,7 @@ def gather_sources(registry, home, pauses):
     probes = statefile.peek(paths.state_dir(home) / "probes.json")
     out = {}
     for name, source in registry.sources.items():
-        captured, problem, status_value = capture_time(source)
+        captured, problem, status_value = capture_time(source, shown_path(source.path, home))
         out[name] = health.SourceFacts(
             name, captured, problem, status_value,
             watchdog.get(name) if isinstance(watchdog.get(name), dict) else {},
@@ -143,35 +143,37 @@ def gather_sources(registry, home, pauses):
     return out
 
 
-def capture_time(source):
-    """-> (aware datetime or None, problem or None, value of status_field or None)."""
+def capture_time(source, shown=None):
+    """-> (aware datetime or None, problem or None, value of status_field or None).
+    `shown` is how the path is named in problems (default: as configured)."""
     path = source.path
+    shown = shown or str(path)
     if source.timestamp == "mtime":
         try:
             return from_epoch(os.stat(path).st_mtime), None, None
         except FileNotFoundError:
-            return None, f"is missing ({path})", None
+            return None, f"is missing ({shown})", None
         except OSError as exc:
-            return None, f"cannot be read ({path}: {exc.strerror})", None
+            return None, f"cannot be read ({shown}: {exc.strerror})", None
     raw, problem = scan.read_bytes(path, MAX_SOURCE_BYTES)
     if problem:
         missing = not os.path.lexists(path)
-        return None, f"is missing ({path})" if missing else f"{problem} ({path})", None
+        return None, f"is missing ({shown})" if missing else f"{problem} ({shown})", None
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
-        return None, f"is not valid JSON ({path})", None
+        return None, f"is not valid JSON ({shown})", None
     if not isinstance(doc, dict):
-        return None, f"holds no JSON object ({path})", None
+        return None, f"holds no JSON object ({shown})", None
     status_value = doc.get(source.status_field) if source.status_field else None
     field = source.timestamp
     if field not in doc:
-        return None, f"has no {field} field ({path})", status_value
+        return None, f"has no {field} field ({shown})", status_value
     value = doc[field]
     try:
         return time_value(value), None, status_value
     except ValueError:
-        return None, f"has {field} = {json.dumps(value)[:60]}, not a time ({path})", status_value
+        return None, f"has {field} = {json.dumps(value)[:60]}, not a time ({shown})", status_value
 
 
 def time_value(value):
