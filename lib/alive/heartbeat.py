@@ -25,7 +25,7 @@ OPTIONAL_TYPES = {
     "exit_code": int, "run_id": str, "output_tail": str, "schema": int,
 }
 
-CANONICAL_RE = re.compile(r"(\d{4}-\d{2}-\d{2})_(.+)_(\d{4})(?:-(\d+))?\.json\Z")
+CANONICAL_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_(.+)_([0-9]{4})(?:-([0-9]+))?\.json\Z")
 
 
 def status_problem(status):
@@ -33,7 +33,7 @@ def status_problem(status):
     canon = ", ".join(STATUSES)
     if status in STATUSES:
         return None
-    if status in LEGACY_STATUS:
+    if isinstance(status, str) and status in LEGACY_STATUS:
         return f"status {status!r} is a health color, not a status (use one of {canon})"
     return f"status {status!r} is not one of {canon}"
 
@@ -154,7 +154,7 @@ def check(obj):
         errors.append(task_id_problem(obj["task_id"]))
     if "status" in present:
         status = obj["status"]
-        if status in LEGACY_STATUS:
+        if isinstance(status, str) and status in LEGACY_STATUS:
             warnings.append(f"legacy status {status!r} (write {LEGACY_STATUS[status]!r})")
         elif status_problem(status):
             errors.append(status_problem(status))
@@ -163,7 +163,7 @@ def check(obj):
         if field in present:
             try:
                 times[field] = parse_iso(obj[field])
-            except ValueError as exc:
+            except ValueError as exc:  # parse_iso also turns an overflow (year 1 or 9999 with an offset) into this
                 errors.append(f"{field}: {exc}")
     if len(times) == 2 and times["completed_at"] < times["started_at"]:
         errors.append("completed_at is before started_at")
@@ -200,6 +200,6 @@ def loads(data):
     except RecursionError:
         return None, ["JSON nested too deeply"], []
     errors, warnings = check(obj)
-    if isinstance(obj, dict) and obj.get("status") in LEGACY_STATUS:
+    if isinstance(obj, dict) and isinstance(obj.get("status"), str) and obj["status"] in LEGACY_STATUS:
         obj = dict(obj, status=LEGACY_STATUS[obj["status"]], legacy_status=obj["status"])
     return obj, errors, warnings

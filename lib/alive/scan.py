@@ -29,7 +29,7 @@ class Listing:
 # jobs). Group 1 is the whole name. It checks the shape of the date and time, not their
 # range: a name with an impossible date is caught when it is about to be read.
 _CANONICAL_ALL = re.compile(
-    r"^((\d{4}-\d\d-\d\d)_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_(\d{4})(?:-(\d+))?\.json)$", re.M)
+    r"^(([0-9]{4}-[0-9]{2}-[0-9]{2})_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_([0-9]{4})(?:-([0-9]+))?\.json)$", re.M)
 _LATEST_ALL = re.compile(r"^(([A-Za-z0-9][A-Za-z0-9._-]{0,127})_latest\.json)$", re.M)
 
 

@@ -80,8 +80,11 @@ def parse_iso(text, naive_as_local=False):
     if dt.tzinfo is None:
         if not naive_as_local:
             raise ValueError(f"{text!r} has no time zone (end it with Z)")
-        dt = dt.astimezone()  # interprets the naive value in local time
-    return dt.astimezone(UTC)
+    try:
+        # A naive value is read in local time; year 1 or 9999 with an offset overflows.
+        return dt.astimezone(UTC) if dt.tzinfo else dt.astimezone().astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 def format_iso(dt):
