@@ -35,12 +35,15 @@ def main(argv):
         alerts.sync(home, result)
     except OSError as exc:
         raise RuntimeFailure(f"cannot write alerts in {paths.alerts_dir(home)}: {exc.strerror or exc}") from None
+    sent = None
     if args.notify:
         from . import notify
 
-        notify.after_check(home, reg, result, now)
+        sent = notify.after_check(home, reg, result, now)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         print(textview.table(result, textview.use_color(sys.stdout)))
+        if sent is not None:
+            print(f"notifications: {sent['sent']} sent, {sent['queued']} waiting in the outbox, {sent['dropped']} dropped")
     return EXIT[result.overall]
