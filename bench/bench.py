@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""`make bench`: the figures alive promises, measured on this machine.
+
+Each figure is a function taking the shared Context and returning rows; add one by
+writing the function and listing it in FIGURES. A row names what was measured, its
+timings in milliseconds, its ratio to the figure's baseline, and its goal (if any).
+
+The run is a report: it exits 0 even when a goal is missed (and says so plainly), and 1
+only when a measurement could not be made (a subject failed or wrote nothing).
+Results also go to bench/results.json with the machine they were measured on.
+`bench.py --breakdown` adds where a shim write spends its time, import by import.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ALIVE = ROOT / "bin" / "alive"
+SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
+RESULTS = ROOT / "bench" / "results.json"
+WARMUP = 2  # runs of each subject before timing starts (page cache, pyc files)
+
+
+class BenchError(Exception):
+    """A subject could not be measured (it failed, or did not do its work)."""
+
+
+class Context:
+    def __init__(self, runs, home, pycache):
+        self.runs = runs
+        self.home = home
+        self.pycache = pycache
+        self.python = sys.executable
+        self.bash = shutil.which("bash") or "/bin/bash"
+
+    def env(self, **more):
+        """The environment of every subject: ours, with ALIVE_HOME set and the real interpreter named.
+
+        Bytecode is cached (in a private folder, warmed up before timing), as on a user's
+        machine: a PYTHONDONTWRITEBYTECODE in our environment would make every run compile
+        alive's modules from source and measure that instead."""
+        env = dict(os.environ, ALIVE_HOME=str(self.home), ALIVE_PYTHON=self.python,
+                   PYTHONPYCACHEPREFIX=str(self.pycache), **more)
+        for name in ("ALIVE_CONFIG", "PYTHONDONTWRITEBYTECODE"):
+            env.pop(name, None)
+        return env
+
+
+def run_once(argv, env):
+    """Wall time of one run in ms; BenchError if it fails or complains."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=60)
+    elapsed = (time.perf_counter() - t0) * 1000
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise BenchError(f"{' '.join(map(str, argv))} -> exit {proc.returncode}: "
+                         f"{proc.stderr.decode(errors='replace').strip()[:300]}")
+    return elapsed
+
+
+def interleaved(subjects, runs, env):
+    """{name: [ms, ...]}: the subjects run round-robin, so drift and noise hit them alike."""
+    for _ in range(WARMUP):
+        for argv in subjects.values():
+            run_once(argv, env)
+    times = {name: [] for name in subjects}
+    for _ in range(runs):
+        for name, argv in subjects.items():
+            times[name].append(run_once(argv, env))
+    return times
+
+
+def row(figure, name, samples, baseline=None, goal=None, note="", bare=None):
+    """bare: samples of an interpreter started without site (-S), a second yardstick that
+    site-packages .pth files cannot inflate; shown as 'vs -S', never judged."""
+    median = statistics.median(samples)
+    ratio = median / statistics.median(baseline) if baseline else None
+    return {
+        "figure": figure, "name": name, "runs": len(samples),
+        "median_ms": round(median, 2), "min_ms": round(min(samples), 2), "max_ms": round(max(samples), 2),
+        "ratio": round(ratio, 3) if ratio is not None else None,
+        "ratio_vs_no_site": round(median / statistics.median(bare), 3) if bare else None,
+        "goal": goal, "pass": None if goal is None else ratio <= goal, "note": note,
+        "samples_ms": [round(x, 2) for x in samples],
+    }
+
+
+def count_heartbeats(home, task):
+    folder = Path(home) / "health"
+    return sum(1 for p in folder.glob(f"*_{task}_*.json")) if folder.is_dir() else 0
+
+
+# ---- figures -----------------------------------------------------------------
+
+def figure_write(ctx):
+    """What a heartbeat costs the job that writes it, against starting Python at all."""
+    py = ctx.python
+    subjects = {
+        "baseline": [py, "-c", "pass"],
+        "python -S": [py, "-S", "-c", "pass"],
+        "shim": [ctx.bash, str(SHIM), "bench-shim", "60", "ok", "bench"],
+        "alive write": [py, "-S", str(ALIVE), "write", "bench-write", "--interval", "60"],
+        "alive run": [py, str(ALIVE), "run", "BENCH", "--", "true"],
+    }
+    times = interleaved(subjects, ctx.runs, ctx.env())
+    expected = WARMUP + ctx.runs
+    for task in ("bench-shim", "bench-write", "BENCH"):
+        found = count_heartbeats(ctx.home, task)
+        if found != expected:
+            raise BenchError(f"{task}: {found} heartbeats written, expected {expected}")
+    base, bare = times["baseline"], times["python -S"]
+    site_ms = statistics.median(base) - statistics.median(bare)
+    return [
+        row("write", "python -c pass (baseline)", base, base, bare=bare,
+            note=f"site costs {site_ms:.1f} ms of it"),
+        row("write", "python -S -c pass", bare, base, bare=bare),
+        row("write", "cron-heartbeat-write.sh JOB 60", times["shim"], base, goal=1.5, bare=bare,
+            note="bash + python -S bin/alive write"),
+        row("write", "python -S bin/alive write", times["alive write"], base, bare=bare,
+            note="the shim's Python part alone"),
+        row("write", "bin/alive run BENCH -- true", times["alive run"], base, goal=1.5, bare=bare),
+    ]
+
+
+def figure_write_breakdown(ctx):
+    """Where a shim write spends its time: one step more per subject, each its own process.
+
+    The difference between one step and the one before is what that step costs; the
+    imports follow the order in which `alive write` first needs them."""
+    py, lib = ctx.python, str(ROOT / "lib")
+    steps = [
+        ("python -c pass (baseline)", [py, "-c", "pass"]),
+        ("python -S -c pass", [py, "-S", "-c", "pass"]),
+        ("+ import re (enum, functools, collections)", [py, "-S", "-c", "import re"]),
+        ("+ json", [py, "-S", "-c", "import re, json"]),
+        ("+ datetime", [py, "-S", "-c", "import re, json, datetime"]),
+        ("+ pathlib (urllib.parse, ipaddress, fnmatch)", [py, "-S", "-c", "import re, json, datetime, pathlib"]),
+        ("+ argparse (gettext, warnings)", [py, "-S", "-c", "import re, json, datetime, pathlib, argparse"]),
+        ("+ one parser (shutil, bz2, lzma, locale)",
+         [py, "-S", "-c", "import re, json, datetime, pathlib, argparse;"
+                          "argparse.ArgumentParser().add_argument('--x')"]),
+        ("+ alive.cli, alive.cmd_write, its parser",
+         [py, "-S", "-c", f"import sys; sys.path.insert(0, {lib!r}); import alive.cli, alive.cmd_write;"
+                          "alive.cmd_write.build_parser()"]),
+        ("+ the write: python -S bin/alive write", [py, "-S", str(ALIVE), "write", "bench-breakdown"]),
+        ("bash -c true", [ctx.bash, "-c", "true"]),
+        ("cron-heartbeat-write.sh JOB 60", [ctx.bash, str(SHIM), "bench-breakdown-shim", "60"]),
+    ]
+    times = interleaved(dict(steps), ctx.runs, ctx.env())
+    base = times[steps[0][0]]
+    rows, previous = [], None
+    for name, _ in steps:
+        median = statistics.median(times[name])
+        note = ""
+        if previous is not None and name.startswith("+ "):
+            note = f"{median - statistics.median(times[previous]):+.1f} ms over the step before"
+        if name.startswith("cron-"):
+            parts = statistics.median(times["bash -c true"]) + statistics.median(times[steps[9][0]])
+            note = f"{median - parts:+.1f} ms over bash start + python -S bin/alive write"
+        rows.append(row("write-breakdown", name, times[name], base, note=note))
+        previous = name
+    return rows
+
+
+FIGURES = [figure_write]
+OPTIONAL_FIGURES = {"breakdown": figure_write_breakdown}
+
+
+# ---- report ------------------------------------------------------------------
+
+def machine():
+    info = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "cpu_count": os.cpu_count(),
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    info["site_pth_imports"] = pth_imports()
+    return info
+
+
+def pth_imports():
+    """site-packages .pth files that run code at every start of this interpreter (they
+    inflate the `python -c pass` baseline)."""
+    import site
+    found = []
+    for folder in site.getsitepackages() if hasattr(site, "getsitepackages") else []:
+        for pth in sorted(Path(folder).glob("*.pth")):
+            try:
+                lines = pth.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            if any(ln.startswith(("import ", "import\t")) for ln in lines):
+                found.append(str(pth))
+    return found
+
+
+def table(rows):
+    head = ("figure", "what", "median ms", "min", "max", "ratio", "vs -S", "goal", "result")
+    lines = [head]
+    for r in rows:
+        lines.append((
+            r["figure"], r["name"], f"{r['median_ms']:.1f}", f"{r['min_ms']:.1f}", f"{r['max_ms']:.1f}",
+            "" if r["ratio"] is None else f"{r['ratio']:.2f}",
+            "" if r["ratio_vs_no_site"] is None else f"{r['ratio_vs_no_site']:.2f}",
+            "" if r["goal"] is None else f"<= {r['goal']}",
+            "" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL"),
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    numeric = {2, 3, 4, 5, 6}
+    out = []
+    for n, line in enumerate(lines):
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    notes = [f"  {r['name']}: {r['note']}" for r in rows if r["note"]]
+    return "\n".join(out + (["", "notes:"] + notes if notes else []))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Measure alive's figures on this machine.")
+    p.add_argument("--runs", type=int, default=20, help="timed runs of each subject (default 20; at least 5)")
+    p.add_argument("--out", default=str(RESULTS), help=f"results file (default {RESULTS.relative_to(ROOT)})")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also measure where a shim write spends its time, import by import")
+    args = p.parse_args(argv)
+    if args.runs < 5:
+        p.error("--runs must be at least 5")
+
+    info = machine()
+    print(f"alive bench: {args.runs} runs per subject, interleaved; {info['platform']}, "
+          f"Python {info['python']} ({sys.executable}), {info['cpu_count']} CPUs"
+          + (f", load {info['load_average']}" if "load_average" in info else ""))
+    scratch = Path(tempfile.mkdtemp(prefix="alive-bench-"))
+    rows, failures = [], []
+    started = time.monotonic()
+    try:
+        for figure in FIGURES + ([OPTIONAL_FIGURES["breakdown"]] if args.breakdown else []):
+            home = scratch / figure.__name__
+            home.mkdir()
+            try:
+                rows += figure(Context(args.runs, home, scratch / "pycache"))
+            except (BenchError, subprocess.TimeoutExpired) as exc:
+                failures.append(f"{figure.__name__}: {exc}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    if rows:
+        print()
+        print(table(rows))
+    missed = [r for r in rows if r["pass"] is False]
+    print()
+    for failure in failures:
+        print(f"NOT MEASURED  {failure}")
+    if missed:
+        for r in missed:
+            print(f"GOAL MISSED   {r['name']}: ratio {r['ratio']:.2f} > {r['goal']}")
+    elif rows and not failures:
+        print("all goals met")
+    base = next((r for r in rows if r["name"].endswith("(baseline)")), None)
+    if base and base["ratio_vs_no_site"] and base["ratio_vs_no_site"] > 1.5:
+        print(f"CAUTION       the baseline spends {base['ratio_vs_no_site']:.1f}x a bare start in site; "
+              f"ratios look better than they are (see 'vs -S')"
+              + (f"; .pth files that import: {', '.join(info['site_pth_imports'])}" if info["site_pth_imports"] else ""))
+
+    result = {
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_s": round(time.monotonic() - started, 1),
+        "runs": args.runs, "warmup": WARMUP, "machine": info,
+        "figures": rows, "not_measured": failures,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    print(f"results: {out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
