@@ -328,7 +328,7 @@ def test_consecutive_failures_reaching_alert_after_turn_the_source_red(home):
     assert tick(home).returncode == 1
     item = check_items(home, run_alive)["shop"]
     assert item["color"] == "RED" and item["consecutive_failures"] == 2
-    assert "2 consecutive failed refreshes (alert after 2): producer exited 1: boom: upstream said 503" \
+    assert "2 failed refreshes in a row (alert after 2): producer exited 1: boom: upstream said 503" \
         in item["reasons"]
     assert latest(home, "alive-watchdog")["status"] == "error"
     assert (home / "alerts" / "source.shop.alert").exists()  # the tick's own check wrote it

@@ -19,6 +19,13 @@ COMMANDS = {
     "prune": ("prune", "remove canonical heartbeats older than the retention"),
     "demo": ("demo", "a self-contained demo fleet in a temporary ALIVE_HOME"),
     "schedule": ("cmd_schedule", "schedules: next fire times; launchd/systemd/crontab units"),
+    "probe": ("probe", "run the probes, write state/probes.json (exit 1 when one could not run)"),
+    "watchdog": ("watchdog", "one freshness tick: refresh stale sources (--dry-run: only say what)"),
+    "refresh": ("watchdog:refresh_main", "refresh one source now, whatever its age"),
+    "trigger": ("queue", "ask for an immediate refresh of a source"),
+    "report": ("report", "render health for people or tools: --format text|markdown|json|html"),
+    "serve": ("serve", "live dashboard on 127.0.0.1 with \"Trigger now\" buttons"),
+    "export": ("export", "metrics for monitoring: export prometheus (node_exporter textfile)"),
 }
 
 USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"

@@ -208,7 +208,8 @@ def evaluate_source(name, source, facts, now, probe_interval=None):
     if failures:
         last = facts.watchdog.get("last_error") or "no detail"
         if failures >= source.alert_after:
-            flag(RED, f"{failures} consecutive failed refreshes (alert after {source.alert_after}): {last}")
+            what = f"{failures} failed refreshes in a row" if failures > 1 else "refresh failed"
+            flag(RED, f"{what} (alert after {source.alert_after}): {last}")
         else:
             flag(YELLOW, f"{failures} failed refresh{'es' if failures > 1 else ''} "
                          f"({source.alert_after} before RED): {last}")

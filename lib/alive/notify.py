@@ -150,7 +150,7 @@ def _run(home, reg, result, now, summary):
     bound(messages, log)
     save_outbox(outbox_path, messages)           # first: the write-ahead log
     statefile.save(state_path, {"version": 1, "items": items})
-    deliver(outbox_path, messages, reg.notify, log)
+    deliver(outbox_path, messages, reg.notify, log, cwd=home)
     summary.queued = len(messages)
 
 
@@ -333,11 +333,12 @@ def configured_channels(notify_cfg):
     return [name for name, cfg in ((NTFY, notify_cfg.ntfy), (COMMAND, notify_cfg.command)) if cfg]
 
 
-def deliver(outbox_path, messages, notify_cfg, log):
+def deliver(outbox_path, messages, notify_cfg, log, cwd=None):
     """Send each message to each channel that has not answered it yet, oldest first.
     A channel that fails once is left alone for the rest of this run (a server that is
     down would cost a timeout per message). The outbox is saved after every attempt, so
-    a crash right after an answer cannot lead to a second send."""
+    a crash right after an answer cannot lead to a second send. The command channel runs
+    in `cwd` (ALIVE_HOME), so a relative argv works as it does for producers."""
     channels = configured_channels(notify_cfg)
     token, token_problem = read_token(notify_cfg.ntfy) if notify_cfg.ntfy else (None, None)
     secrets = [token] if token else []
@@ -353,7 +354,7 @@ def deliver(outbox_path, messages, notify_cfg, log):
             if channel == NTFY:
                 outcome = send_ntfy(notify_cfg.ntfy, msg, token)
             else:
-                outcome = send_command(notify_cfg.command, msg, hide_env=_token_env(notify_cfg))
+                outcome = send_command(notify_cfg.command, msg, hide_env=_token_env(notify_cfg), cwd=cwd)
             outcome.reason = scrub(outcome.reason, secrets)
             record(msg, channel, outcome, log)
             if outcome.state == RETRY:
@@ -476,7 +477,7 @@ def _error_text(exc):
     return " ".join(raw.decode("utf-8", "replace").split())[:200]
 
 
-def send_command(command, msg, hide_env=()):
+def send_command(command, msg, hide_env=(), cwd=None):
     """Run argv with the message on stdin; exit 0 is delivered. A timeout kills the
     command's whole process group (it runs in its own session)."""
     import signal
@@ -487,7 +488,7 @@ def send_command(command, msg, hide_env=()):
     env = {k: v for k, v in os.environ.items() if k not in hide_env}
     try:
         proc = subprocess.Popen(command.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, start_new_session=True)
+                                stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True)
     except (OSError, ValueError) as exc:
         return Outcome(RETRY, f"cannot start {command.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
     try:

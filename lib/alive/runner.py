@@ -157,28 +157,34 @@ def run(home, task, command, timeout_s, interval_s):
     started = utcnow()
     t0 = time.monotonic()
     base = dict(interval_s=interval_s, host=os.uname().nodename, run_id=run_id)
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    except (FileNotFoundError, PermissionError, OSError) as exc:
-        code = EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_NOT_EXECUTABLE
-        why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
-        message = f"{command[0]}: {why}"
-        print(f"alive run: {message}", file=sys.stderr)
-        record(home, heartbeat.build(task, utcnow(), status="error", summary=message, started_at=started,
-                                     errors=[message], exit_code=code, duration_s=0.0, **base))
-        return code
-    write_marker(home, task, {"pid": os.getpid(), "child_pid": proc.pid, "task_id": task, "host": base["host"],
+    # Handlers go in before the child starts: a signal that arrives in between is kept
+    # and forwarded as soon as there is a process group to forward it to.
+    received, child = [], []
+    previous = {s: signal.signal(s, lambda sig, _f: _forward(child, sig, received)) for s in FORWARDED}
+    # The marker is there before the command can say anything, so "running" is never missed.
+    write_marker(home, task, {"pid": os.getpid(), "task_id": task, "host": base["host"],
                               "started_at": format_iso(started), "run_id": run_id, "command": command})
-    received = []
-    previous = {s: signal.signal(s, lambda sig, _f: _forward(proc, sig, received)) for s in FORWARDED}
     try:
+        try:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        except (FileNotFoundError, PermissionError, OSError) as exc:
+            code = EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_NOT_EXECUTABLE
+            why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
+            message = f"{command[0]}: {why}"
+            print(f"alive run: {message}", file=sys.stderr)
+            record(home, heartbeat.build(task, utcnow(), status="error", summary=message, started_at=started,
+                                         errors=[message], exit_code=code, duration_s=0.0, **base))
+            return code
+        child.append(proc)
+        for sig in received:
+            _killpg(proc, sig)
         output = Output()
         timed_out = pump(proc, output, timeout_s)
     finally:
+        remove_marker(home, task, run_id)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        remove_marker(home, task, run_id)
     duration = round(time.monotonic() - t0, 3)
     code = EXIT_TIMEOUT if timed_out else exit_code_of(proc.returncode)
     status, summary, errors = outcome(proc.returncode, timed_out, timeout_s, duration, output, received)
@@ -188,12 +194,10 @@ def run(home, task, command, timeout_s, interval_s):
     return code
 
 
-def _forward(proc, sig, received):
+def _forward(child, sig, received):
     received.append(sig)
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
+    if child:
+        _killpg(child[0], sig)
 
 
 def exit_code_of(returncode):
