@@ -17,6 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 from alive import heartbeat  # noqa: E402
+from alive.timeutil import parse_iso  # noqa: E402
 
 SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
 BASH = shutil.which("bash", path="/usr/bin:/bin") or shutil.which("bash")
@@ -293,7 +294,7 @@ def test_fallback_writes_a_valid_heartbeat(tmp_path, fallback_env, interval, sec
     assert (hb["task_id"], hb["status"], hb["summary"]) == ("backup-db", "skipped", "nothing new")
     assert hb["interval_s"] == seconds
     assert hb["warnings"] == [FALLBACK_WARNING] and hb["errors"] == [] and hb["metrics"] == {}
-    started = heartbeat.parse_iso(hb["started_at"]).timestamp()
+    started = parse_iso(hb["started_at"]).timestamp()
     assert int(before) <= started <= after and hb["completed_at"] == hb["started_at"]
     assert [p.name for p in (home / "health").iterdir() if p.name.startswith(".")] == []  # no temp left
 

@@ -1,27 +1,75 @@
-"""`alive write TASK ...`: one heartbeat from the command line (the shim's workhorse)."""
+"""`alive write TASK ...`: one heartbeat from the command line (the shim's workhorse).
+
+This is the hottest path alive has (every job, every run), so it parses its few options
+by hand instead of importing argparse, and imports datetime only when a time is given.
+"""
 import math
 import os
 import sys
+import time
 
-from . import cliutil, heartbeat, paths
+from . import heartbeat, paths
+from .durations import parse_duration
 from .errors import RuntimeFailure, UsageError
-from .timeutil import parse_iso, utcnow
+
+USAGE = """usage: alive write TASK [--status ok|partial|skipped|error] [--summary TEXT]
+                   [--started-at ISO] [--completed-at ISO] [--warning W]... [--error E]...
+                   [--metric KEY=VALUE]... [--interval DUR] [--complete] [--home DIR] [--config FILE]
+
+Write one heartbeat for TASK. Defaults: status ok, started_at = completed_at = now,
+summary "<task> <status>". Times without a zone are local time."""
+
+VALUED = {"--status", "--summary", "--started-at", "--completed-at", "--interval", "--home", "--config"}
+REPEATED = {"--warning", "--error", "--metric"}
+FLAGS = {"--complete"}
 
 
-def metric_value(text):
+def parse_args(argv):
+    """-> dict of option name (without --) -> value; 'task' for the positional."""
+    opts = {name[2:]: [] for name in REPEATED}
+    positional = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-h", "--help"):
+            print(USAGE)
+            raise SystemExit(0)
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in FLAGS and not eq:
+            opts[name[2:]] = True
+        elif name in VALUED or name in REPEATED:
+            value = inline if eq else next(args, None)
+            if value is None:
+                raise UsageError(f"alive write: argument {name}: expected one argument")
+            if name in REPEATED:
+                opts[name[2:]].append(value)
+            else:
+                opts[name[2:]] = value
+        elif arg.startswith("--") or (arg.startswith("-") and len(arg) > 1 and not positional):
+            raise UsageError(f"alive write: unrecognized arguments: {arg}")
+        else:
+            positional.append(arg)
+    if not positional:
+        raise UsageError("alive write: the following arguments are required: task")
+    if len(positional) > 1:
+        raise UsageError(f"alive write: unrecognized arguments: {' '.join(positional[1:])}")
+    opts["task"] = positional[0]
+    return opts
+
+
+def metric_value(raw):
     """'42' -> 42, '3.5' -> 3.5, 'true' -> True; anything else stays a string."""
-    low = text.strip().lower()
+    low = raw.strip().lower()
     if low in ("true", "false"):
         return low == "true"
     try:
-        return int(text)
+        return int(raw)
     except ValueError:
         pass
     try:
-        value = float(text)
+        value = float(raw)
     except ValueError:
-        return text
-    return value if math.isfinite(value) else text  # NaN/inf are not JSON
+        return raw
+    return value if math.isfinite(value) else raw  # NaN/inf are not JSON
 
 
 def parse_metrics(pairs):
@@ -34,46 +82,42 @@ def parse_metrics(pairs):
     return metrics
 
 
-def build_parser():
-    p = cliutil.parser("write", "Write one heartbeat for TASK.")
-    p.add_argument("task")
-    p.add_argument("--status", default="ok")
-    p.add_argument("--summary")
-    p.add_argument("--started-at")
-    p.add_argument("--completed-at")
-    p.add_argument("--warning", action="append", default=[])
-    p.add_argument("--error", action="append", default=[])
-    p.add_argument("--metric", action="append", default=[])
-    p.add_argument("--interval", type=cliutil.duration_arg)
-    p.add_argument("--complete", action="store_true")
-    return p
-
-
-def _time(option, text):
-    if text is None:
+def _time(option, raw):
+    if raw is None:
         return None
+    from .timeutil import parse_iso
+
     try:
-        return parse_iso(text, naive_as_local=True)
+        return parse_iso(raw, naive_as_local=True)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
 
 
+def _interval(raw):
+    if raw is None:
+        return None
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise UsageError(f"alive write: argument --interval: {exc}") from None
+
+
 def main(argv):
-    args = build_parser().parse_args(argv)
+    opts = parse_args(argv)
     try:
         hb = heartbeat.build(
-            args.task, utcnow(), status=args.status, summary=args.summary,
-            started_at=_time("--started-at", args.started_at),
-            completed_at=_time("--completed-at", args.completed_at),
-            warnings=args.warning, errors=args.error, metrics=parse_metrics(args.metric),
-            interval_s=args.interval, complete=True if args.complete else None,
+            opts["task"], time.time(), status=opts.get("status", "ok"), summary=opts.get("summary"),
+            started_at=_time("--started-at", opts.get("started-at")),
+            completed_at=_time("--completed-at", opts.get("completed-at")),
+            warnings=opts["warning"], errors=opts["error"], metrics=parse_metrics(opts["metric"]),
+            interval_s=_interval(opts.get("interval")), complete=True if opts.get("complete") else None,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    folder = paths.health_dir(paths.resolve_home(args.home))
+    folder = os.path.join(paths.home_text(opts.get("home")), "health")
     try:
         path = heartbeat.write(folder, hb)
     except OSError as exc:
         raise RuntimeFailure(f"cannot write to health folder {folder}: {exc.strerror or exc}") from None
-    sys.stdout.write(os.fspath(path) + "\n")
+    sys.stdout.write(path + "\n")
     return 0

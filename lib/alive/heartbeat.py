@@ -1,18 +1,24 @@
 """The heartbeat (DESIGN §3): build, validate, name, serialize, write and parse.
 
-This module is the write path of every job, so it imports only json, os and re
-(json pulls in re anyway) plus timeutil.
+The write side (build, serialize, write) is on the path of every job, so it imports
+only os, time and the C half of json: no re, no datetime, no json package (whose
+encoder imports re). The read side imports what it needs when it is called.
 """
-import json
 import os
-import re
+import time
 
 from . import atomic
-from .timeutil import format_iso, parse_iso
+
+try:
+    from _json import encode_basestring as _quote  # CPython's C string encoder
+except ImportError:  # pragma: no cover - other interpreters
+    from json.encoder import py_encode_basestring as _quote
 
 STATUSES = ("ok", "partial", "skipped", "error")
 LEGACY_STATUS = {"GREEN": "ok", "YELLOW": "partial", "RED": "error"}
-TASK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+TASK_ID_MAX = 128
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_ID_CHARS = _ALNUM + "._-"
 SUMMARY_MAX = 200
 OUTPUT_TAIL_MAX = 10_000
 SCHEMA_VERSION = 1
@@ -25,8 +31,6 @@ OPTIONAL_TYPES = {
     "exit_code": int, "run_id": str, "output_tail": str, "schema": int,
 }
 
-CANONICAL_RE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_(.+)_([0-9]{4})(?:-([0-9]+))?\.json\Z")
-
 
 def status_problem(status):
     """None when status is canonical, else the sentence that explains the refusal."""
@@ -38,16 +42,34 @@ def status_problem(status):
     return f"status {status!r} is not one of {canon}"
 
 
+def valid_task_id(task_id):
+    """^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$, without the re module: strip() removes every
+    allowed character, so nothing may be left."""
+    return (isinstance(task_id, str) and 0 < len(task_id) <= TASK_ID_MAX
+            and task_id[0] in _ALNUM and not task_id.strip(_ID_CHARS))
+
+
 def task_id_problem(task_id):
-    if isinstance(task_id, str) and TASK_ID_RE.match(task_id):
+    if valid_task_id(task_id):
         return None
     return (f"task id {task_id!r} is not valid (letters, digits, '.', '_', '-'; "
             "starts with a letter or digit; at most 128 characters)")
 
 
-def clean_summary(text, task_id, status):
+def text(value):
+    """A string that can be written as UTF-8: bytes that were not UTF-8 in argv (Python
+    keeps them as surrogates) become U+FFFD instead of failing the write."""
+    value = str(value)
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def clean_summary(summary, task_id, status):
     """One line of at most 200 characters; returns (summary, warning or None)."""
-    line = " ".join(str(text).split()) if text is not None else ""
+    line = " ".join(text(summary).split()) if summary is not None else ""
     if not line:
         line = f"{task_id} {status}"
     if len(line) > SUMMARY_MAX:
@@ -55,27 +77,37 @@ def clean_summary(text, task_id, status):
     return line, None
 
 
+def epoch(t):
+    """Seconds since the epoch from a number or an aware datetime (no datetime import)."""
+    return t if isinstance(t, (int, float)) else t.timestamp()
+
+
+def iso(t):
+    """'2026-05-02T01:55:00Z' from a number or an aware datetime, whole seconds, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch(t) // 1)))
+
+
 def build(task_id, now, status="ok", summary=None, started_at=None, completed_at=None,
           warnings=(), errors=(), metrics=None, **optional):
     """A valid heartbeat dict, or ValueError naming the first thing that is wrong.
 
-    started_at/completed_at are aware datetimes (default: now)."""
+    now, started_at and completed_at are aware datetimes or seconds since the epoch
+    (default: now)."""
     problem = task_id_problem(task_id) or status_problem(status)
     if problem:
         raise ValueError(problem)
-    started_at = started_at or completed_at or now
-    completed_at = completed_at or (now if now >= started_at else started_at)
-    if completed_at < started_at:
-        raise ValueError(f"completed_at {format_iso(completed_at)} is before started_at {format_iso(started_at)}")
-    warnings = [str(w) for w in warnings]
+    started = epoch(started_at if started_at is not None else completed_at if completed_at is not None else now)
+    completed = epoch(completed_at) if completed_at is not None else max(epoch(now), started)
+    if completed < started:
+        raise ValueError(f"completed_at {iso(completed)} is before started_at {iso(started)}")
+    warnings = [text(w) for w in warnings]
     summary, cut = clean_summary(summary, task_id, status)
     if cut:
         warnings.append(cut)
     hb = {
-        "task_id": task_id, "status": status,
-        "started_at": format_iso(started_at), "completed_at": format_iso(completed_at),
-        "summary": summary, "warnings": warnings, "errors": [str(e) for e in errors],
-        "metrics": dict(metrics or {}),
+        "task_id": task_id, "status": status, "started_at": iso(started), "completed_at": iso(completed),
+        "summary": summary, "warnings": warnings, "errors": [text(e) for e in errors],
+        "metrics": {text(k): text(v) if isinstance(v, str) else v for k, v in (metrics or {}).items()},
     }
     for key, value in optional.items():
         if value is not None:
@@ -85,7 +117,35 @@ def build(task_id, now, status="ok", summary=None, started_at=None, completed_at
 
 
 def serialize(hb):
-    return (json.dumps(hb, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    """The heartbeat as UTF-8 JSON, indented like json.dumps(indent=2, ensure_ascii=False)."""
+    return (_dumps(hb, "\n") + "\n").encode("utf-8")
+
+
+def _dumps(value, newline):
+    """A small JSON encoder over CPython's C string quoting, so writing a heartbeat does
+    not import the json package. Anything it does not know goes to json.dumps, which
+    encodes it or raises the usual error."""
+    if isinstance(value, str):
+        return _quote(value)
+    if value is None or value is True or value is False:
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        return float.__repr__(value)
+    inner = newline + "  "
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if not value:
+            return "{}"
+        items = [f"{_quote(k)}: {_dumps(v, inner)}" for k, v in value.items()]
+        return "{" + inner + ("," + inner).join(items) + newline + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_dumps(v, inner) for v in value) + newline + "]"
+    import json
+
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def canonical_stem(hb):
@@ -125,8 +185,8 @@ def parse_name(name):
     """
     if name.startswith(".") or not name.endswith(".json"):
         return None
-    m = CANONICAL_RE.match(name)
-    if m and TASK_ID_RE.match(m.group(2)) and _plausible_date(m.group(1), m.group(3)):
+    m = _canonical_re().match(name)
+    if m and valid_task_id(m.group(2)) and plausible_time(m.group(1), m.group(3)):
         return ("canonical", m.group(2), (m.group(1), m.group(3), int(m.group(4) or 1)))
     if name.endswith("_latest.json"):
         return ("latest", name[: -len("_latest.json")], None)
@@ -135,12 +195,27 @@ def parse_name(name):
     return None
 
 
-def _plausible_date(date, hhmm):
+_CANONICAL = []
+
+
+def _canonical_re():
+    """<date>_<task>_<HHMM>[-N].json, compiled on first use (re stays off the write path)."""
+    if not _CANONICAL:
+        import re
+
+        _CANONICAL.append(re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_(.+)_([0-9]{4})(?:-([0-9]+))?\.json\Z"))
+    return _CANONICAL[0]
+
+
+def plausible_time(date, hhmm):
+    """A canonical name's YYYY-MM-DD and HHMM could be a real time (shape already checked)."""
     return "01" <= date[5:7] <= "12" and "01" <= date[8:10] <= "31" and hhmm[:2] <= "23" and hhmm[2:] <= "59"
 
 
 def check(obj):
     """Problems of a parsed heartbeat: (errors, warnings). Errors mean it cannot be trusted."""
+    from .timeutil import parse_iso
+
     if not isinstance(obj, dict):
         return [f"not a JSON object (a {type(obj).__name__})"], []
     errors, warnings = [], []
@@ -191,6 +266,8 @@ def check(obj):
 
 def loads(data):
     """bytes -> (heartbeat dict with legacy status mapped, errors, warnings). Never raises."""
+    import json
+
     try:
         obj = json.loads(data)
     except UnicodeDecodeError:

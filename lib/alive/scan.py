@@ -65,7 +65,7 @@ def _list_health(folder):
         entries.append(((date, hhmm, int(n) if n else 1), name))
         matched += 1
     # A plain suffix test beats a second regex pass over the whole listing.
-    latest = [n for n in names if n[-12:] == "_latest.json" and heartbeat.TASK_ID_RE.match(n[:-12])]
+    latest = [n for n in names if n[-12:] == "_latest.json" and heartbeat.valid_task_id(n[:-12])]
     listing.latest = {name[:-12]: name for name in latest}
     if matched + len(latest) < len(names):  # the rare rest, one by one
         known = {n for entries in canonical.values() for _, n in entries} | set(listing.latest.values())
@@ -89,7 +89,7 @@ def newest_first(files):
 def impossible_time(sort_key):
     """The problem with a canonical name's date or time, or None when it is a real one."""
     date, hhmm, _ = sort_key
-    if not ("01" <= date[5:7] <= "12" and "01" <= date[8:10] <= "31" and hhmm[:2] <= "23" and hhmm[2:] <= "59"):
+    if not heartbeat.plausible_time(date, hhmm):
         return f"name has an impossible date or time ({date} {hhmm[:2]}:{hhmm[2:]})"
     return None
 

@@ -1,68 +1,10 @@
-"""Time and duration text: the only place that turns strings into instants and seconds.
-
-Kept import-light (datetime only): it is on the heartbeat write path.
-"""
+"""Instants as text: ISO 8601 in, ISO 8601 with Z out; the clock, read only at the CLI edge.
+Durations live in durations.py (no imports at all), re-exported here."""
 from datetime import datetime, timedelta, timezone
 
+from .durations import format_duration, parse_duration  # noqa: F401  (re-exported)
+
 UTC = timezone.utc
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text):
-    """'30s', '15m', '36h', '9d', '2w', '1h30m', or a bare number of seconds -> int seconds.
-
-    Raises ValueError with a message that says how to write it.
-    """
-    if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration (use e.g. 15m, 36h, 1h30m)")
-    if isinstance(text, int):
-        if text < 0:
-            raise ValueError(f"{text} is not a duration (negative)")
-        return text
-    raw = str(text).strip()
-    if raw.isdigit():
-        return int(raw)
-    total, number, seen = 0, "", False
-    for ch in raw:
-        if ch.isdigit():
-            number += ch
-        elif ch in _UNITS and number:
-            total += int(number) * _UNITS[ch]
-            number, seen = "", True
-        else:
-            seen = False
-            break
-    if not seen or number:
-        raise ValueError(f"{str(text)!r} is not a duration ({_hint(raw)})")
-    return total
-
-
-def _hint(raw):
-    words = {"sec": "s", "min": "m", "hour": "h", "day": "d", "week": "w"}
-    digits = "".join(c for c in raw if c.isdigit())
-    for word, unit in words.items():
-        if word in raw.lower() and digits:
-            return f"use {digits}{unit}"
-    return "use e.g. 30s, 15m, 36h, 9d, 1h30m"
-
-
-def format_duration(seconds):
-    """Compact human duration: 40h, 2d3h, 15m, 45s. Negative durations keep their sign."""
-    seconds = int(round(seconds))
-    if seconds < 0:
-        return "-" + format_duration(-seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        m, s = divmod(seconds, 60)
-        return f"{m}m{s}s" if s and m < 10 else f"{m}m"
-    if seconds < 3 * 86400:
-        h, rest = divmod(seconds, 3600)
-        m = rest // 60
-        return f"{h}h{m}m" if m and h < 10 else f"{h}h"
-    d, rest = divmod(seconds, 86400)
-    h = rest // 3600
-    return f"{d}d{h}h" if h else f"{d}d"
 
 
 def parse_iso(text, naive_as_local=False):
