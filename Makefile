@@ -26,6 +26,11 @@ lint:
 bench:
 	$(PYTHON) bench/bench.py
 
+# A real browser (Debian's chromium, installed when missing) screenshots the dashboard of the
+# demo fleet into docs/screenshots/ and checks its DOM. Not part of `make test`.
+browser-check:
+	$(PYTHON) scripts/browser_check.py
+
 clean:
 	rm -rf $(VENV) bench/results.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timezone
 
 out, rest = sys.argv[1], sys.argv[2:]
+os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
 doc = {"captured_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "rows": 240}
 while rest:
     flag, value, rest = rest[0], rest[1], rest[2:]
@@ -23,7 +24,6 @@ while rest:
         if attempts <= int(value):
             print(f"error: upstream answered 503 (attempt {attempts})", file=sys.stderr)
             sys.exit(1)
-os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
 with open(out + ".tmp", "w") as f:
     json.dump(doc, f)
 os.replace(out + ".tmp", out)

@@ -1,0 +1,418 @@
+"""`alive report --format text|markdown|json|html [--out FILE]`: what a person needs to see.
+
+The report reads more than check does (the last HISTORY_DEPTH heartbeats of each task,
+for the strip of runs) and nothing more. It builds one View from the facts and the
+health result; render_markdown and render_html turn a View into text and share the
+plain-words helpers below (times, advice), so the brief and the page say the same thing.
+It writes no alerts and sends nothing; its one write is a cache of runs already read,
+in state/ (see history), which only ever saves time.
+"""
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from . import facts as facts_mod
+from . import health
+from .scan import display_name
+from .timeutil import format_duration, parse_iso, seconds_between
+
+HISTORY_DEPTH = 20
+FORMATS = ("text", "markdown", "json", "html")
+SUCCESS = ("ok", "skipped", "partial")
+STATUSES = frozenset(SUCCESS + ("error",))
+TRIGGER_RECENT_S = 3600        # "refreshed 12s ago by a trigger" is shown for this long
+
+
+@dataclass
+class View:
+    """Everything a renderer shows. Strings in here are raw: renderers escape them."""
+    result: health.Result
+    now: datetime
+    runs: dict                     # task -> [run dict], newest first
+    runs_24h: dict                 # task -> int
+    pending: dict                  # source -> [queued trigger requests]
+    registry: object
+    home: object = None
+    counts: dict = field(default_factory=dict)
+
+
+def gather(home, reg, now, depth=1):
+    """(facts, result): check's evaluation (depth 1 reads exactly what check reads)."""
+    f = facts_mod.gather(reg, home, now, depth)
+    return f, health.evaluate(reg, f, now)
+
+
+def build_view(home, reg, now, depth=HISTORY_DEPTH):
+    """The View. Decisions come from check's own reads; with depth > 1 each task's
+    newest `depth` runs are added for the strip (see history)."""
+    from . import queue
+
+    f, result = gather(home, reg, now)
+    cutoff = now - timedelta(hours=24)
+    if depth > 1:
+        ordered = {name: sorted(t.entries) for name, t in f.tasks.items()}    # oldest first
+        runs, broken = history(home, reg, f, ordered, depth)
+        seen = {entry["file"] for entry in result.invalid_files}
+        result.invalid_files = result.invalid_files + [b for b in broken if b["file"] not in seen]
+        runs_24h = {name: runs_since_sorted(entries, cutoff) for name, entries in ordered.items()}
+    else:
+        runs = {name: [run_of(b) for b in t.history[:1]] for name, t in f.tasks.items()}
+        runs_24h = {name: runs_since(t.entries, cutoff) for name, t in f.tasks.items()}
+    pending = {}
+    if reg.sources:
+        for request in queue.pending(home):
+            pending.setdefault(request["source"], []).append(request)
+    return View(result, now, runs, runs_24h, pending, reg, home, counts(result))
+
+
+# The strip of runs reads up to 20 files per task where check reads one: on a
+# 1,000-task health/ that is 20,000 reads, too slow for a page rendered every few
+# minutes. Canonical heartbeat files are written once and never rewritten (DESIGN §3,
+# atomic.create_new), so what a run says is remembered by file name in this cache.
+# Decisions never use it (they come from check's fresh reads), only the strip does;
+# it is pruned to the files on show, holds only valid runs (a broken file is read
+# every time, so fixing it shows), and a missing, corrupt or unwritable cache only
+# costs time.
+CACHE_NAME = "report-runs.json"
+CACHE_VERSION = 1
+RUN_FIELDS = ("status", "started_at", "completed_at", "duration_s", "summary", "problem")
+
+
+def history(home, reg, f, ordered, depth):
+    """-> ({task: [run, newest first]}, [broken files met]): the newest `depth` files of
+    each task (`ordered`: its entries, oldest first), from check's reads, the cache, or a
+    fresh read (scan.read_beat)."""
+    import os
+
+    from . import paths, scan, statefile
+
+    folder = facts_mod.health_folder(reg, home)
+    cache_path = paths.state_dir(home) / CACHE_NAME
+    doc = statefile.peek(cache_path)
+    cached = doc.get("runs") if doc.get("version") == CACHE_VERSION and isinstance(doc.get("runs"), dict) else {}
+    keep, changed, runs, broken = {}, False, {}, []
+    for name, t in f.tasks.items():
+        read = {beat.name: beat for beat in t.history}
+        rows = []
+        for key, file in reversed(ordered[name][-depth:]):
+            if file in read:
+                row, packed = run_of(read[file]), None
+            else:
+                packed = cached.get(file)
+                row = unpack(packed, file)
+            if row is None:
+                packed = None
+                problem = scan.impossible_time(key) if key[2] else None
+                row = run_of(scan.Beat(file, None, [problem], []) if problem else scan.read_beat(folder, file, name))
+                changed = True
+            if row["problem"] is None:      # broken files are read again: one may be fixed in place
+                keep[file] = packed or [row[k] for k in RUN_FIELDS]
+            else:
+                broken.append({"file": facts_mod.shown_path(os.path.join(folder, file), home),
+                               "problem": row["problem"]})
+            rows.append(row)
+        runs[name] = rows
+    if changed or len(keep) != len(cached):
+        save_cache(cache_path, {"version": CACHE_VERSION, "runs": keep})
+    return runs, broken
+
+
+def unpack(packed, file):
+    """A cached run back into a row, or None when the entry is not one we wrote."""
+    if not isinstance(packed, list) or len(packed) != len(RUN_FIELDS):
+        return None
+    status, started, completed, took, summary, problem = packed
+    if type(status) is not str or status not in STATUSES or problem is not None or type(started) is not str \
+            or type(completed) is not str or type(summary) is not str \
+            or not (took is None or type(took) in (int, float)):
+        return None
+    return {"file": display_name(file), "status": status, "started_at": started, "completed_at": completed,
+            "duration_s": took, "summary": summary, "problem": None, "errors": (), "warnings": (), "metrics": {}}
+
+
+def save_cache(path, doc):
+    import os
+
+    from . import atomic
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # ASCII escapes: a legacy file name that is not UTF-8 (surrogates) still round-trips
+        atomic.write_atomic(path, json.dumps(doc, separators=(",", ":")))
+    except (OSError, ValueError):
+        pass  # an unwritable state/ only means the next report reads the files again
+
+
+def counts(result):
+    out = {c: 0 for c in (health.RED, health.YELLOW, health.GREEN, health.GREY)}
+    for item in result.items:
+        out[item.color] = out.get(item.color, 0) + 1
+    return out
+
+
+def run_of(beat):
+    """One heartbeat as a row of the history (a broken file is a row too)."""
+    if not beat.valid:
+        return {"file": display_name(beat.name), "status": None, "started_at": None, "completed_at": None,
+                "duration_s": None, "summary": None, "errors": [], "warnings": [], "metrics": {},
+                "problem": beat.errors[0] if beat.errors else "invalid"}
+    hb = beat.data
+    return {"file": display_name(beat.name), "status": hb["status"], "started_at": hb["started_at"],
+            "completed_at": hb["completed_at"], "duration_s": duration_of(hb), "summary": hb["summary"],
+            "errors": hb["errors"], "warnings": hb["warnings"], "metrics": hb["metrics"], "problem": None}
+
+
+def instant(text):
+    """A validated heartbeat time -> aware datetime. fromisoformat takes the 'Z' in 3.11
+    and is many times faster than parse_iso; the report parses 20 of these per task."""
+    return datetime.fromisoformat(text)
+
+
+def duration_of(hb):
+    """duration_s when the writer gave it, else completed_at - started_at."""
+    value = hb.get("duration_s")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return round(float(value), 3)
+    try:
+        return round((instant(hb["completed_at"]) - instant(hb["started_at"])).total_seconds(), 3)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def runs_since(entries, cutoff):
+    """How many of a task's files started at or after cutoff, from the names alone
+    (sort_key = (YYYY-MM-DD, HHMM, n) in UTC, n >= 0): no file is read for this."""
+    from operator import itemgetter
+
+    key = (cutoff.strftime("%Y-%m-%d"), cutoff.strftime("%H%M"), 0)
+    return sum(map(key.__le__, map(itemgetter(0), entries)))    # C-level loop: 100,000 names add up
+
+
+def runs_since_sorted(entries, cutoff):
+    """runs_since for entries sorted oldest first: a binary search."""
+    import bisect
+
+    key = ((cutoff.strftime("%Y-%m-%d"), cutoff.strftime("%H%M"), 0), "")
+    return len(entries) - bisect.bisect_left(entries, key)
+
+
+def ordered(items):
+    """RED first, then YELLOW, GREEN, GREY; by name within a color."""
+    return sorted(items, key=lambda i: (-health.RANK.get(i.color, 0), i.name))
+
+
+# ---------------------------------------------------------------- words shared by the renderers
+
+
+def clock(d):
+    """7:05 AM: %I and %p would depend on the locale and keep the leading zero."""
+    return f"{d.hour % 12 or 12}:{d:%M} {'AM' if d.hour < 12 else 'PM'}"
+
+
+def local_time(dt):
+    """2026-05-02 11:00 PM in the local zone (TZ)."""
+    d = dt.astimezone()
+    return f"{d:%Y-%m-%d} {clock(d)}"
+
+
+def short_time(dt, now):
+    """7:05 AM today, Fri 7:05 AM within the week, else the date: for lists of runs."""
+    d, n = dt.astimezone(), now.astimezone()
+    if d.date() == n.date():
+        return clock(d)
+    if abs((n.date() - d.date()).days) < 7:
+        return f"{d:%a} {clock(d)}"
+    return f"{d:%Y-%m-%d} {clock(d)}"
+
+
+def iso_short(text, now):
+    """An ISO time from a heartbeat or a state file in short local words; raw text when odd."""
+    try:
+        return short_time(instant(text) if text[-1:] == "Z" else parse_iso(text), now)
+    except (ValueError, TypeError, OverflowError):
+        return str(text)
+
+
+def ago(text, now):
+    """'12s ago' for an ISO time, None when it is not one."""
+    try:
+        seconds = seconds_between(parse_iso(text), now)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return f"{format_duration(seconds)} ago" if seconds >= 0 else f"in {format_duration(-seconds)}"
+
+
+def age_words(seconds):
+    return "-" if seconds is None else format_duration(seconds)
+
+
+def badge_counts(view):
+    c = view.counts
+    parts = [f"{len(view.result.items)} item{'s' if len(view.result.items) != 1 else ''}",
+             f"{c[health.RED]} RED", f"{c[health.YELLOW]} YELLOW"]
+    if c[health.GREY]:
+        parts.append(f"{c[health.GREY]} paused")
+    return parts
+
+
+def newest_notes(view, name):
+    """(errors, warnings) of the task's newest readable run."""
+    for run in view.runs.get(name, []):
+        if run["status"] is not None:
+            return run["errors"], run["warnings"]
+    return [], []
+
+
+def plain(value):
+    """Untrusted text inside advice: its backticks become quotes, so that backticks in
+    advice only ever mark our own commands (renderers show those as code)."""
+    return str(value).replace("`", "'")
+
+
+def advice(item, view):
+    """What a person should do about a RED (or YELLOW) item, in plain words; `...` marks a
+    command. Names are registry/task names (a restricted alphabet); other text goes through plain()."""
+    d = item.details
+    if item.kind == "source":
+        name = item.name
+        if d.get("probe") in ("expired", "no_tab"):
+            source = view.registry.sources.get(name)
+            probe = source.probe if source else "its probe"
+            return (f"Re-authenticate: the {probe} session is {d['probe']} (log in again, "
+                    f"then run `alive probe`).")
+        if d.get("consecutive_failures"):
+            n = d["consecutive_failures"]
+            return (f"Check the producer: {n} refresh{'es' if n > 1 else ''} failed in a row "
+                    f"(its last error is above); `alive refresh {name}` tries again.")
+        if d.get("age_s") is None:
+            return f"The data file is missing or unreadable: run `alive refresh {name}` or check its producer."
+        if d.get("age_s") is not None and d.get("max_age_s") is not None and d["age_s"] > d["max_age_s"]:
+            return f"The data is stale: check that `alive watchdog` is scheduled, or run `alive refresh {name}`."
+        return "Check the producer and its data file."
+    runs = view.runs.get(item.name, [])
+    if d.get("running_since") and any(r.startswith("hung:") for r in item.reasons):
+        since = plain(iso_short(d["running_since"], view.now))
+        return f"A run has been going since {since}: look at the process, stop it if it hangs."
+    if not runs:
+        return "It has never reported: check that it is scheduled and that it writes a heartbeat."
+    if runs[0]["status"] is None:
+        return (f"Its newest heartbeat file ({plain(runs[0]['file'])}) is broken: fix its writer "
+                f"(`alive lint` says what is wrong).")
+    if d.get("age_s") is not None and d.get("max_gap_s") is not None and d["age_s"] > d["max_gap_s"] \
+            and not d.get("complete"):
+        return (f"It has not run since {plain(iso_short(d.get('last_completed_at'), view.now))}: check its schedule "
+                f"(`alive schedule`) and its logs.")
+    if d.get("last_status") == "error":
+        return "Read the errors of the failed run (and its log), fix the cause, then run it again."
+    if d.get("blocked_by"):
+        return f"Fix {', '.join(d['blocked_by'])} first: this task depends on it."
+    if d.get("last_status") == "partial" or d.get("consecutive_errors"):
+        return "Read the warnings of the last run: the job needs a person."
+    return "Read the reasons above."
+
+
+def trigger_note(item, view):
+    """'refreshed 12s ago by a trigger' while a trigger is recent, else None."""
+    d = item.details
+    at = d.get("last_trigger_at")
+    if not at:
+        return None
+    try:
+        triggered = parse_iso(at)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if not 0 <= seconds_between(triggered, view.now) <= TRIGGER_RECENT_S:
+        return None
+    try:
+        success = parse_iso(d["last_success_at"]) if d.get("last_success_at") else None
+    except (ValueError, TypeError, OverflowError):
+        success = None
+    if success is not None and success >= triggered:
+        return f"refreshed {ago(d['last_success_at'], view.now)} by a trigger"
+    return f"trigger received {ago(at, view.now)}; refresh not done yet"
+
+
+# ---------------------------------------------------------------- json
+
+
+def to_json(view):
+    """check's JSON, plus each task's recent runs (newest first) and runs in the last 24 h."""
+    doc = view.result.to_json()
+    for item in doc["items"]:
+        if item["kind"] == "task":
+            item["runs_24h"] = view.runs_24h.get(item["name"], 0)
+            item["history"] = [
+                {k: r[k] for k in ("started_at", "completed_at", "status", "duration_s")} |
+                ({"invalid": r["problem"], "file": r["file"]} if r["problem"] else {})
+                for r in view.runs.get(item["name"], [])]
+        elif item["kind"] == "source":
+            item["pending_triggers"] = len(view.pending.get(item["name"], []))
+    return doc
+
+
+# ---------------------------------------------------------------- command line
+
+
+def render(view, fmt, color=False, **html_options):
+    if fmt == "text":
+        from . import textview
+
+        return textview.table(view.result, color) + "\n"
+    if fmt == "markdown":
+        from . import render_markdown
+
+        return render_markdown.render(view)
+    if fmt == "json":
+        return json.dumps(to_json(view), indent=2, ensure_ascii=False) + "\n"
+    from . import render_html
+
+    return render_html.render(view, **html_options)
+
+
+def main(argv):
+    from . import cliutil
+    from .cmd_check import load
+    from .errors import RuntimeFailure
+    from .timeutil import utcnow
+
+    p = cliutil.parser("report", "Render the health of the fleet for people (text, markdown, html) or tools (json).")
+    p.add_argument("--format", choices=FORMATS, default="text", help="text (default), markdown, json or html")
+    p.add_argument("--out", help="write to this file (atomically) instead of standard output")
+    args = p.parse_args(argv)
+    import gc
+
+    # A one-shot command that holds ~100k small objects on a big health/ (the listing, 20
+    # runs per task): the cyclic collector would walk them again and again for nothing
+    # (nothing here makes cycles that matter); reference counting still frees memory.
+    # Worth ~15% of `alive report --format html` there. `alive serve` keeps the collector.
+    gc.disable()
+    home, reg = load(args)
+    view = build_view(home, reg, utcnow(), HISTORY_DEPTH if args.format in ("json", "html") else 1)
+    text = render(view, args.format, color=not args.out and args.format == "text" and _tty_color())
+    if not args.out:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    write_out(args.out, text, RuntimeFailure)
+    print(f"alive report: wrote {args.out} ({args.format})")
+    return 0
+
+
+def write_out(path, text, failure):
+    """--out FILE: atomically, creating its folder (the user named the path)."""
+    import os
+
+    from . import atomic
+
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        atomic.write_atomic(path, text)
+    except OSError as exc:
+        raise failure(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _tty_color():
+    from . import textview
+
+    return textview.use_color(sys.stdout)
