@@ -49,7 +49,8 @@ class Context:
         machine: a PYTHONDONTWRITEBYTECODE in our environment would make every run compile
         alive's modules from source and measure that instead."""
         env = dict(os.environ, ALIVE_HOME=str(self.home), ALIVE_PYTHON=self.python,
-                   PYTHONPYCACHEPREFIX=str(self.pycache), **more)
+                   PYTHONPYCACHEPREFIX=str(self.pycache))
+        env.update(more)
         for name in ("ALIVE_CONFIG", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
         return env
@@ -171,6 +172,12 @@ def figure_write_breakdown(ctx):
     return rows
 
 
+def fleet_figures():
+    import fleet  # bench/fleet.py: check, report and watchdog on synthetic fleets
+
+    return fleet.FIGURES
+
+
 FIGURES = [figure_write]
 OPTIONAL_FIGURES = {"breakdown": figure_write_breakdown}
 
@@ -248,9 +255,9 @@ def main(argv=None):
     rows, failures = [], []
     started = time.monotonic()
     try:
-        for figure in FIGURES + ([OPTIONAL_FIGURES["breakdown"]] if args.breakdown else []):
+        for figure in FIGURES + fleet_figures() + ([OPTIONAL_FIGURES["breakdown"]] if args.breakdown else []):
             home = scratch / figure.__name__
-            home.mkdir()
+            home.mkdir(exist_ok=True)
             try:
                 rows += figure(Context(args.runs, home, scratch / "pycache"))
             except (BenchError, subprocess.TimeoutExpired) as exc:

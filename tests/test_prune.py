@@ -7,26 +7,21 @@ import pytest
 from conftest import run_alive
 from freezegun import freeze_time
 
-from alive import heartbeat, prune, scan
+from alive import heartbeat, prune
 
 UTC = timezone.utc
 TODAY = date(2026, 5, 31)
 
 
 def listing_of(*names):
-    """A Listing built from names alone, classified by heartbeat.parse_name (no disk)."""
-    listing = scan.Listing(folder="health")
+    """task -> canonical names, from names alone (heartbeat.parse_name; no disk), as
+    prune.plan takes them; every other name is left out, as scan.grouped does."""
+    groups = {}
     for name in names:
         kind = heartbeat.parse_name(name)
-        if kind is None:
-            listing.other.append(name)
-        elif kind[0] == "canonical":
-            listing.canonical.setdefault(kind[1], []).append((kind[2], name))
-        elif kind[0] == "latest":
-            listing.latest[kind[1]] = name
-        else:
-            listing.legacy.append(name)
-    return listing
+        if kind and kind[0] == "canonical":
+            groups.setdefault(kind[1], []).append(name)
+    return groups
 
 
 def touch(folder, *names):

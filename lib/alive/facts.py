@@ -33,70 +33,81 @@ def gather(registry, home, now, depth=1):
     def note_invalid(name, problem):
         invalid.append({"file": shown_path(os.path.join(folder, name), home), "problem": problem})
 
-    files = {task: list(entries) for task, entries in listing.canonical.items()}
-    preread = {}
+    legacy = {}
     for name in listing.legacy:  # bare names: the task is only known from inside the file
         beat = scan.read_beat(folder, name)
         if not beat.valid:
             note_invalid(name, beat.errors[0])
             continue
-        t = beat.data["started_at"]
-        files.setdefault(beat.data["task_id"], []).append(((t[0:10], t[11:13] + t[14:16], 0), name))
-        preread[name] = beat
+        legacy.setdefault(beat.data["task_id"], []).append(beat)
 
     wanted = set(registry.tasks)
     if registry.sources:
         wanted.add(health.WATCHDOG_TASK)
     if registry.settings.discover:
-        wanted |= set(files)
+        wanted |= set(listing.newest) | set(legacy)
     markers = running_markers(home, now)
     pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
-    tasks = {}
+    gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy)
     for name in wanted:
         task = health.registry_task(registry, name)
         need = max(depth, health.ERROR_HISTORY_MIN, task.alert_after if task else 1)
-        history = read_history(folder, name, files.get(name, []), need, depth, preread, note_invalid)
-        entries = files.get(name, [])
-        tasks[name] = health.TaskFacts(name, history, len(entries), markers.get(name),
-                                       pauses.get(f"task:{name}"), entries)
-    return Facts(tasks, gather_sources(registry, home, pauses), invalid)
+        history = read_history(folder, name, task_files(gathered, name), need, depth, note_invalid)
+        gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"))
+    return gathered
 
 
 class Facts(dict):
-    """tasks / sources / invalid_files, as attributes (a dict keeps it printable)."""
+    """tasks / sources / invalid_files, as attributes (a dict keeps it printable), and the
+    listing they came from, for whoever wants more of a task's files (the report)."""
 
-    def __init__(self, tasks, sources, invalid_files):
+    def __init__(self, tasks, sources, invalid_files, listing=None, legacy=None):
         super().__init__(tasks=tasks, sources=sources, invalid_files=invalid_files)
         self.tasks, self.sources, self.invalid_files = tasks, sources, invalid_files
+        self.listing, self.legacy = listing, legacy or {}
 
 
-def read_history(folder, task, entries, need, depth, preread, note_invalid):
+def task_files(gathered, task):
+    """A task's heartbeats, newest first, by name (str) or, for legacy bare-name files,
+    as the Beat already read. Lazy: a decision usually stops at the first."""
+    canonical = scan.task_files(gathered.listing, task)
+    old = gathered.legacy.get(task)
+    if not old:
+        yield from canonical
+        return
+    # Rare: merge the legacy files in by started_at (their names say nothing).
+    def key(entry):
+        if isinstance(entry, str):
+            return scan.sort_key(entry)
+        t = entry.data["started_at"]
+        return (t[0:10], t[11:13] + t[14:16], 0)
+
+    yield from sorted(list(canonical) + old, key=key, reverse=True)
+
+
+def read_history(folder, task, files, need, depth, note_invalid):
     """Newest first: read `depth` files, then keep going back only while the runs are
     errors (to count consecutive errors), at most `need` files. Stops at an invalid file;
     a name with an impossible date is reported and passed over (it must not mask the rest)."""
     history = []
-    for key, name in newest(entries, need):
-        problem = scan.impossible_time(key) if key[2] else None
-        if problem:
-            note_invalid(name, problem)
-            continue
-        beat = preread.get(name) or scan.read_beat(folder, name, task)
+    for entry in files:
+        if len(history) >= need:
+            break
+        if isinstance(entry, str):
+            problem = scan.impossible_time(entry)
+            if problem:
+                note_invalid(entry, problem)
+                continue
+            beat = scan.read_beat(folder, entry, task)
+        else:
+            beat = entry
         history.append(beat)
         if not beat.valid:
-            note_invalid(name, beat.errors[0])
+            note_invalid(beat.name, beat.errors[0])
             break
         if len(history) >= depth and beat.data["status"] != "error":
             break
     return history
-
-
-def newest(entries, need):
-    """Newest first, lazily: most decisions read one file, so find the newest with max()
-    (n compares) and sort only when more are wanted."""
-    if not entries:
-        return
-    yield max(entries)
-    yield from scan.newest_first(entries)[1:need]
 
 
 def running_markers(home, now):

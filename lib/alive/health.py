@@ -33,10 +33,8 @@ class Item:
 class TaskFacts:
     name: str
     history: list                  # scan.Beat, newest first, as far back as was read
-    file_count: int = 0
     running: dict | None = None    # the marker of a run in progress (its process alive)
     pause: dict | None = None
-    entries: list = field(default_factory=list)  # every (sort_key, name) of its files, unread
 
 
 @dataclass

@@ -79,8 +79,8 @@ def lint_health(folder, home, now):
 def classify(listing):
     """name -> (kind, task) for every entry scan.list_health found."""
     kinds = {}
-    for task, files in listing.canonical.items():
-        for _, name in files:
+    for task, names in scan.grouped(listing).items():
+        for name in names:
             kinds[name] = ("canonical", task)
     for task, name in listing.latest.items():
         kinds[name] = ("latest", task)

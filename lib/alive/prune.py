@@ -16,7 +16,6 @@ import json
 import os
 import stat
 import sys
-from dataclasses import replace
 from datetime import date
 
 from . import cliutil, facts, paths, registry, scan
@@ -43,13 +42,14 @@ def build_parser():
 # ---------------------------------------------------------------- the pure core
 
 
-def plan(listing, today, days):
+def plan(groups, today, days):
     """Names of canonical heartbeats to remove: dated more than `days` days before `today`,
-    never a task's newest. Pure: reads nothing but its arguments."""
+    never a task's newest. `groups`: task -> its canonical names (scan.grouped). Pure:
+    reads nothing but its arguments."""
     doomed = []
-    for files in listing.canonical.values():
-        for key, name in scan.newest_first(files)[1:]:
-            age = age_in_days(key[0], today)
+    for names in groups.values():
+        for name in scan.newest_first(names)[1:]:
+            age = age_in_days(name[:10], today)
             if age is not None and age > days:
                 doomed.append(name)
     return sorted(doomed)
@@ -68,17 +68,17 @@ def age_in_days(text, today):
 
 
 def newest_regular(listing):
-    """Per task, drop the newest entries that are not regular files (a symlink, a folder)
-    until a regular one: a symlink must not count as the newest kept while real runs go.
-    Only these few names are stat'ed, not every file (a year of 15-minute runs is 35,000)."""
-    canonical = {}
-    for task, files in listing.canonical.items():
-        ordered = scan.newest_first(files)
-        while ordered and not is_regular(os.path.join(listing.folder, ordered[0][1])):
+    """task -> its names, without the newest ones that are not regular files (a symlink,
+    a folder) down to a regular one: a symlink must not count as the newest kept while
+    real runs go. Only these few names are stat'ed, not every file."""
+    groups = {}
+    for task, names in scan.grouped(listing).items():
+        ordered = scan.newest_first(names)
+        while ordered and not is_regular(os.path.join(listing.folder, ordered[0])):
             ordered.pop(0)
         if ordered:
-            canonical[task] = ordered
-    return replace(listing, canonical=canonical)
+            groups[task] = ordered
+    return groups
 
 
 def is_regular(path):
@@ -120,11 +120,11 @@ def main(argv):
     reg = registry.load(paths.resolve_config(home, args.config), home)  # a bad fleet.toml: exit 3
     days = args.days if args.days is not None else reg.settings.retention_days
     folder = facts.health_folder(reg, home)
-    listing = newest_regular(list_folder(folder))
+    groups = newest_regular(list_folder(folder))
     # Symlinks, folders and FIFOs are left alone: not removed, not even listed as would-be.
-    doomed = [name for name in plan(listing, utcnow().date(), days) if is_regular(os.path.join(folder, name))]
+    doomed = [name for name in plan(groups, utcnow().date(), days) if is_regular(os.path.join(folder, name))]
     removed, failed = (doomed, []) if args.dry_run else remove(folder, doomed)
-    total = sum(len(files) for files in listing.canonical.values())
+    total = sum(len(names) for names in groups.values())
     report(args, home, folder, removed, failed, total, days)
     return 1 if failed else 0
 

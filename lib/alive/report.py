@@ -51,14 +51,12 @@ def build_view(home, reg, now, depth=HISTORY_DEPTH):
     f, result = gather(home, reg, now)
     cutoff = now - timedelta(hours=24)
     if depth > 1:
-        ordered = {name: sorted(t.entries) for name, t in f.tasks.items()}    # oldest first
-        runs, broken = history(home, reg, f, ordered, depth)
+        runs, broken = history(home, reg, f, depth)
         seen = {entry["file"] for entry in result.invalid_files}
         result.invalid_files = result.invalid_files + [b for b in broken if b["file"] not in seen]
-        runs_24h = {name: runs_since_sorted(entries, cutoff) for name, entries in ordered.items()}
     else:
         runs = {name: [run_of(b) for b in t.history[:1]] for name, t in f.tasks.items()}
-        runs_24h = {name: runs_since(t.entries, cutoff) for name, t in f.tasks.items()}
+    runs_24h = {name: runs_since(f, name, cutoff) for name in f.tasks}
     pending = {}
     if reg.sources:
         for request in queue.pending(home):
@@ -79,11 +77,11 @@ CACHE_VERSION = 1
 RUN_FIELDS = ("status", "started_at", "completed_at", "duration_s", "summary", "problem")
 
 
-def history(home, reg, f, ordered, depth):
+def history(home, reg, f, depth):
     """-> ({task: [run, newest first]}, [broken files met]): the newest `depth` files of
-    each task (`ordered`: its entries, oldest first), from check's reads, the cache, or a
-    fresh read (scan.read_beat)."""
+    each task, from check's reads, the cache, or a fresh read (scan.read_beat)."""
     import os
+    from itertools import islice
 
     from . import paths, scan, statefile
 
@@ -95,7 +93,10 @@ def history(home, reg, f, ordered, depth):
     for name, t in f.tasks.items():
         read = {beat.name: beat for beat in t.history}
         rows = []
-        for key, file in reversed(ordered[name][-depth:]):
+        for file in islice(facts_mod.task_files(f, name), depth):
+            if not isinstance(file, str):       # a legacy bare-name file, already read
+                rows.append(run_of(file))
+                continue
             if file in read:
                 row, packed = run_of(read[file]), None
             else:
@@ -103,7 +104,7 @@ def history(home, reg, f, ordered, depth):
                 row = unpack(packed, file)
             if row is None:
                 packed = None
-                problem = scan.impossible_time(key) if key[2] else None
+                problem = scan.impossible_time(file)
                 row = run_of(scan.Beat(file, None, [problem], []) if problem else scan.read_beat(folder, file, name))
                 changed = True
             if row["problem"] is None:      # broken files are read again: one may be fixed in place
@@ -180,21 +181,23 @@ def duration_of(hb):
         return None
 
 
-def runs_since(entries, cutoff):
-    """How many of a task's files started at or after cutoff, from the names alone
-    (sort_key = (YYYY-MM-DD, HHMM, n) in UTC, n >= 0): no file is read for this."""
-    from operator import itemgetter
+def runs_since(f, task, cutoff):
+    """How many of a task's runs started at or after cutoff, from the names alone: no
+    file is read for this, and the walk stops at the first older name."""
+    from . import scan
 
     key = (cutoff.strftime("%Y-%m-%d"), cutoff.strftime("%H%M"), 0)
-    return sum(map(key.__le__, map(itemgetter(0), entries)))    # C-level loop: 100,000 names add up
-
-
-def runs_since_sorted(entries, cutoff):
-    """runs_since for entries sorted oldest first: a binary search."""
-    import bisect
-
-    key = ((cutoff.strftime("%Y-%m-%d"), cutoff.strftime("%H%M"), 0), "")
-    return len(entries) - bisect.bisect_left(entries, key)
+    count = 0
+    for entry in facts_mod.task_files(f, task):
+        if isinstance(entry, str):
+            if scan.sort_key(entry) < key:
+                break
+        else:
+            t = entry.data["started_at"]
+            if (t[0:10], t[11:13] + t[14:16], 0) < key:
+                break
+        count += 1
+    return count
 
 
 def ordered(items):

@@ -6,6 +6,7 @@ import gc
 import os
 import re
 import stat
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import heartbeat
@@ -15,25 +16,27 @@ MAX_HEARTBEAT_BYTES = 1 << 20  # 1 MiB: a bigger file is flagged, never read
 
 @dataclass
 class Listing:
-    """What one os.scandir of health/ found, by name only (no stat, no read)."""
+    """What one listing of health/ found, by name only (no stat, no read)."""
     folder: str
-    canonical: dict = field(default_factory=dict)   # task -> list of (sort_key, name)
+    canonical: list = field(default_factory=list)   # every canonical name, in string order
+    newest: dict = field(default_factory=dict)      # task -> its newest canonical name
     latest: dict = field(default_factory=dict)      # task -> name of <task>_latest.json
     legacy: list = field(default_factory=list)      # bare-name *.json files
     temp: list = field(default_factory=list)        # dot-files (temp files of writers)
     other: list = field(default_factory=list)       # anything else
+    dates: list = field(default_factory=list)       # the dates of canonical names, newest first
 
 
-# heartbeat.parse_name's rules as one multi-line pattern: a C-level pass over the whole
-# listing instead of a Python call per name (100,000 names is a year of a few 15-minute
-# jobs). Group 1 is the whole name. It checks the shape of the date and time, not their
-# range: a name with an impossible date is caught when it is about to be read.
+# heartbeat.parse_name's rules as one multi-line pattern, so the whole listing is matched
+# in C (100,000 names is a year of a few 15-minute jobs): group 1 the task (in a
+# look-ahead, so it comes first), group 2 the whole name. It checks the shape of the date
+# and time, not their range: an impossible date is caught when the name is about to be read.
 _CANONICAL_ALL = re.compile(
-    r"^(([0-9]{4}-[0-9]{2}-[0-9]{2})_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_([0-9]{4})(?:-([0-9]+))?\.json)$", re.M)
+    r"^(?=[0-9]{4}-[0-9]{2}-[0-9]{2}_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_[0-9]{4}(?:-[0-9]+)?\.json$)(.*)$", re.M)
 
 
 def list_health(folder):
-    # Hundreds of thousands of small tuples and no cycles: the cyclic GC would only
+    # Hundreds of thousands of small objects and no cycles: the cyclic GC would only
     # re-walk them again and again while they are built.
     gc_was_on = gc.isenabled()
     gc.disable()
@@ -45,30 +48,31 @@ def list_health(folder):
 
 
 def _list_health(folder):
+    """Sorted names make a task's files of one day neighbours, so a task's history is a
+    few bisections per day instead of a Python pass over every name (see task_files)."""
     listing = Listing(folder=os.fspath(folder))
     try:
         names = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return listing
+    names.sort()
     joined = "\n".join(names)
-    if joined.count("\n") != len(names) - 1 if names else False:
-        # A name with a newline in it would fool the multi-line patterns: set those aside.
+    if joined.count("\n") != max(len(names) - 1, 0):
+        # A name with a newline in it would fool the multi-line pattern: set those aside.
         listing.other += [n for n in names if "\n" in n]
         names = [n for n in names if "\n" not in n]
         joined = "\n".join(names)
-    canonical = listing.canonical
-    matched = 0
-    for name, date, task, hhmm, n in _CANONICAL_ALL.findall(joined):
-        entries = canonical.get(task)
-        if entries is None:
-            entries = canonical[task] = []
-        entries.append(((date, hhmm, int(n) if n else 1), name))
-        matched += 1
+    pairs = _CANONICAL_ALL.findall(joined)
+    # In string order, the last name of a task is its newest minute: dict() keeps it.
+    newest = dict(pairs)
+    listing.canonical = [name for _, name in pairs] if len(pairs) < len(names) else names
+    listing.newest = {task: settle_minute(listing.canonical, name) for task, name in newest.items()}
+    listing.dates = distinct_dates(listing.canonical)
     # A plain suffix test beats a second regex pass over the whole listing.
     latest = [n for n in names if n[-12:] == "_latest.json" and heartbeat.valid_task_id(n[:-12])]
     listing.latest = {name[:-12]: name for name in latest}
-    if matched + len(latest) < len(names):  # the rare rest, one by one
-        known = {n for entries in canonical.values() for _, n in entries} | set(listing.latest.values())
+    if len(pairs) + len(latest) < len(names):  # the rare rest, one by one
+        known = set(listing.canonical).union(latest)
         for name in names:
             if name in known:
                 continue
@@ -81,14 +85,72 @@ def _list_health(folder):
     return listing
 
 
-def newest_first(files):
-    """A task's (sort_key, name) pairs, newest first (the order of started_at)."""
-    return sorted(files, reverse=True)
+def sort_key(name):
+    """(YYYY-MM-DD, HHMM, n) of a canonical name: the order of started_at. String order
+    agrees except inside one minute ('HHMM.json' after 'HHMM-2.json', '-10' before '-9')."""
+    stem = name[:-5]
+    tail = stem[stem.rindex("_") + 1:]
+    hhmm, _, n = tail.partition("-")
+    return (name[:10], hhmm, int(n) if n else 1)
 
 
-def impossible_time(sort_key):
+def newest_first(names):
+    """Canonical names of one task, newest first (the order of started_at)."""
+    return sorted(names, key=sort_key, reverse=True)
+
+
+def _minute_range(canonical, stem):
+    """The names that start with `stem` ('<date>_<task>_HHMM'): that minute's files.
+    '-' and '.' are the only characters that follow a stem, and both sort before '/'."""
+    return canonical[bisect_left(canonical, stem):bisect_left(canonical, stem + "/")]
+
+
+def settle_minute(canonical, name):
+    """The true newest of the files in `name`'s minute (usually just `name`)."""
+    stem = name[:name.rindex("_") + 5]
+    same = _minute_range(canonical, stem)
+    return max(same, key=sort_key) if len(same) > 1 else name
+
+
+def distinct_dates(canonical):
+    """The dates present, newest first: one bisection per date, not a pass over every name."""
+    dates, i = [], len(canonical)
+    while i:
+        date = canonical[i - 1][:10]
+        dates.append(date)
+        i = bisect_left(canonical, date)
+    return dates
+
+
+def task_files(listing, task):
+    """A task's canonical names, newest first, walking back one date at a time: a day's
+    files of a task sit together in the sorted listing. Lazy: most decisions stop at one."""
+    top = listing.newest.get(task)
+    if top is None:
+        return
+    canonical = listing.canonical
+    start = listing.dates.index(top[:10])
+    for date in listing.dates[start:]:
+        prefix = f"{date}_{task}_"
+        # '`' follows '_' in ASCII: [prefix, prefix[:-1] + '`') is every name starting with prefix.
+        day = canonical[bisect_left(canonical, prefix):bisect_left(canonical, prefix[:-1] + "`")]
+        # A task named '<task>_x' shares the prefix; its rest holds another '_'.
+        own = [n for n in day if "_" not in n[len(prefix):]]
+        yield from sorted(own, key=sort_key, reverse=True)
+
+
+def grouped(listing):
+    """task -> its canonical names, oldest first: every name looked at (prune, lint)."""
+    out = {}
+    for name in listing.canonical:
+        stem = name[:-5]
+        out.setdefault(stem[11:stem.rindex("_")], []).append(name)
+    return {task: sorted(names, key=sort_key) for task, names in out.items()}
+
+
+def impossible_time(name):
     """The problem with a canonical name's date or time, or None when it is a real one."""
-    date, hhmm, _ = sort_key
+    date, hhmm, _ = sort_key(name)
     if not heartbeat.plausible_time(date, hhmm):
         return f"name has an impossible date or time ({date} {hhmm[:2]}:{hhmm[2:]})"
     return None

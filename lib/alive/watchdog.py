@@ -471,8 +471,7 @@ def with_beat(gathered, name, beat):
     if old is None or not parsed or parsed[0] != "canonical":
         return None
     new = scan.Beat(name, beat, [], [])
-    gathered.tasks[TASK] = health.TaskFacts(TASK, [new] + old.history, old.file_count + 1, old.running,
-                                            old.pause, old.entries + [(parsed[2], name)])
+    gathered.tasks[TASK] = health.TaskFacts(TASK, [new] + old.history, old.running, old.pause)
     return gathered
 
 
