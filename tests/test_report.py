@@ -195,6 +195,15 @@ def test_markdown_priority_lists_red_items_first_with_what_to_do(home):
     assert text.index("### Priority #1") < text.index("### Tasks")
 
 
+def test_markdown_advice_keeps_the_spaces_around_commands(home):
+    reg = fleet(home, '[probes.portal]\ncommand = ["true"]\n[sources.bills]\npath = "b.json"\nmax_age = "1h"\nprobe = "portal"\n')
+    (home / "state").mkdir()
+    (home / "state" / "probes.json").write_text(json.dumps(
+        {"portal": {"state": "expired", "checked_at": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}}))
+    text = render_markdown.render(view(home, reg))
+    assert "(log in again, then run `alive probe`)." in text
+
+
 def test_markdown_has_no_priority_section_when_nothing_is_red(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     assert "Priority" not in render_markdown.render(view(home))

@@ -100,6 +100,32 @@ def check_layer(home):
     alive(home, "prune", "--dry-run", limit=4)
 
 
+def correct_layer(home):
+    title("3. correct: refresh what is stale, tell a person once")
+    alive(home, "probe")
+    alive(home, "watchdog", "--dry-run", limit=12)
+    alive(home, "watchdog", limit=20)
+    print("\nthe command channel (notify_log.py) received:")
+    log = home / "notifications.log"
+    text = log.read_text() if log.exists() else "(nothing)"
+    print("\n".join("  " + line for line in text.rstrip().splitlines()[:24]))
+    alive(home, "check", "--notify", limit=20)
+    print(f"  notifications.log unchanged: {log.exists() and log.read_text() == text} (each flip is told once)")
+    alive(home, "refresh", "sales")
+
+
+def report_layer(home):
+    title("4. report: the morning brief, the dashboard, metrics")
+    site = home / "site"
+    alive(home, "report", "--format", "markdown", limit=16)
+    alive(home, "report", "--format", "html", "--out", str(site / "index.html"))
+    alive(home, "report", "--format", "markdown", "--out", str(site / "brief.md"))
+    alive(home, "export", "prometheus", "--out", str(site / "metrics.prom"))
+    lines = (site / "metrics.prom").read_text().splitlines()
+    print("\n".join("  " + line for line in lines[:6]) + f"\n  ... ({len(lines)} lines)")
+    return site
+
+
 def prepare(home):
     shutil.copy(EXAMPLES / "fleet.toml", home / "fleet.toml")
     shutil.copytree(EXAMPLES / "jobs", home / "jobs", dirs_exist_ok=True)
@@ -114,5 +140,11 @@ def main(argv):
     prepare(home)
     write_layer(home)
     check_layer(home)
+    correct_layer(home)
+    site = report_layer(home)
     print(f"\nEverything the demo wrote is in {home}")
+    print(f"  brief:     {site / 'brief.md'}")
+    print(f"  metrics:   {site / 'metrics.prom'}")
+    print(f"  live page with working 'Trigger now' buttons: ALIVE_HOME={home} {ALIVE} serve")
+    print(f"  dashboard: file://{site / 'index.html'}")
     return 0

@@ -32,7 +32,14 @@ def md_advice(text):
     """Advice from report.advice(): `...` parts are our own commands (shown as code, their
     text is ours and registry names), everything else is md()-escaped."""
     parts = text.split("`")
-    return "".join(f"`{part}`" if n % 2 else md(part) for n, part in enumerate(parts))
+    return "".join(f"`{part}`" if n % 2 else _keep_edges(part, md(part)) for n, part in enumerate(parts))
+
+
+def _keep_edges(raw, escaped):
+    """md() trims; the spaces around a `command` belong to the sentence."""
+    lead = " " if raw[:1].isspace() and escaped else ""
+    trail = " " if raw[-1:].isspace() and escaped else ""
+    return f"{lead}{escaped}{trail}"
 
 
 def cell(value):
