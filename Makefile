@@ -26,6 +26,22 @@ lint:
 bench:
 	$(PYTHON) bench/bench.py
 
+# The whole system at a glance (exit 0 all pass, 1 warnings, 2 failures).
+verify:
+	$(PYTHON) bin/alive verify
+
+# Schedule every job of fleet.toml with this system's scheduler: ALIVE_SCHEDULER, else launchd
+# on macOS, systemd where `systemctl --user` works, else crontab (alive.units.detect_scheduler,
+# the same choice `alive verify` checks). The units run $(PYTHON), so install with the Python
+# that should run them.
+SCHEDULER = $(shell PYTHONPATH=lib $(PYTHON) -c 'import os; from alive.units import detect_scheduler as d; print(os.environ.get("ALIVE_SCHEDULER") or d())')
+
+install:
+	$(PYTHON) bin/alive schedule $(SCHEDULER) --install
+
+uninstall:
+	$(PYTHON) bin/alive schedule $(SCHEDULER) --uninstall
+
 # A real browser (Debian's chromium, installed when missing) screenshots the dashboard of the
 # demo fleet into docs/screenshots/ and checks its DOM. Not part of `make test`.
 browser-check:

@@ -64,11 +64,6 @@ def test_bad_input_is_one_line_on_stderr_and_exit_3(args, message):
     assert len(r.stderr.splitlines()) == 1 and message in r.stderr
 
 
-def test_only_next_is_an_action_for_now():
-    r = run_alive("schedule", "launchd")
-    assert r.returncode == 3 and "invalid choice: 'launchd' (choose from 'next')" in r.stderr
-
-
 def test_schedule_is_listed_in_help():
     assert "schedule" in run_alive("help").stdout
 

@@ -494,3 +494,11 @@ def test_load_does_not_look_for_programs(home, monkeypatch):
     assert load(home / "fleet.toml", home).tasks["a"].run == ["python3"]
     assert os.environ["PATH"] == ""
     assert registry.NAME_RE.match("a.b_c-1") and not registry.NAME_RE.match("-a")
+
+
+def test_a_source_schedule_without_a_producer_is_a_mistake(tmp_path):
+    path = tmp_path / "fleet.toml"
+    path.write_text('[sources.s]\npath = "s.json"\nmax_age = "1h"\nschedule = "every 15m"\n')
+    with pytest.raises(registry.ConfigError) as err:
+        registry.load(path, tmp_path)
+    assert err.value.problems == ["fleet.toml:4: sources.s.schedule: needs a producer (the schedule refreshes the file by running it)"]

@@ -425,6 +425,8 @@ class _Checker:
             self.add(key + ("probe",), f"{_show(probe)} is not defined (add [probes.{_key(probe)}] or remove probe)")
         if values.get("bad_status") and "status_field" not in table:
             self.add(key + ("bad_status",), "needs status_field (the JSON field holding the status)")
+        if values.get("schedule") is not None and "producer" not in table:
+            self.add(key + ("schedule",), "needs a producer (the schedule refreshes the file by running it)")
         if "path" not in values or "max_age" not in values or len(self.problems) > before:
             return None
         values["path"] = _resolve(values["path"], self.home)

@@ -1,0 +1,256 @@
+"""systemd: a `.service` (Type=oneshot) and a `.timer` per job, user units named
+`<label_prefix>.<job>` in ~/.config/systemd/user (or $XDG_CONFIG_HOME/systemd/user).
+
+How a schedule is said (OnCalendar, checked against `systemd-analyze calendar` in the tests):
+- daily / weekly / cron -> OnCalendar in local time, one line per (hours x minutes) group,
+  e.g. `*-*-* 07:00:00`, `Mon,Thu *-*-* 06:00:00`, `*-*-* *:00/15:00`. When cron's
+  day-of-month and day-of-week are both restricted (either one fires) each gets its own
+  line, since systemd requires both when one line has both.
+- `every DUR` -> OnCalendar in UTC when DUR divides a day (every 15m: `*-*-* *:00/15:00 UTC`,
+  every 30s: `*-*-* *:*:00/30 UTC`, every 90m: two lines), so it fires at the same instants
+  as `alive schedule next` (multiples of DUR from the epoch, DESIGN §9); every 7d is
+  Thursdays 00:00 UTC (1970-01-01 was a Thursday). Any other DUR -> OnBootSec= +
+  OnUnitActiveSec=DUR, with no anchor, like launchd's StartInterval.
+- Persistent=true on calendar timers: a run missed while the machine was off or asleep
+  happens at the next boot. AccuracySec=1s below a minute (the default 1min would blur it).
+- Daylight saving: systemd skips a wall time lost to spring-forward and fires a repeated one
+  once; alive's schedule moves the first and fires the second twice (croniter's rule).
+
+ExecStart= and Environment= are quoted for systemd's own parser: each word in double
+quotes, `\\` and `"` escaped, `%` doubled (specifiers) and, in ExecStart, `$` doubled
+(variable expansion).
+"""
+import os
+from pathlib import Path
+
+from . import units
+from .errors import UsageError
+
+WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # cron numbering: 0 = Sunday
+UNIT_NAME_MAX = 255
+NO_SYSTEMCTL = "systemd user units need systemctl; use `alive schedule crontab` (or launchd on macOS)"
+
+
+# ---------------------------------------------------------------- quoting
+
+
+def _escape(text, dollar):
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "%":
+            out.append("%%")
+        elif ch == "$" and dollar:
+            out.append("$$")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def exec_line(argv):
+    """ExecStart= value: every argument one double-quoted word, nothing expanded."""
+    return " ".join(_escape(arg, dollar=True) for arg in argv)
+
+
+def environment_line(name, value):
+    """Environment= value: one quoted assignment ($ is not special there; % is)."""
+    return _escape(f"{name}={value}", dollar=False)
+
+
+def _plain(text):
+    """A value systemd takes whole (a path, a description): only specifiers to escape."""
+    return text.replace("%", "%%").replace("\n", " ")
+
+
+# ---------------------------------------------------------------- calendar
+
+
+def _field(values, high, low=0):
+    """systemd calendar component: `*`, `first/step`, or a comma list (two digits)."""
+    if values is None or set(values) == set(range(low, high + 1)):
+        return "*"
+    run = units.progression(values, low, high)
+    if run:
+        return f"{run[0]:02d}/{run[1]}"
+    return ",".join(f"{v:02d}" for v in sorted(values))
+
+
+def calendar_specs(schedule):
+    """OnCalendar= values of a daily/weekly/cron schedule, in local time."""
+    months, days, weekdays = units.day_filter(schedule)
+    month = _field(months, 12, low=1)
+    if days is None and weekdays is None:
+        variants = [("", "*")]
+    else:
+        variants = ([("", _field(days, 31, low=1))] if days else []) + \
+                   ([(",".join(WEEKDAYS[w] for w in weekdays) + " ", "*")] if weekdays else [])
+    return [f"{dow}*-{month}-{dom} {_field(hours, 23)}:{_field(minutes, 59)}:00"
+            for hours, minutes in units.clock_groups(schedule) for dow, dom in variants]
+
+
+def every_specs(seconds):
+    """OnCalendar= values (UTC) of `every DUR`, or None when DUR cannot be said so."""
+    points = units.every_points(seconds)
+    if points is not None:
+        return [f"*-*-* {_field(h, 23)}:{_field(m, 59)}:{_field(s, 59)} UTC"
+                for h, m, s in units.product_groups(points)]
+    if seconds == 7 * 86400:
+        return ["Thu *-*-* 00:00:00 UTC"]
+    return None
+
+
+def timer_lines(schedule):
+    """The [Timer] settings of a schedule."""
+    if schedule.kind == "every":
+        specs = every_specs(schedule.interval)
+        if specs is None:
+            span = units.exact_duration(schedule.interval)
+            return [f"OnBootSec={span}", f"OnUnitActiveSec={span}"]
+    else:
+        specs = calendar_specs(schedule)
+    lines = [f"OnCalendar={s}" for s in specs] + ["Persistent=true"]
+    if schedule.kind == "every" and schedule.interval < 60:
+        lines.append("AccuracySec=1s")
+    return lines
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def unit_name(setup, job, suffix):
+    name = f"{setup.label(job)}.{suffix}"
+    if len(name) > UNIT_NAME_MAX:
+        raise UsageError(f"systemd unit name {name!r} is longer than {UNIT_NAME_MAX} characters "
+                         f"(shorten settings.label_prefix or the name)")
+    return name
+
+
+def service_text(setup, job):
+    env = "".join(f"Environment={environment_line(k, v)}\n" for k, v in setup.env().items())
+    log = _plain(setup.log(job))
+    return (f"# Written by `alive schedule systemd` from fleet.toml: change fleet.toml, not this file.\n"
+            f"[Unit]\nDescription=alive {_plain(job.name)}: {_plain(job.description)}\n\n"
+            f"[Service]\nType=oneshot\n"
+            f"WorkingDirectory={_plain(setup.home)}\n"
+            f"ExecStart={exec_line(job.argv)}\n{env}"
+            f"StandardOutput=append:{log}\nStandardError=append:{log}\n")
+
+
+def timer_text(setup, job):
+    lines = "".join(f"{line}\n" for line in timer_lines(job.schedule))
+    return (f"# Written by `alive schedule systemd` from fleet.toml: change fleet.toml, not this file.\n"
+            f"[Unit]\nDescription=alive {_plain(job.name)} timer: {_plain(job.schedule.text)}\n\n"
+            f"[Timer]\n{lines}\n[Install]\nWantedBy=timers.target\n")
+
+
+def render(setup, job_list, now=None, tz=None):
+    """{file name: unit text} for every job: a .service and a .timer each."""
+    out = {}
+    for job in job_list:
+        out[unit_name(setup, job, "service")] = service_text(setup, job)
+        out[unit_name(setup, job, "timer")] = timer_text(setup, job)
+    return out
+
+
+# ---------------------------------------------------------------- this system
+
+
+def unit_dir():
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user"
+
+
+def user_manager_problem():
+    """None when `systemctl --user` reaches a user manager, else why not."""
+    code, _, err = units.tool(["systemctl", "--user", "show-environment"], check=False)
+    return None if code == 0 else units.last_line(err)
+
+
+def _require_user_manager():
+    units.require_tool("systemctl", NO_SYSTEMCTL)
+    problem = user_manager_problem()
+    if problem:
+        raise UsageError(f"systemctl --user cannot reach your user service manager ({problem}); on a server "
+                         f"run `loginctl enable-linger $USER` and log in again, or use `alive schedule crontab`")
+
+
+def owned_files(setup, folder=None):
+    folder = unit_dir() if folder is None else folder
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if n.endswith((".service", ".timer"))
+                  and units.owned(n.rsplit(".", 1)[0], setup.label_prefix))
+
+
+def _systemctl(*args, say, dry_run):
+    say(f"{'would run' if dry_run else 'running'}: systemctl --user {' '.join(args)}")
+    if not dry_run:
+        units.tool(["systemctl", "--user", *args])
+
+
+def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
+    """Write the units, reload, enable and (re)start every timer; stop and remove ours
+    that the fleet no longer has."""
+    _require_user_manager()
+    files = render(setup, job_list)
+    folder = unit_dir()
+    stale = [n for n in owned_files(setup, folder) if n not in files]
+    stale_timers = [n for n in stale if n.endswith(".timer")]
+    if stale_timers:
+        _systemctl("disable", "--now", *stale_timers, say=say, dry_run=dry_run)
+    for name in stale:
+        say(f"{'would remove' if dry_run else 'removing'} {folder / name} (no longer in fleet.toml)")
+        if not dry_run:
+            (folder / name).unlink(missing_ok=True)
+    say(f"{'would write' if dry_run else 'writing'} {len(files)} units to {folder}")
+    if not dry_run:
+        units.write_files(folder, {n: t.encode() for n, t in files.items()})
+        Path(setup.home, "logs").mkdir(parents=True, exist_ok=True)  # append: creates no folders
+    timers = [n for n in files if n.endswith(".timer")]
+    _systemctl("daemon-reload", say=say, dry_run=dry_run)
+    _systemctl("enable", *timers, say=say, dry_run=dry_run)
+    # restart, not start: an active timer picks up a changed OnCalendar only when restarted.
+    _systemctl("restart", *timers, say=say, dry_run=dry_run)
+    return 0
+
+
+def uninstall(setup, say=print, dry_run=False):
+    _require_user_manager()
+    folder = unit_dir()
+    names = owned_files(setup, folder)
+    if not names:
+        say(f"nothing to remove: no {setup.label_prefix}.* units in {folder}")
+        return 0
+    timers = [n for n in names if n.endswith(".timer")]
+    if timers:
+        _systemctl("disable", "--now", *timers, say=say, dry_run=dry_run)
+    for name in names:
+        say(f"{'would remove' if dry_run else 'removing'} {folder / name}")
+        if not dry_run:
+            (folder / name).unlink(missing_ok=True)
+    _systemctl("daemon-reload", say=say, dry_run=dry_run)
+    return 0
+
+
+def compare(setup, job_list, now=None, tz=None):
+    import shutil
+
+    folder = unit_dir()
+    expected = {n: t.encode() for n, t in render(setup, job_list).items()}
+    found = units.read_files(folder, owned_files(setup, folder))
+    inactive = []
+    timers = [n for n in expected if n.endswith(".timer") and n in found]
+    if timers and shutil.which("systemctl") and user_manager_problem() is None:
+        _, out, _ = units.tool(["systemctl", "--user", "is-active", *timers], check=False)
+        states = out.split()
+        inactive = [t for t, state in zip(timers, states) if state != "active"]
+    return units.comparison("systemd", str(folder), expected, found, inactive, "not active")

@@ -1,0 +1,335 @@
+"""The scheduled jobs of a fleet (DESIGN §4, §6 `alive schedule`): one list, from fleet.toml,
+shared by the three unit writers (launchd.py, systemd.py, crontab.py) and by `alive verify`.
+
+jobs(reg, setup) -> [Job]: the core jobs (watchdog, check, triggers, probe when probes exist,
+report + export, the nightly brief + prune), one `alive run` job per task with `run` and
+`schedule`, one `alive refresh --by schedule` job per source with `schedule` and a producer
+(the cron floor). Every argv is absolute: the interpreter, bin/alive, its arguments.
+
+Also here, because every writer needs them: the calendar helpers that turn a Schedule into
+"products" of hours x minutes (x seconds) a unit format can say, the environment of a
+scheduled run, which scheduler this system uses, and the few subprocess calls the
+installers make.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .schedule import parse_schedule
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ALIVE_BIN = ROOT / "bin" / "alive"
+SCHEDULERS = ("launchd", "systemd", "crontab")
+CORE = ("watchdog", "check", "triggers", "probe", "report", "export", "brief", "prune")
+# After the interpreter's own folder: Homebrew (Apple silicon, then Intel) and the system.
+# A fixed list, not the installing shell's PATH, so the units are the same from any shell.
+BASE_PATH = ("/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+TOOL_TIMEOUT_S = 30
+
+ALL_HOURS = frozenset(range(24))
+ALL_MINUTES = frozenset(range(60))
+ALL_SECONDS = frozenset(range(60))
+ALL_DAYS = frozenset(range(1, 32))
+ALL_MONTHS = frozenset(range(1, 13))
+ALL_WEEKDAYS = frozenset(range(7))  # cron numbering: 0 = Sunday
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str           # "watchdog", "task.<task>", "refresh.<source>"
+    argv: tuple         # absolute: interpreter, bin/alive, arguments
+    schedule: object    # schedule.Schedule
+    description: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where a fleet's jobs run: the same for each of its jobs."""
+
+    python: str
+    alive: str
+    home: str
+    label_prefix: str
+    path: str
+    config: str | None = None  # ALIVE_CONFIG, only when fleet.toml is not ALIVE_HOME/fleet.toml
+
+    def label(self, job):
+        return f"{self.label_prefix}.{job.name}"
+
+    def log(self, job):
+        return f"{self.home}/logs/{job.name}.log"
+
+    def env(self):
+        env = {"ALIVE_HOME": self.home, "PATH": self.path}
+        if self.config:
+            env["ALIVE_CONFIG"] = self.config
+        return env
+
+
+PLACEHOLDERS = Setup(python="@PYTHON@", alive="@ALIVE@", home="@ALIVE_HOME@",
+                     label_prefix="@LABEL_PREFIX@", path="@PATH@")
+
+
+def setup_for(reg):
+    """The Setup of this interpreter and this checkout for the registry's fleet."""
+    if not sys.executable:
+        raise UsageError("cannot tell which Python runs alive (sys.executable is empty)")
+    # Absolute but not symlink-resolved: a Homebrew or pyenv shim path survives upgrades,
+    # its versioned target does not.
+    python = os.path.abspath(sys.executable)
+    home = os.path.abspath(os.fspath(reg.home))
+    config = None
+    if reg.path is not None and os.path.abspath(reg.path) != os.path.join(home, "fleet.toml"):
+        config = os.path.abspath(reg.path)
+    folders = [os.path.dirname(python)] + [p for p in BASE_PATH if p != os.path.dirname(python)]
+    for text in (python, str(ALIVE_BIN), home, config or ""):
+        if "~" in text:
+            raise UsageError(f"{text!r} holds a ~, which no scheduler expands (use an absolute path)")
+    return Setup(python=python, alive=str(ALIVE_BIN), home=home, label_prefix=reg.settings.label_prefix,
+                 path=":".join(folders), config=config)
+
+
+def exact_duration(seconds):
+    """3600 -> '1h', 5400 -> '1h30m': what parse_duration reads back as the same seconds."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def jobs(reg, setup):
+    """Every scheduled job of the fleet, core jobs first, then tasks and sources by name."""
+    def alive(*args):
+        return (setup.python, setup.alive, *args)
+
+    site = f"{setup.home}/site"
+    out = [
+        Job("watchdog", alive("watchdog"), parse_schedule("every 3m"), "freshness tick: refresh stale sources"),
+        Job("check", alive("check", "--notify"), parse_schedule("every 15m"), "judge everything, notify flips"),
+        # The scheduled one-shot run; `alive triggers --loop` polls faster (triggers.poll).
+        Job("triggers", alive("triggers"), parse_schedule("every 30s"), "run queued trigger requests"),
+    ]
+    if reg.probes:
+        every = min(p.interval for p in reg.probes.values())
+        out.append(Job("probe", alive("probe"), parse_schedule(f"every {exact_duration(every)}"),
+                       "run the probes"))
+    out += [
+        Job("report", alive("report", "--format", "html", "--out", f"{site}/index.html"),
+            parse_schedule("every 30m"), "render the dashboard"),
+        Job("export", alive("export", "prometheus", "--out", f"{site}/metrics.prom"),
+            parse_schedule("every 30m"), "write the Prometheus textfile"),
+        Job("brief", alive("report", "--format", "markdown", "--out", f"{site}/brief.md"),
+            parse_schedule("daily 23:00"), "the nightly brief"),
+        Job("prune", alive("prune"), parse_schedule("daily 23:00"), "remove heartbeats past retention"),
+    ]
+    for name in sorted(reg.tasks):
+        task = reg.tasks[name]
+        if task.run and task.schedule is not None:
+            out.append(Job(f"task.{name}", alive("run", name, "--", *task.run), task.schedule,
+                           f"task {name} ({task.schedule.text})"))
+    for name in sorted(reg.sources):
+        source = reg.sources[name]
+        # Without a producer there is nothing to refresh (`alive refresh` would refuse).
+        if source.schedule is not None and source.producer:
+            out.append(Job(f"refresh.{name}", alive("refresh", name, "--by", "schedule"), source.schedule,
+                           f"cron floor of source {name} ({source.schedule.text})"))
+    return out
+
+
+def owned(label, prefix):
+    """True when `label` is one of the labels alive writes for `prefix`. The job part must
+    be a core job, task.* or refresh.*: a fleet with the longer prefix com.x.alive.work
+    must not be taken for jobs of com.x.alive."""
+    if not label.startswith(prefix + "."):
+        return False
+    job = label[len(prefix) + 1:]
+    return job in CORE or job.startswith(("task.", "refresh."))
+
+
+# ---------------------------------------------------------------- calendar helpers
+
+
+def product_groups(points):
+    """A set of equal-length tuples -> sorted [(frozenset, frozenset, ...)] whose cross
+    products are disjoint and together are exactly the points.
+
+    Each point starts as its own group; then, axis by axis from the last, groups equal on
+    every other axis merge. They never overlap (their products were disjoint), so the
+    union stays exact. `daily 08:00,12:00,16:00` is one group ({8,12,16} x {0})."""
+    points = {tuple(p) for p in points}
+    if not points:
+        return []
+    size = len(next(iter(points)))
+    groups = [tuple(frozenset([v]) for v in p) for p in points]
+    for axis in reversed(range(size)):
+        merged = {}
+        for g in groups:
+            merged.setdefault(g[:axis] + g[axis + 1:], set()).update(g[axis])
+        groups = [key[:axis] + (frozenset(values),) + key[axis:] for key, values in merged.items()]
+    return sorted(groups, key=lambda g: [sorted(axis) for axis in g])
+
+
+def clock_groups(schedule):
+    """Calendar schedules: [(hours, minutes)] products of the fire times of a day."""
+    return product_groups((t // 60, t % 60) for t in schedule.times)
+
+
+def day_filter(schedule):
+    """(months, days, weekdays), each a sorted list or None for "any". When days and
+    weekdays are both given a day matching either one fires (cron's rule)."""
+    months = None if schedule.months == ALL_MONTHS else sorted(schedule.months)
+    days = None if schedule.dom_any else schedule.days
+    weekdays = None if schedule.dow_any else schedule.weekdays
+    if days is not None and weekdays is not None and (days == ALL_DAYS or weekdays == ALL_WEEKDAYS):
+        days = weekdays = None  # one side matches every day, so the OR does too
+    if days == ALL_DAYS:
+        days = None
+    if weekdays == ALL_WEEKDAYS:
+        weekdays = None
+    return months, sorted(days) if days else None, sorted(weekdays) if weekdays else None
+
+
+def every_points(seconds, offset_s=0):
+    """`every D` with D dividing a day: the (hour, minute, second) of each fire in a day,
+    counted from midnight UTC and shown at UTC offset `offset_s`. None when D does not
+    divide a day (its fire times then drift from day to day)."""
+    if 86400 % seconds:
+        return None
+    points = set()
+    for k in range(86400 // seconds):
+        t = (k * seconds + offset_s) % 86400
+        points.add((t // 3600, t // 60 % 60, t % 60))
+    return points
+
+
+def progression(values, low, high):
+    """(first, step) when values are first, first+step, ... up to the last that fits under
+    `high`: at least three of them, or two starting at `low` (0,30 is */30); else None."""
+    values = sorted(values)
+    if len(values) < 2 or (len(values) == 2 and values[0] != low):
+        return None
+    step = values[1] - values[0]
+    if values != list(range(values[0], high + 1, step)):
+        return None
+    return values[0], step
+
+
+# ---------------------------------------------------------------- this system
+
+
+def detect_scheduler(environ=None):
+    """launchd | systemd | crontab: $ALIVE_SCHEDULER when set, else launchd on macOS,
+    systemd where `systemctl --user` reaches a user manager, else crontab."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("ALIVE_SCHEDULER")
+    if chosen:
+        if chosen not in SCHEDULERS:
+            raise UsageError(f"ALIVE_SCHEDULER={chosen!r} is not one of {', '.join(SCHEDULERS)}")
+        return chosen
+    if sys.platform == "darwin":
+        return "launchd"
+    if shutil.which("systemctl") and tool(["systemctl", "--user", "show-environment"], check=False)[0] == 0:
+        return "systemd"
+    return "crontab"
+
+
+def module(kind):
+    """The writer module of a scheduler."""
+    import importlib
+
+    if kind not in SCHEDULERS:
+        raise UsageError(f"{kind!r} is not a scheduler ({', '.join(SCHEDULERS)})")
+    return importlib.import_module(f"alive.{kind}")
+
+
+def require_tool(program, what):
+    """Refuse (exit 3, one line) when `program` is not on PATH."""
+    if not shutil.which(program):
+        raise UsageError(f"{program} not found on PATH: {what}")
+
+
+def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
+    """Run a scheduler tool -> (exit code, stdout, stderr). With check, a failure is a
+    RuntimeFailure naming the command and its last line of stderr."""
+    from .errors import RuntimeFailure
+
+    try:
+        ran = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        if check:
+            raise RuntimeFailure(f"{argv[0]} not found on PATH") from None
+        return 127, "", f"{argv[0]} not found"
+    except subprocess.TimeoutExpired:
+        if check:
+            raise RuntimeFailure(f"`{' '.join(argv)}` did not finish within {timeout}s") from None
+        return 124, "", "timed out"
+    if check and ran.returncode != 0:
+        raise RuntimeFailure(f"`{' '.join(argv)}` failed (exit {ran.returncode}): {last_line(ran.stderr)}")
+    return ran.returncode, ran.stdout, ran.stderr
+
+
+def last_line(text):
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def write_files(folder, files):
+    """Write {name: bytes|str} into folder (created), each atomically -> [paths]."""
+    from . import atomic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in files.items():
+        atomic.write_atomic(folder / name, content)
+        written.append(folder / name)
+    return written
+
+
+def read_files(folder, names):
+    """{name: bytes} of those of `names` that exist in folder."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = (Path(folder) / name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return out
+
+
+@dataclass
+class Comparison:
+    """Installed units against those `alive schedule` would write, by unit name."""
+
+    scheduler: str
+    where: str
+    installed: bool
+    missing: list
+    extra: list
+    different: list
+    inactive: list      # installed and current, but not loaded / not active
+    inactive_word: str  # how the scheduler says it: "not loaded", "not active"
+    total: int          # how many units the fleet needs
+
+    @property
+    def ok(self):
+        return self.installed and not (self.missing or self.extra or self.different or self.inactive)
+
+    def to_json(self):
+        return {"scheduler": self.scheduler, "where": self.where, "installed": self.installed,
+                "missing": self.missing, "extra": self.extra, "different": self.different,
+                "inactive": self.inactive, "expected": self.total}
+
+
+def comparison(scheduler, where, expected, found, inactive=(), inactive_word="not active"):
+    """Comparison from {name: content} expected and found."""
+    return Comparison(scheduler, where, bool(found),
+                      sorted(set(expected) - set(found)), sorted(set(found) - set(expected)),
+                      sorted(n for n in expected if n in found and found[n] != expected[n]),
+                      sorted(inactive), inactive_word, len(expected))
