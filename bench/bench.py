@@ -172,13 +172,123 @@ def figure_write_breakdown(ctx):
     return rows
 
 
+TRIGGER_SAMPLES = 10         # the issue's figure: the median of 10
+TRIGGER_POLL_S, TRIGGER_PRODUCER_S, TRIGGER_SLACK_S = 1.0, 0.2, 0.5
+TRIGGER_WAIT_S = 15          # one trigger that takes longer than this is a failure, not a sample
+TRIGGER_PRODUCER = """import datetime, json, os, time
+time.sleep(%r)
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%%Y-%%m-%%dT%%H:%%M:%%S.%%fZ")
+tmp = os.environ["ALIVE_SOURCE_PATH"] + ".tmp"
+with open(tmp, "w") as f:
+    json.dump({"captured_at": now}, f)
+os.replace(tmp, os.environ["ALIVE_SOURCE_PATH"])
+""" % TRIGGER_PRODUCER_S
+
+
+def captured_at(path):
+    try:
+        return json.loads(path.read_text())["captured_at"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def start_logged(argv, env, log):
+    """A long-running subject, its output going to a file (read back if it fails)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc):
+    """SIGTERM, as launchd would; -> exit code (a process that will not stop is killed)."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def serve_url(log, proc):
+    """`alive serve --port 0` says where it listens on its first line."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        first = log.read_text(errors="replace").partition("\n")
+        if first[1] and "http://" in first[0]:
+            return first[0].split()[2]
+        time.sleep(0.01)
+    raise BenchError(f"alive serve did not start: {log.read_text(errors='replace')[-300:]}")
+
+
+def post_trigger(url, source, token):
+    """POST /trigger/<source> with the bearer token; serve answers 303 (not followed)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("POST", f"/trigger/{source}", body=b"",
+                     headers={"Authorization": f"Bearer {token}", "Content-Length": "0"})
+        answer = conn.getresponse()
+        answer.read()
+        if answer.status != 303:
+            raise BenchError(f"POST /trigger/{source} -> HTTP {answer.status}")
+    finally:
+        conn.close()
+
+
+def figure_trigger_latency(ctx):
+    """From POST /trigger/<source> on a real `alive serve` to the source's data file
+    refreshed, with a real `alive triggers --loop` at poll = 1s and a producer that takes
+    0.2 s. The triggers are sent at phases spread evenly over one poll, so the samples
+    cover a request that just misses a pass as well as one that just makes it."""
+    home, token = ctx.home, "bench-serve-token"
+    (home / "produce.py").write_text(TRIGGER_PRODUCER)
+    (home / "fleet.toml").write_text(
+        f'[triggers]\npoll = "{TRIGGER_POLL_S:g}s"\n\n[serve]\ntoken_env = "ALIVE_BENCH_SERVE_TOKEN"\n\n'
+        f'[sources.bench]\npath = "bench.json"\nmax_age = "1h"\nproducer = {json.dumps([ctx.python, "produce.py"])}\n')
+    data = home / "bench.json"
+    data.write_text(json.dumps({"captured_at": datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")}))
+    env = ctx.env(ALIVE_BENCH_SERVE_TOKEN=token)
+    serve_log, loop_log = home / "serve.log", home / "triggers.out"
+    serve = start_logged([ctx.python, str(ALIVE), "serve", "--port", "0"], env, serve_log)
+    loop = start_logged([ctx.python, str(ALIVE), "triggers", "--loop"], env, loop_log)
+    samples = []
+    try:
+        url = serve_url(serve_log, serve)
+        for n in range(WARMUP + TRIGGER_SAMPLES):
+            time.sleep(TRIGGER_POLL_S * (n % TRIGGER_SAMPLES) / TRIGGER_SAMPLES)
+            before = captured_at(data)
+            t0 = time.perf_counter()
+            post_trigger(url, "bench", token)
+            deadline = t0 + TRIGGER_WAIT_S
+            while captured_at(data) == before:
+                if time.perf_counter() > deadline or loop.poll() is not None:
+                    raise BenchError(f"trigger {n + 1}: the data file was not refreshed within {TRIGGER_WAIT_S}s: "
+                                     f"{loop_log.read_text(errors='replace')[-300:]}")
+                time.sleep(0.01)
+            if n >= WARMUP:
+                samples.append((time.perf_counter() - t0) * 1000)
+    finally:
+        codes = stop(loop), stop(serve)
+    if codes != (0, 0):
+        raise BenchError(f"alive triggers --loop / alive serve exited {codes[0]} / {codes[1]} on SIGTERM")
+    budget_ms = (TRIGGER_POLL_S + TRIGGER_PRODUCER_S + TRIGGER_SLACK_S) * 1000
+    return [row("trigger", "POST /trigger -> data refreshed", samples, [budget_ms], goal=1.0,
+                note=f"ratio to the budget poll {TRIGGER_POLL_S * 1000:.0f} + producer "
+                     f"{TRIGGER_PRODUCER_S * 1000:.0f} + {TRIGGER_SLACK_S * 1000:.0f} ms = {budget_ms:.0f} ms "
+                     f"(median of {TRIGGER_SAMPLES}; real serve and triggers --loop)")]
+
+
 def fleet_figures():
     import fleet  # bench/fleet.py: check, report and watchdog on synthetic fleets
 
     return fleet.FIGURES
 
 
-FIGURES = [figure_write]
+FIGURES = [figure_write, figure_trigger_latency]
 OPTIONAL_FIGURES = {"breakdown": figure_write_breakdown}
 
 

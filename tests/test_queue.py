@@ -99,3 +99,32 @@ def test_alive_trigger_into_an_unwritable_folder_is_exit_1(home):
     (home / "triggers").write_text("a file where the folder should be")
     r = run_alive("trigger", "track", home=home)
     assert r.returncode == 1 and "cannot write to" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("raw, problem", [
+    (b"{half", "is not JSON"),
+    (b"[1, 2]", "holds a JSON list, not an object"),
+    (b'{"source": "track"}', "has no string requested_at, id"),
+    (b'{"source": 7, "requested_at": "2026-05-02T08:00:00Z", "id": "a"}', "has no string source"),
+    (b"\xff\xfe", "is not JSON"),
+])
+def test_parse_request_names_what_is_wrong(raw, problem):
+    assert queue.parse_request(raw) == (None, problem)
+
+
+def test_parse_request_gives_back_a_well_formed_request():
+    doc = {"source": "track", "requested_at": "2026-05-02T08:00:00Z", "id": "a", "origin": "cli"}
+    assert queue.parse_request(json.dumps(doc).encode()) == (doc, None)
+
+
+def test_read_request_never_follows_a_symlink(home, tmp_path):
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"source": "track", "requested_at": "2026-05-02T08:00:00Z", "id": "a"}')
+    os.symlink(target, home / "link.json")
+    assert queue.read_request(home / "link.json") == (None, "is a symbolic link (not followed)")
+
+
+def test_alive_trigger_timeout_below_one_second_is_exit_3(home):
+    fleet(home)
+    r = run_alive("trigger", "track", "--timeout", "0s", home=home)
+    assert r.returncode == 3 and r.stderr.strip() == "alive trigger: --timeout must be at least 1s"

@@ -23,9 +23,11 @@ COMMANDS = {
     "watchdog": ("watchdog", "one freshness tick: refresh stale sources (--dry-run: only say what)"),
     "refresh": ("watchdog:refresh_main", "refresh one source now, whatever its age"),
     "trigger": ("queue", "ask for an immediate refresh of a source"),
+    "triggers": ("triggers", "take queued triggers and refresh each source once (--loop: keep polling)"),
     "report": ("report", "render health for people or tools: --format text|markdown|json|html"),
     "serve": ("serve", "live dashboard on 127.0.0.1 with \"Trigger now\" buttons"),
     "export": ("export", "metrics for monitoring: export prometheus (node_exporter textfile)"),
+    "verify": ("verify", "the whole system at a glance: config, health/, units, watchdog, sources"),
 }
 
 USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"

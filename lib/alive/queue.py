@@ -1,4 +1,4 @@
-"""The trigger queue: "refresh this source now, please" (DESIGN §2, §6).
+"""The trigger queue: "refresh this source now, please" (DESIGN §2, §4, §6).
 
 Spool backend: one small JSON file per request in ALIVE_HOME/triggers/, named
 `<source>.<UTC stamp>.<random>.json` and holding {"source", "requested_at", "origin", "id"}.
@@ -6,8 +6,10 @@ Writers use atomic.write_atomic (the temp name starts with a dot, so a reader ne
 half a request). A source name is checked against the registry before it is used in a
 path, so `../../x` never reaches the filesystem.
 
+http-kv backend (kv.py): the same request as the value of the key `<prefix><source>:<id>`.
+
 `alive trigger SOURCE` is the command-line side; `alive serve` enqueues from its
-"Trigger now" buttons; the runner (`alive triggers`) takes the requests.
+"Trigger now" buttons; the runner (`alive triggers`, triggers.py) takes the requests.
 """
 import json
 import os
@@ -28,9 +30,15 @@ def check_source(reg, source):
     return source
 
 
-def enqueue(home, reg, source, origin, now):
-    """Queue one refresh request for a registered source; returns the file's path."""
+def enqueue(home, reg, source, origin, now, timeout=None):
+    """Queue one refresh request for a registered source on the configured backend ->
+    the spool file's path, or (http-kv) an object whose .name is the key. An http-kv
+    failure is a kv.KvError, an OSError like a spool folder that cannot be written."""
     check_source(reg, source)
+    if reg.triggers.backend == "http-kv":
+        from . import kv
+
+        return kv.enqueue(reg, source, origin, now, timeout or kv.TIMEOUT_S)
     folder = paths.triggers_dir(home)
     os.makedirs(folder, exist_ok=True)
     request_id = os.urandom(6).hex()
@@ -52,28 +60,50 @@ def pending(home):
     for name in names:
         if name.startswith(".") or not name.endswith(".json"):
             continue
-        raw, problem = scan.read_bytes(os.path.join(folder, name), MAX_REQUEST_BYTES)
-        if problem:
-            continue
-        try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(doc, dict) and all(isinstance(doc.get(k), str) for k in ("source", "requested_at", "id")):
+        doc, problem = read_request(os.path.join(folder, name))
+        if problem is None:
             out.append(dict(doc, file=scan.display_name(name)))
     return sorted(out, key=lambda r: (r["requested_at"], r["file"]))
+
+
+def read_request(path):
+    """(request dict, None) or (None, why it is not a request). Never follows a symlink
+    or blocks on a FIFO (scan.read_bytes)."""
+    raw, problem = scan.read_bytes(path, MAX_REQUEST_BYTES)
+    return (None, problem) if problem else parse_request(raw)
+
+
+def parse_request(raw):
+    """A request's bytes (a spool file, a KV value) -> (dict, None) or (None, problem)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, "is not JSON"
+    if not isinstance(doc, dict):
+        return None, f"holds a JSON {type(doc).__name__}, not an object"
+    missing = [k for k in ("source", "requested_at", "id") if not isinstance(doc.get(k), str)]
+    if missing:
+        return None, f"has no string {', '.join(missing)}"
+    return doc, None
 
 
 def main(argv):
     p = cliutil.parser("trigger", "Ask for an immediate refresh of a source (`alive triggers` runs it).")
     p.add_argument("source", help="a source name from fleet.toml")
+    p.add_argument("--timeout", type=cliutil.duration_arg, help="http-kv backend: seconds to wait for the "
+                                                               "KV store (default 10s)")
     args = p.parse_args(argv)
     from .cmd_check import load
 
     home, reg = load(args)
+    if args.timeout is not None and args.timeout < 1:
+        raise UsageError("--timeout must be at least 1s")
     try:
-        path = enqueue(home, reg, args.source, "cli", utcnow())
+        queued = enqueue(home, reg, args.source, "cli", utcnow(), args.timeout)
     except OSError as exc:
+        if reg.triggers.backend == "http-kv":       # a kv.KvError: one scrubbed line already
+            raise RuntimeFailure(f"cannot queue the request in the KV store: {exc}") from None
         raise RuntimeFailure(f"cannot write to {paths.triggers_dir(home)}: {exc.strerror or exc}") from None
-    print(f"alive trigger: queued a refresh of {args.source} (triggers/{path.name})")
+    where = f"key {queued.name}" if reg.triggers.backend == "http-kv" else f"triggers/{queued.name}"
+    print(f"alive trigger: queued a refresh of {args.source} ({where})")
     return 0
