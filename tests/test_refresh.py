@@ -157,3 +157,27 @@ def test_refresh_uses_no_subprocess_import_at_startup_of_the_cli(home):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=dict(os.environ, ALIVE_HOME=str(home)), timeout=60)
     assert r.returncode == 3 and r.stdout.strip() == "False"
+
+
+def test_producers_never_see_the_token_variables(home):
+    """A producer that prints its environment must not be able to leak alive's tokens."""
+    import json as _json
+    import sys as _sys
+
+    dump = home / "env.json"
+    producer = home / "dump_env.py"
+    producer.write_text(
+        "import json, os, datetime\n"
+        f"json.dump(dict(os.environ), open({str(dump)!r}, 'w'))\n"
+        "now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')\n"
+        "json.dump({'captured_at': now}, open(os.environ['ALIVE_SOURCE_PATH'], 'w'))\n")
+    (home / "fleet.toml").write_text(
+        f'[sources.s]\npath = "s.json"\nmax_age = "1h"\nproducer = [{_sys.executable!r}, "dump_env.py"]\n'
+        '[notify.ntfy]\nserver = "http://127.0.0.1:9"\ntopic = "t"\ntoken_env = "MY_NTFY_TOKEN"\n'
+        '[serve]\ntoken_env = "MY_SERVE_TOKEN"\n')
+    r = run_alive("refresh", "s", home=home,
+                  env={"MY_NTFY_TOKEN": "sekret-ntfy", "MY_SERVE_TOKEN": "sekret-serve", "OTHER": "kept"})
+    assert r.returncode == 0, r.stderr
+    seen = _json.loads(dump.read_text())
+    assert "MY_NTFY_TOKEN" not in seen and "MY_SERVE_TOKEN" not in seen
+    assert seen["OTHER"] == "kept" and seen["ALIVE_HOME"] == str(home) and seen["ALIVE_SOURCE"] == "s"

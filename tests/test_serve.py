@@ -262,3 +262,15 @@ def test_sigterm_and_sigint_stop_it_cleanly(home, sig):
         assert "alive serve: stopped" in proc.stdout.read()
     with pytest.raises(OSError):
         socket.create_connection((host, port), timeout=2).close()
+
+
+def test_a_trigger_queue_that_cannot_be_reached_is_503_with_a_line_in_the_log(home):
+    """http-kv whose token variable is unset: the button gets 503, the log says why."""
+    (home / "fleet.toml").write_text(FLEET + '[triggers]\nbackend = "http-kv"\n[triggers.http_kv]\n'
+                                     'url = "http://127.0.0.1:9/kv"\ntoken_env = "TEST_KV_TOKEN_UNSET"\n')
+    with serving(home, env={"TEST_SERVE_TOKEN": TOKEN}) as s:
+        status, _, body = request(s, "POST", "/trigger/track", body="",
+                                  headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 503 and "cannot reach the trigger queue" in body
+    log = (home.parent / "serve.log").read_text()
+    assert "TEST_KV_TOKEN_UNSET" in log and "Traceback" not in log

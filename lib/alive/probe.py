@@ -45,11 +45,13 @@ def interpret(ran, probe):
     return "error", f"exit {ran.code}" + (f": {last}" if last else ""), True
 
 
-def run_one(home, probe, clock=utcnow):
-    """Run one probe now -> (entry for probes.json, it ran)."""
+def run_one(home, probe, clock=utcnow, reg=None):
+    """Run one probe now -> (entry for probes.json, it ran). With `reg`, the token
+    variables it names are kept from the probe's environment."""
     from . import procs
 
-    ran = procs.run(probe.command, probe.timeout, cwd=home, env=procs.child_env(home, ALIVE_PROBE=probe.name))
+    ran = procs.run(probe.command, probe.timeout, cwd=home,
+                    env=procs.child_env(home, reg, ALIVE_PROBE=probe.name))
     state, detail, it_ran = interpret(ran, probe)
     return {"state": state, "checked_at": format_iso(clock()), "detail": detail[:DETAIL_MAX]}, it_ran
 
@@ -73,7 +75,7 @@ def save(home, entries, keep_only=None):
 def reprobe(home, reg, name, clock=utcnow):
     """Run one probe now and record it (the watchdog does this when a state is too old).
     -> (entry, warning or None)."""
-    entry, _ = run_one(home, reg.probes[name], clock)
+    entry, _ = run_one(home, reg.probes[name], clock, reg)
     return entry, save(home, {name: entry})
 
 
@@ -106,7 +108,7 @@ def main(argv):
     started = utcnow()
     entries, failed = {}, []
     for name in sorted(reg.probes):  # one after the other: each is bounded by its own timeout
-        entries[name], it_ran = run_one(home, reg.probes[name])
+        entries[name], it_ran = run_one(home, reg.probes[name], reg=reg)
         if not it_ran:
             failed.append(name)
     try:

@@ -91,9 +91,15 @@ def failure_text(ran, what):
     return f"{what} {how}" + (f": {last}" if last else "")
 
 
-def child_env(home, **extra):
+def child_env(home, reg=None, **extra):
     """The environment of a producer, probe or after command: ours, plus ALIVE_HOME (so a
-    script can call `alive write` into the same home) and what it is run for."""
+    script can call `alive write` into the same home) and what it is run for; without the
+    variables that hold alive's own tokens (a producer that printed its environment would
+    otherwise put them in watchdog.json)."""
+    from .registry import secret_env_names
+
     env = dict(os.environ, ALIVE_HOME=os.fspath(home))
+    for name in secret_env_names(reg) if reg is not None else ():
+        env.pop(name, None)
     env.update({k: os.fspath(v) for k, v in extra.items() if v is not None})
     return env

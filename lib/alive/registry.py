@@ -153,6 +153,15 @@ class Registry:
     serve: Serve = field(default_factory=Serve)
 
 
+def secret_env_names(reg):
+    """The environment variables that hold tokens (ntfy, http-kv, serve): never passed on
+    to the programs alive runs."""
+    names = [reg.notify.ntfy.token_env if reg.notify.ntfy else None,
+             reg.triggers.http_kv.token_env if reg.triggers.http_kv else None,
+             reg.serve.token_env]
+    return {n for n in names if n}
+
+
 def task_max_gap(task, settings, interval_s=None):
     """Seconds without a heartbeat before a task is RED: the registry's max_gap, else 2 x
     the schedule's longest interval, else 2 x the heartbeat's interval_s, else the default."""

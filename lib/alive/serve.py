@@ -177,9 +177,9 @@ class Handler(BaseHTTPRequestHandler):
         how = "bearer" if self.headers.get("Authorization") else "form"
         try:
             path_written = queue.enqueue(self.app.home, reg, name, f"serve/{how}", utcnow())
-        except OSError as exc:
+        except (OSError, UsageError) as exc:  # an unwritable spool, a KV server down, its token unset
             print(f"alive serve: cannot queue a trigger: {exc}", file=sys.stderr, flush=True)
-            return self.reply(500, "cannot write to the trigger queue (see the server's log)\n")
+            return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
         with self.app.lock:
             self.app.cache = None                   # the next page shows the queued refresh
         self.log_message("queued %s", path_written.name)

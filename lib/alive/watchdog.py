@@ -221,13 +221,13 @@ def verify(source, now):
     return None
 
 
-def refresh_one(home, source, clock, say):
+def refresh_one(home, source, clock, say, reg=None):
     """Run the producer, up to `retries` more times after `retry_pause`. -> (ok, attempts,
     error, stderr tail). A producer that cannot be started is not retried: it would not
     start on a second try either."""
     from . import procs
 
-    env = procs.child_env(home, ALIVE_SOURCE=source.name, ALIVE_SOURCE_PATH=source.path)
+    env = procs.child_env(home, reg, ALIVE_SOURCE=source.name, ALIVE_SOURCE_PATH=source.path)
     error, tail = None, ""
     for attempt in range(1, source.retries + 2):
         if attempt > 1:
@@ -306,7 +306,7 @@ def execute(home, reg, steps, by, clock, say, report):
             # two sources written by one producer: its run for the first refreshed this one too
             ok, attempts, error, tail = True, 0, None, ""
         else:
-            ok, attempts, error, tail = refresh_one(home, source, clock, say)
+            ok, attempts, error, tail = refresh_one(home, source, clock, say, reg)
         if ok:
             produced.add(tuple(source.producer))
         failures = record(home, step.name, ok, by, started, clock(), error, tail, attempts)
@@ -337,7 +337,7 @@ def run_afters(home, reg, refreshed, say):
         from . import procs
 
         timeout = max(reg.sources[n].timeout for n in names)
-        ran = procs.run(list(argv), timeout, cwd=home, env=procs.child_env(home, ALIVE_SOURCES=",".join(mine)))
+        ran = procs.run(list(argv), timeout, cwd=home, env=procs.child_env(home, reg, ALIVE_SOURCES=",".join(mine)))
         error = procs.failure_text(ran, f"after command {argv[0]}")
         done.append({"argv": list(argv), "sources": mine, "ok": error is None, "error": error})
         say(f"after {' '.join(argv)}: " + ("ok" if error is None else f"FAILED: {error}"))
