@@ -43,12 +43,13 @@ def environment(home):
     return env
 
 
-def step(home, argv, show=True, limit=None):
+def step(home, argv, show=True, limit=None, env=None):
     """Run one real command against the demo home; print it and its output."""
     short = {sys.executable: "", str(ALIVE): "alive", str(SHIM): "scripts/cron-heartbeat-write.sh", "bash": ""}
     shown = " ".join(short.get(a, a if " " not in a else repr(a)) for a in argv).strip()
     print(f"$ {shown}")
-    r = subprocess.run(argv, capture_output=True, text=True, env=environment(home), cwd=home, timeout=120)
+    r = subprocess.run(argv, capture_output=True, text=True, env={**environment(home), **(env or {})},
+                       cwd=home, timeout=120)
     lines = (r.stdout + r.stderr).rstrip().splitlines()
     if show and lines:
         cut = lines[:limit] if limit else lines
@@ -59,8 +60,8 @@ def step(home, argv, show=True, limit=None):
     return r
 
 
-def alive(home, *args, show=True, limit=None):
-    return step(home, [sys.executable, str(ALIVE), *args], show, limit)
+def alive(home, *args, show=True, limit=None, env=None):
+    return step(home, [sys.executable, str(ALIVE), *args], show, limit, env)
 
 
 def iso(dt):
@@ -112,6 +113,10 @@ def correct_layer(home):
     alive(home, "check", "--notify", limit=20)
     print(f"  notifications.log unchanged: {log.exists() and log.read_text() == text} (each flip is told once)")
     alive(home, "refresh", "sales")
+    print("\na 'Trigger now' click (or `alive trigger`), twice, then the runner refreshes once:")
+    alive(home, "trigger", "sales")
+    alive(home, "trigger", "sales")
+    alive(home, "triggers")
 
 
 def report_layer(home):
@@ -124,6 +129,16 @@ def report_layer(home):
     lines = (site / "metrics.prom").read_text().splitlines()
     print("\n".join("  " + line for line in lines[:6]) + f"\n  ... ({len(lines)} lines)")
     return site
+
+
+def schedule_layer(home):
+    title("5. always scheduled: every unit generated from fleet.toml")
+    alive(home, "schedule", "launchd", "--out", str(home / "launchd"), limit=14)
+    plist = home / "launchd" / "com.example.alive.task.sales-report.plist"
+    if plist.exists():
+        print("\n".join("  " + ln for ln in plist.read_text().splitlines()[3:-1][:30]))
+    alive(home, "schedule", "crontab", limit=8)
+    alive(home, "verify", limit=30)
 
 
 def prepare(home):
@@ -142,6 +157,7 @@ def main(argv):
     check_layer(home)
     correct_layer(home)
     site = report_layer(home)
+    schedule_layer(home)
     print(f"\nEverything the demo wrote is in {home}")
     print(f"  brief:     {site / 'brief.md'}")
     print(f"  metrics:   {site / 'metrics.prom'}")
