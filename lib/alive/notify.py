@@ -167,24 +167,14 @@ def _locked(lock_path):
     """One notifier at a time (watchdog and `check --notify` may overlap): two senders
     would each deliver the same outbox message. Waits at most LOCK_WAIT_S; yields False
     when the lock could not be had."""
-    import fcntl
+    from . import locks
 
-    os.makedirs(lock_path.parent, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = locks.acquire(lock_path, LOCK_WAIT_S)
     try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
-        yield True
+        yield fd is not None
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------- flips (pure)

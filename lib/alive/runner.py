@@ -69,17 +69,9 @@ def main(argv):
 
 def take_lock(home, task):
     """A real fcntl lock, held for the whole run; None when another run holds it."""
-    import fcntl
+    from . import locks
 
-    folder = paths.state_dir(home) / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / f"run.{task}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return locks.acquire(paths.state_dir(home) / "locks" / f"run.{task}.lock")
 
 
 def marker_path(home, task):

@@ -49,12 +49,10 @@ def save(path, data):
 def update(path, change):
     """Read-modify-write under an fcntl lock (path + '.lock'), so two commands at once
     cannot lose each other's update. change(dict) mutates the dict; returns it."""
-    import fcntl
+    from . import locks
 
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = locks.acquire(f"{path}.lock", wait_s=None)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         data, _ = load(path)
         change(data)
         save(path, data)

@@ -429,26 +429,15 @@ def tell(report, by_source, log, now, result, say):
 def take_runner_lock(home):
     """state/triggers.lock, a real fcntl lock held for the runner's life -> fd, or None when
     another runner holds it. The fd is not inherited by producers (os.open's default)."""
-    import fcntl
+    from . import locks
 
-    os.makedirs(paths.state_dir(home), exist_ok=True)
-    path = paths.state_dir(home) / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
+    return locks.acquire(paths.state_dir(home) / LOCK_FILE, note_pid=True)
 
 
 def runner_holder(home):
-    try:
-        return int((paths.state_dir(home) / LOCK_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
+    from . import locks
+
+    return locks.holder(paths.state_dir(home) / LOCK_FILE)
 
 
 # ---------------------------------------------------------------- command line

@@ -176,30 +176,15 @@ def lock_path(home):
 def take_lock(home, wait_s=0.0):
     """The watchdog lock (a real fcntl lock, released when the fd closes or the process
     dies) -> fd, or None when another tick or refresh still holds it after wait_s."""
-    import fcntl
+    from . import locks
 
-    os.makedirs(paths.state_dir(home), exist_ok=True)
-    fd = os.open(lock_path(home), os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by producers
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return None
-            time.sleep(LOCK_POLL_S)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # so the one that waits can say who holds it
-    return fd
+    return locks.acquire(lock_path(home), wait_s, LOCK_POLL_S, note_pid=True)
 
 
 def lock_holder(home):
-    try:
-        return int(lock_path(home).read_text().strip())
-    except (OSError, ValueError):
-        return None
+    from . import locks
+
+    return locks.holder(lock_path(home))
 
 
 # ---------------------------------------------------------------- running
