@@ -27,15 +27,16 @@ def fsync_dir(directory):
         os.close(fd)
 
 
-def write_temp(directory, final_name, data, mode=0o644):
-    """Write data to a fresh temp file beside final_name; return its path (fsynced)."""
+def write_temp(directory, final_name, data, mode=0o644, durable=True):
+    """Write data to a fresh temp file beside final_name; return its path (fsynced when durable)."""
     tmp = temp_name(directory, final_name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
@@ -44,28 +45,34 @@ def write_temp(directory, final_name, data, mode=0o644):
     return tmp
 
 
-def write_atomic(path, data, mode=0o644):
-    """Replace path with data atomically. data is bytes or str (UTF-8)."""
+def write_atomic(path, data, mode=0o644, durable=True, sync_dir=True):
+    """Replace path with data atomically. data is bytes or str (UTF-8).
+
+    durable=False skips the fsyncs, for files that mean nothing after a power cut (a
+    running marker): the rename is just as atomic. sync_dir=False leaves the folder's fsync
+    to the caller, who does one for several renames."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     path = os.fspath(path)
     directory, name = os.path.split(path)
     directory = directory or "."
-    tmp = write_temp(directory, name, data, mode)
+    tmp = write_temp(directory, name, data, mode, durable)
     try:
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_dir(directory)
+    if durable and sync_dir:
+        fsync_dir(directory)
 
 
-def create_new(directory, names, data, mode=0o644):
+def create_new(directory, names, data, mode=0o644, sync_dir=True):
     """Write data under the first of `names` that does not exist yet; never overwrite.
 
     The content is complete in a temp file before os.link gives it its name, and link
     fails with EEXIST instead of replacing, so many writers racing for one name each
-    end up with their own file. Returns the path written.
+    end up with their own file. Returns the path written. sync_dir=False leaves the
+    folder's fsync to the caller.
     """
     directory = os.fspath(directory)
     tmp = write_temp(directory, "new", data, mode)
@@ -82,7 +89,8 @@ def create_new(directory, names, data, mode=0o644):
                 if not _claim_by_rename(tmp, final):
                     continue
                 tmp = None  # renamed into place
-            fsync_dir(directory)
+            if sync_dir:
+                fsync_dir(directory)
             return final
         raise FileExistsError(f"no free file name in {directory} (tried {len(names)})")
     finally:

@@ -1,15 +1,14 @@
 """`alive write TASK ...`: one heartbeat from the command line (the shim's workhorse).
 
 This is the hottest path alive has (every job, every run), so it parses its few options
-by hand instead of importing argparse, and imports datetime only when a time is given.
+with args.parse instead of argparse, and imports datetime only when a time is given.
 """
 import math
 import os
 import sys
 import time
 
-from . import heartbeat, paths
-from .durations import parse_duration
+from . import args, heartbeat, paths
 from .errors import RuntimeFailure, UsageError
 
 USAGE = """usage: alive write TASK [--status ok|partial|skipped|error] [--summary TEXT]
@@ -22,38 +21,6 @@ summary "<task> <status>". Times without a zone are local time."""
 VALUED = {"--status", "--summary", "--started-at", "--completed-at", "--interval", "--home", "--config"}
 REPEATED = {"--warning", "--error", "--metric"}
 FLAGS = {"--complete"}
-
-
-def parse_args(argv):
-    """-> dict of option name (without --) -> value; 'task' for the positional."""
-    opts = {name[2:]: [] for name in REPEATED}
-    positional = []
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            raise SystemExit(0)
-        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in FLAGS and not eq:
-            opts[name[2:]] = True
-        elif name in VALUED or name in REPEATED:
-            value = inline if eq else next(args, None)
-            if value is None:
-                raise UsageError(f"alive write: argument {name}: expected one argument")
-            if name in REPEATED:
-                opts[name[2:]].append(value)
-            else:
-                opts[name[2:]] = value
-        elif arg.startswith("--") or (arg.startswith("-") and len(arg) > 1 and not positional):
-            raise UsageError(f"alive write: unrecognized arguments: {arg}")
-        else:
-            positional.append(arg)
-    if not positional:
-        raise UsageError("alive write: the following arguments are required: task")
-    if len(positional) > 1:
-        raise UsageError(f"alive write: unrecognized arguments: {' '.join(positional[1:])}")
-    opts["task"] = positional[0]
-    return opts
 
 
 def metric_value(raw):
@@ -93,24 +60,15 @@ def _time(option, raw):
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _interval(raw):
-    if raw is None:
-        return None
-    try:
-        return parse_duration(raw)
-    except ValueError as exc:
-        raise UsageError(f"alive write: argument --interval: {exc}") from None
-
-
 def main(argv):
-    opts = parse_args(argv)
+    opts = args.parse(argv, "alive write", USAGE, VALUED, REPEATED, FLAGS)
     try:
         hb = heartbeat.build(
-            opts["task"], time.time(), status=opts.get("status", "ok"), summary=opts.get("summary"),
+            opts["positional"], time.time(), status=opts.get("status", "ok"), summary=opts.get("summary"),
             started_at=_time("--started-at", opts.get("started-at")),
             completed_at=_time("--completed-at", opts.get("completed-at")),
             warnings=opts["warning"], errors=opts["error"], metrics=parse_metrics(opts["metric"]),
-            interval_s=_interval(opts.get("interval")), complete=True if opts.get("complete") else None,
+            interval_s=args.duration("alive write", "--interval", opts.get("interval")), complete=True if opts.get("complete") else None,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

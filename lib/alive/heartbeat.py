@@ -166,10 +166,13 @@ def latest_name(task_id):
 
 
 def write(health_dir, hb):
-    """Write the canonical file (never overwriting), then <task>_latest.json. Returns the path."""
+    """Write the canonical file (never overwriting), then <task>_latest.json. Returns the path.
+
+    Both files are fsynced before their names appear; one fsync of the folder at the end
+    makes both names durable (the command has not said "written" before it)."""
     os.makedirs(health_dir, exist_ok=True)
     data = serialize(hb)
-    path = atomic.create_new(health_dir, candidate_names(hb), data)
+    path = atomic.create_new(health_dir, candidate_names(hb), data, sync_dir=False)
     atomic.write_atomic(os.path.join(health_dir, latest_name(hb["task_id"])), data)
     return path
 

@@ -4,8 +4,10 @@ Runs CMD (an argv, never a shell string) in its own process group, passes its ou
 through live while keeping a tail, and writes exactly one heartbeat however the run ends.
 The wrapped command's exit code always wins (runitor): a heartbeat that cannot be
 written is reported on stderr and changes nothing else.
+
+Like `alive write`, it keeps argparse, pathlib, json and datetime out of its imports:
+what a scheduled job pays for its heartbeat should be the interpreter's start.
 """
-import json
 import os
 import selectors
 import signal
@@ -13,9 +15,9 @@ import subprocess
 import sys
 import time
 
-from . import atomic, cliutil, heartbeat, paths
+from . import args, atomic, heartbeat, paths
+from .durations import format_duration
 from .errors import UsageError
-from .timeutil import format_duration, format_iso, utcnow
 
 EXIT_TIMEOUT, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_OVERLAP = 124, 126, 127, 75
 KILL_GRACE_S = 5.0      # SIGTERM, then SIGKILL this long after
@@ -24,13 +26,10 @@ ERROR_LINES, ERROR_LINE_MAX = 20, 500
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def build_parser():
-    p = cliutil.parser("run", "Run a command and write its heartbeat.")
-    p.add_argument("task")
-    p.add_argument("--timeout", type=cliutil.duration_arg)
-    p.add_argument("--no-overlap", action="store_true")
-    p.add_argument("--interval", type=cliutil.duration_arg)
-    return p
+USAGE = """usage: alive run TASK [--timeout DUR] [--no-overlap] [--interval DUR] [--home DIR] [--config FILE]
+                 -- COMMAND [ARG...]
+
+Run COMMAND (no shell), pass its output through, and write one heartbeat for TASK."""
 
 
 def split_command(argv):
@@ -44,24 +43,27 @@ def split_command(argv):
 
 def main(argv):
     own, command = split_command(argv)
-    args = build_parser().parse_args(own)
-    problem = heartbeat.task_id_problem(args.task)
+    opts = args.parse(own, "alive run", USAGE, valued={"--timeout", "--interval", "--home", "--config"},
+                      flags={"--no-overlap"})
+    task = opts["positional"]
+    timeout_s = args.duration("alive run", "--timeout", opts.get("timeout"))
+    interval_s = args.duration("alive run", "--interval", opts.get("interval"))
+    problem = heartbeat.task_id_problem(task)
     if problem:
         raise UsageError(problem)
-    home = paths.resolve_home(args.home)
+    home = paths.home_text(opts.get("home"))
     lock = None
-    if args.no_overlap:
-        lock = take_lock(home, args.task)
+    if opts.get("no-overlap"):
+        lock = take_lock(home, task)
         if lock is None:
-            holder = read_marker(home, args.task)
+            holder = read_marker(home, task)
             pid = f" (pid {holder['pid']})" if holder and "pid" in holder else ""
-            now = utcnow()
             record(home, heartbeat.build(
-                args.task, now, status="skipped", summary=f"previous run still going{pid}; not started",
-                interval_s=args.interval, host=os.uname().nodename, run_id=os.urandom(8).hex()))
+                task, time.time(), status="skipped", summary=f"previous run still going{pid}; not started",
+                interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
             return EXIT_OVERLAP
     try:
-        return run(home, args.task, command, args.timeout, args.interval)
+        return run(home, task, command, timeout_s, interval_s)
     finally:
         if lock is not None:
             os.close(lock)
@@ -71,36 +73,47 @@ def take_lock(home, task):
     """A real fcntl lock, held for the whole run; None when another run holds it."""
     from . import locks
 
-    return locks.acquire(paths.state_dir(home) / "locks" / f"run.{task}.lock")
+    return locks.acquire(os.path.join(home, "state", "locks", f"run.{task}.lock"))
 
 
 def marker_path(home, task):
-    return paths.running_dir(home) / f"{task}.json"
+    return os.path.join(home, "state", "running", f"{task}.json")
 
 
 def read_marker(home, task):
+    import json
+
     try:
-        return json.loads(marker_path(home, task).read_bytes())
+        with open(marker_path(home, task), "rb") as f:
+            return json.loads(f.read())
     except (OSError, ValueError):
         return None
 
 
 def write_marker(home, task, marker):
+    """-> the bytes written (remove_marker compares them), or None when it could not."""
+    data = heartbeat.serialize(marker)
     try:
-        paths.running_dir(home).mkdir(parents=True, exist_ok=True)
-        atomic.write_atomic(marker_path(home, task), json.dumps(marker))
+        os.makedirs(os.path.dirname(marker_path(home, task)), exist_ok=True)
+        # A marker means nothing after a power cut: atomic, but not worth an fsync.
+        atomic.write_atomic(marker_path(home, task), data, durable=False)
+        return data
     except OSError as exc:
         print(f"alive run: could not write running marker: {exc}", file=sys.stderr)
+        return None
 
 
-def remove_marker(home, task, run_id):
-    """Remove the marker only if it is still ours (a concurrent run may have replaced it)."""
-    current = read_marker(home, task)
-    if current is None or current.get("run_id") == run_id:
-        try:
-            marker_path(home, task).unlink()
-        except OSError:
-            pass
+def remove_marker(home, task, written):
+    """Remove the marker only if it is still ours (a concurrent run may have replaced it):
+    the same bytes, so no JSON parser is needed to tell."""
+    path = marker_path(home, task)
+    try:
+        with open(path, "rb") as f:
+            if written is not None and f.read() != written:
+                return
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class Output:
@@ -146,7 +159,7 @@ def utf8_tail(data, limit):
 
 def run(home, task, command, timeout_s, interval_s):
     run_id = os.urandom(8).hex()
-    started = utcnow()
+    started = time.time()
     t0 = time.monotonic()
     base = dict(interval_s=interval_s, host=os.uname().nodename, run_id=run_id)
     # Handlers go in before the child starts: a signal that arrives in between is kept
@@ -154,8 +167,8 @@ def run(home, task, command, timeout_s, interval_s):
     received, child = [], []
     previous = {s: signal.signal(s, lambda sig, _f: _forward(child, sig, received)) for s in FORWARDED}
     # The marker is there before the command can say anything, so "running" is never missed.
-    write_marker(home, task, {"pid": os.getpid(), "task_id": task, "host": base["host"],
-                              "started_at": format_iso(started), "run_id": run_id, "command": command})
+    marker = write_marker(home, task, {"pid": os.getpid(), "task_id": task, "host": base["host"],
+                                       "started_at": heartbeat.iso(started), "run_id": run_id, "command": command})
     try:
         try:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -165,7 +178,7 @@ def run(home, task, command, timeout_s, interval_s):
             why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
             message = f"{command[0]}: {why}"
             print(f"alive run: {message}", file=sys.stderr)
-            record(home, heartbeat.build(task, utcnow(), status="error", summary=message, started_at=started,
+            record(home, heartbeat.build(task, time.time(), status="error", summary=message, started_at=started,
                                          errors=[message], exit_code=code, duration_s=0.0, **base))
             return code
         child.append(proc)
@@ -174,13 +187,13 @@ def run(home, task, command, timeout_s, interval_s):
         output = Output()
         timed_out = pump(proc, output, timeout_s)
     finally:
-        remove_marker(home, task, run_id)
+        remove_marker(home, task, marker)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     duration = round(time.monotonic() - t0, 3)
     code = EXIT_TIMEOUT if timed_out else exit_code_of(proc.returncode)
     status, summary, errors = outcome(proc.returncode, timed_out, timeout_s, duration, output, received)
-    record(home, heartbeat.build(task, utcnow(), status=status, summary=summary, started_at=started,
+    record(home, heartbeat.build(task, time.time(), status=status, summary=summary, started_at=started,
                                  errors=errors, exit_code=code, duration_s=duration,
                                  output_tail=output.tail(), **base))
     return code
@@ -267,6 +280,6 @@ def _killpg(proc, sig):
 def record(home, hb):
     """Write the heartbeat; a failure is reported, never raised (the job's code wins)."""
     try:
-        heartbeat.write(paths.health_dir(home), hb)
+        heartbeat.write(os.path.join(home, "health"), hb)
     except OSError as exc:
         print(f"alive run: could not write heartbeat for {hb['task_id']}: {exc}", file=sys.stderr)
