@@ -115,16 +115,6 @@ def test_probe_is_scheduled_only_with_probes_at_the_shortest_interval(tmp_path):
     assert probe.schedule.interval == 90
 
 
-def test_a_source_schedule_without_a_producer_schedules_nothing(tmp_path):
-    reg, setup = fleet(tmp_path / "h", """
-        [sources.a]
-        path = "a.json"
-        max_age = "1h"
-        schedule = "every 1h"
-        """)
-    assert not [j for j in units.jobs(reg, setup) if j.name.startswith("refresh.")]
-
-
 def test_environment_names_the_home_a_fixed_path_and_a_config_outside_the_home(tmp_path):
     reg, setup = example(tmp_path / "home")
     env = setup.env()

@@ -3,7 +3,6 @@ import json
 import sys
 
 from . import alerts, cliutil, facts, health, paths, registry, textview
-from .errors import RuntimeFailure
 from .timeutil import utcnow
 
 EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
@@ -31,10 +30,13 @@ def main(argv):
     home, reg = load(args)
     now = utcnow()
     result = run_check(home, reg, now)
+    # alerts/ is a side channel: when it cannot be written (a full disk) the verdict is
+    # still printed and still decides the exit code, with one line on stderr (at least 1).
+    alerts_problem = None
     try:
         alerts.sync(home, result)
     except OSError as exc:
-        raise RuntimeFailure(f"cannot write alerts in {paths.alerts_dir(home)}: {exc.strerror or exc}") from None
+        alerts_problem = f"alive check: cannot write alerts in {paths.alerts_dir(home)}: {exc.strerror or exc}"
     sent = None
     if args.notify:
         from . import notify
@@ -46,4 +48,8 @@ def main(argv):
         print(textview.table(result, textview.use_color(sys.stdout)))
         if sent is not None:
             print(f"notifications: {sent['sent']} sent, {sent['queued']} waiting in the outbox, {sent['dropped']} dropped")
+    if alerts_problem:
+        sys.stdout.flush()
+        print(alerts_problem, file=sys.stderr)
+        return max(EXIT[result.overall], 1)
     return EXIT[result.overall]

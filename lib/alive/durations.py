@@ -6,6 +6,8 @@ starting the interpreter.
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DIGITS = "0123456789"  # str.isdigit() would also take '²' and '٣'
+MAX_S = 36500 * 86400  # 100 years: a longer duration is a typo, and would overflow datetime arithmetic
+_MAX_TEXT = "at most 36500d, 100 years"
 
 
 def parse_duration(text):
@@ -18,22 +20,30 @@ def parse_duration(text):
     if isinstance(text, int):
         if text < 0:
             raise ValueError(f"{text} is not a duration (negative)")
+        if text > MAX_S:
+            raise ValueError(f"{text} is too long ({_MAX_TEXT})")
         return text
     raw = str(text).strip()
+    shown = repr(str(text)) if len(str(text)) <= 60 else repr(str(text)[:40] + "...")
     if raw and all(c in _DIGITS for c in raw):
-        return int(raw)
+        total = int(raw) if len(raw) <= 12 else MAX_S + 1  # int() of 4,300+ digits raises
+        if total > MAX_S:
+            raise ValueError(f"{shown} is too long ({_MAX_TEXT})")
+        return total
     total, number, seen = 0, "", False
     for ch in raw:
         if ch in _DIGITS:
             number += ch
         elif ch in _UNITS and number:
-            total += int(number) * _UNITS[ch]
+            total += int(number) * _UNITS[ch] if len(number) <= 12 else MAX_S + 1
             number, seen = "", True
         else:
             seen = False
             break
     if not seen or number:
-        raise ValueError(f"{str(text)!r} is not a duration ({_hint(raw)})")
+        raise ValueError(f"{shown} is not a duration ({_hint(raw)})")
+    if total > MAX_S:
+        raise ValueError(f"{shown} is too long ({_MAX_TEXT})")
     return total
 
 

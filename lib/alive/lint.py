@@ -50,7 +50,7 @@ def salvaged_health_dir(config):
     default = registry.Settings.health_dir
     try:
         value = tomllib.loads(Path(config).read_text(encoding="utf-8"))["settings"]["health_dir"]
-    except (OSError, ValueError, KeyError, TypeError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return default
     return value if isinstance(value, str) and value.strip() else default
 

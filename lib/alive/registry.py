@@ -21,10 +21,10 @@ from .errors import UsageError
 from .schedule import longest_interval, parse_schedule
 from .timeutil import parse_duration
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
-_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}\Z")
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 # ntfy's Priority header: names, or 1..5 (and "max" as an alias of urgent)
 _PRIORITIES = {"min": "min", "low": "low", "default": "default", "high": "high", "urgent": "urgent",
                "max": "urgent", "1": "min", "2": "low", "3": "default", "4": "high", "5": "urgent"}
@@ -306,6 +306,12 @@ class _Checker:
         except tomllib.TOMLDecodeError as exc:
             self._toml_error(str(exc), text)
             return None
+        except (ValueError, RecursionError) as exc:
+            # Not a TOMLDecodeError, so no position: an integer of 4,300+ digits (int()'s
+            # limit) or nesting deeper than the parser's recursion. Found by bisection.
+            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            self.add((), f"not valid TOML: {problem}", line=_failing_line(text))
+            return None
         self.lines = _locate(text)
         self.doc = doc
         return self._registry(doc)
@@ -558,16 +564,21 @@ def _resolve(text, home):
 # ---------------------------------------------------------------- value converters
 
 
-def _show(value):
-    """A value as it would be written in TOML, for messages."""
+def _show(value, limit=80):
+    """A value as it would be written in TOML, for messages; a long one is cut (it is
+    named by its line anyway), a deeply nested one only described."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
         return "a table"
     try:
-        return json.dumps(value, ensure_ascii=False)
-    except TypeError:
-        return str(value)
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            text = str(value)
+        except (ValueError, RecursionError):
+            text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
 
 
 def _passthrough(value):
@@ -645,7 +656,7 @@ def _renotify(value):
     # `renotify = false` (or 0): say it once, never repeat while RED.
     if value is False or value == 0:
         return None
-    return _duration()(value)
+    return _duration(positive=False)(value) or None   # "0" too, as the README says
 
 
 def _argv(value):
@@ -678,7 +689,7 @@ def _schedule(value):
 
 
 def _priority(value):
-    norm = _PRIORITIES.get(str(value).lower()) if not isinstance(value, bool) else None
+    norm = _PRIORITIES.get(str(value).lower()) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     if norm is None:
         raise _Bad(f"{_show(value)} is not a priority (min, low, default, high, urgent, or 1 to 5)")
     return norm
@@ -701,6 +712,31 @@ def _unknown(name, known):
 
 
 # ---------------------------------------------------------------- dotted keys and lines
+
+
+def _failing_line(text):
+    """The line where tomllib hits an error it gives no position for: the shortest run of
+    whole lines from the top that still fails the same way (a prefix that ends before the
+    culprit parses, or fails only where it was cut)."""
+    lines = text.splitlines(keepends=True)
+
+    def fails(n):
+        try:
+            tomllib.loads("".join(lines[:n]))
+        except tomllib.TOMLDecodeError:
+            return False
+        except (ValueError, RecursionError):
+            return True
+        return False
+
+    low, high = 1, max(len(lines), 1)
+    while low < high:
+        mid = (low + high) // 2
+        if fails(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def _key(part):

@@ -39,7 +39,7 @@ JOURNAL_FILE = "triggers.json"
 LOG_FILE = "triggers.log"
 MAX_ATTEMPTS = 2          # a request whose run the runner died in twice is dropped
 GONE_KEEP_S = 300         # how long removed KV keys are remembered (lists lag deletes)
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")   # the <id> of a KV key
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")   # the <id> of a KV key
 
 
 @dataclass

@@ -3,7 +3,7 @@ shared by the three unit writers (launchd.py, systemd.py, crontab.py) and by `al
 
 jobs(reg, setup) -> [Job]: the core jobs (watchdog, check, triggers, probe when probes exist,
 report + export, the nightly brief + prune), one `alive run` job per task with `run` and
-`schedule`, one `alive refresh --by schedule` job per source with `schedule` and a producer
+`schedule`, one `alive refresh --by schedule` job per source with `schedule`
 (the cron floor). Every argv is absolute: the interpreter, bin/alive, its arguments.
 
 Also here, because every writer needs them: the calendar helpers that turn a Schedule into
@@ -135,8 +135,7 @@ def jobs(reg, setup):
                            f"task {name} ({task.schedule.text})"))
     for name in sorted(reg.sources):
         source = reg.sources[name]
-        # Without a producer there is nothing to refresh (`alive refresh` would refuse).
-        if source.schedule is not None and source.producer:
+        if source.schedule is not None:  # the registry refuses a schedule without a producer
             out.append(Job(f"refresh.{name}", alive("refresh", name, "--by", "schedule"), source.schedule,
                            f"cron floor of source {name} ({source.schedule.text})"))
     return out
