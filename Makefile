@@ -15,6 +15,11 @@ $(VPY):
 test: $(VPY)
 	$(VPY) -m pytest -q tests
 
+# The reliability suite (tests/reliability: crash, concurrency, faults, hostile input, ...)
+# at 10 x the counts of `make test`.
+soak: $(VPY)
+	ALIVE_SOAK_FACTOR=10 $(VPY) -m pytest -q tests/reliability
+
 demo:
 	$(PYTHON) bin/alive demo
 

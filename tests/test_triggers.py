@@ -267,6 +267,30 @@ def test_a_request_whose_second_run_also_kills_the_runner_is_dropped_and_logged(
     assert "the runner died during its run 2 times" in log_text(home)
 
 
+def test_a_runner_that_dies_before_a_source_started_has_not_tried_it(home):
+    # The runner dies twice while the first source runs: that one is dropped (it killed
+    # the runner twice), the second never started and is not: it runs on the next pass.
+    script(home, "good.py")
+    fleet(home, source("a", producer=gated(home)) + source("b"))
+    enqueue(home, "a")
+    enqueue(home, "b")
+    for attempt in (1, 2):
+        runner = start_alive(home, "triggers")
+        assert wait_for(lambda: runs(home, "gated.py") == attempt)
+        runner.kill()
+        runner.wait()
+        kill_pidfile(home / "gated.py.pid")
+        left = journal(home)["run"]
+        assert left["started"] == ["a"]
+        assert {r["source"]: r["attempt"] for r in left["requests"]} == {"a": attempt, "b": 1}
+    r = run_alive("triggers", home=home)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "b: refreshed (1 request)"
+    assert runs(home, "good.py") == 1 and runs(home, "gated.py") == 2 and queued(home) == []
+    assert "dropped 'a." in log_text(home) and "dropped 'b." not in log_text(home)
+    assert "(1 whose refresh had not started: not counted as an attempt)" in log_text(home)
+
+
 def test_a_run_marked_ran_by_a_dead_runner_is_removed_without_running_again(home):
     script(home, "good.py")
     fleet(home, source("track"))

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import paths, statefile
-from .health import GREY, RED
+from .health import GREY, RED, SKEW_S
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
 NTFY_TIMEOUT_S = 10          # one POST; tests shorten it
@@ -145,12 +145,18 @@ def _run(home, reg, result, now, summary):
     reconcile(items, messages)
     items, events = plan(items, result.items, reg.notify, now)
     summary.events = len(events)
-    for event in events:
-        enqueue(messages, build_message(event, reg, now), log)
-    bound(messages, log)
+    queued = [msg for msg in (build_message(event, reg, now) for event in events) if enqueue(messages, msg)]
+    gone = bound(messages, log)
     save_outbox(outbox_path, messages)           # first: the write-ahead log
+    # Logged once it is true: when the outbox cannot be saved (a full disk), nothing was queued.
+    for msg in queued:
+        log.line(f"queued {msg.id} {msg.title!r}")
+    if gone:
+        log.line(f"outbox full (max {OUTBOX_MAX}): dropped the {len(gone)} oldest: " + ", ".join(m.id for m in gone))
     statefile.save(state_path, {"version": 1, "items": items})
-    deliver(outbox_path, messages, reg.notify, log, cwd=home)
+    from .registry import secret_env_names
+
+    deliver(outbox_path, messages, reg.notify, log, cwd=home, hide_env=secret_env_names(reg))
     summary.queued = len(messages)
 
 
@@ -225,13 +231,17 @@ def step(key, item, before, notify_cfg, now):
 
 
 def renotify_due(notified_at, renotify_s, now):
-    """True when `renotify_s` seconds or more have passed since the last RED message."""
+    """True when `renotify_s` seconds or more have passed since the last RED message, or
+    when that message is dated more than SKEW_S ahead of now: the clock stepped back, and
+    waiting for it to catch up could be months of silence (the reminder then restarts
+    the count from now, so a clock that stepped back costs one reminder, not one per check)."""
     if not renotify_s:
         return False
     try:
-        return seconds_between(parse_iso(notified_at), now) >= renotify_s
+        elapsed = seconds_between(parse_iso(notified_at), now)
     except (TypeError, ValueError):
         return True  # a hand-edited or damaged time: better one message too many than silence
+    return elapsed >= renotify_s or elapsed < -SKEW_S
 
 
 def reconcile(entries, messages):
@@ -298,23 +308,25 @@ def save_outbox(path, messages):
     statefile.save(path, {"version": 1, "messages": [asdict(m) for m in messages]})
 
 
-def enqueue(messages, msg, log):
-    """Append msg unless a message with its id is already waiting: same event, no-op."""
+def enqueue(messages, msg, log=None):
+    """Append msg unless a message with its id is already waiting: same event, no-op.
+    -> True when appended (the caller logs it once the outbox is saved)."""
     if any(m.id == msg.id for m in messages):
-        return
+        return False
     messages.append(msg)
-    log.line(f"queued {msg.id} {msg.title!r}")
+    return True
 
 
 def bound(messages, log):
-    """Keep the outbox at OUTBOX_MAX: an outage of weeks must not grow it without end."""
+    """Keep the outbox at OUTBOX_MAX: an outage of weeks must not grow it without end.
+    -> the messages dropped (the caller logs them once the outbox is saved)."""
     excess = len(messages) - OUTBOX_MAX
     if excess <= 0:
-        return
+        return []
     gone = messages[:excess]
     del messages[:excess]
     log.summary.dropped += excess
-    log.line(f"outbox full (max {OUTBOX_MAX}): dropped the {excess} oldest: " + ", ".join(m.id for m in gone))
+    return gone
 
 
 # ---------------------------------------------------------------- delivery
@@ -323,12 +335,13 @@ def configured_channels(notify_cfg):
     return [name for name, cfg in ((NTFY, notify_cfg.ntfy), (COMMAND, notify_cfg.command)) if cfg]
 
 
-def deliver(outbox_path, messages, notify_cfg, log, cwd=None):
+def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
     """Send each message to each channel that has not answered it yet, oldest first.
     A channel that fails once is left alone for the rest of this run (a server that is
     down would cost a timeout per message). The outbox is saved after every attempt, so
     a crash right after an answer cannot lead to a second send. The command channel runs
-    in `cwd` (ALIVE_HOME), so a relative argv works as it does for producers."""
+    in `cwd` (ALIVE_HOME), so a relative argv works as it does for producers, without the
+    variables in `hide_env` (every token variable of the registry; default: the ntfy one)."""
     channels = configured_channels(notify_cfg)
     token, token_problem = read_token(notify_cfg.ntfy) if notify_cfg.ntfy else (None, None)
     secrets = [token] if token else []
@@ -344,7 +357,8 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None):
             if channel == NTFY:
                 outcome = send_ntfy(notify_cfg.ntfy, msg, token)
             else:
-                outcome = send_command(notify_cfg.command, msg, hide_env=_token_env(notify_cfg), cwd=cwd)
+                outcome = send_command(notify_cfg.command, msg, cwd=cwd,
+                                       hide_env=_token_env(notify_cfg) if hide_env is None else hide_env)
             outcome.reason = scrub(outcome.reason, secrets)
             record(msg, channel, outcome, log)
             if outcome.state == RETRY:
@@ -550,10 +564,25 @@ class Log:
         self._failed = False
 
     def line(self, text):
+        """Append one line, whole or not at all: on a full disk a short write is taken
+        back, so the log never holds half a line."""
+        data = f"{self.stamp} {text}\n".encode("utf-8", "replace")
         try:
             os.makedirs(self.path.parent, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(f"{self.stamp} {text}\n")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    if os.write(fd, data) != len(data):
+                        raise OSError(28, os.strerror(28))  # ENOSPC: only part of it fitted
+                except OSError:
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
         except OSError as exc:
             if not self._failed:      # say it once, not once per line
                 self._failed = True

@@ -49,14 +49,17 @@ class _Tails:
         del buf[:-self.limit]
 
 
-def run(argv, timeout_s, cwd=None, env=None, tail_bytes=TAIL_BYTES):
-    """Run argv (relative programs resolve against cwd); never raises for the child's sake."""
+def run(argv, timeout_s, cwd=None, env=None, tail_bytes=TAIL_BYTES, on_spawn=None):
+    """Run argv (relative programs resolve against cwd); never raises for the child's sake.
+    on_spawn(), when given, is called once the child has started (it must not raise)."""
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as exc:
         return Ran(list(argv), problem=start_problem(argv[0], exc, cwd), timeout_s=timeout_s)
+    if on_spawn:
+        on_spawn()
     tails = _Tails(tail_bytes)
     timed_out = runner.pump(proc, tails, timeout_s)
     return Ran(list(argv), proc.returncode, timed_out,

@@ -259,7 +259,9 @@ def main(argv):
     port = args.port if args.port is not None else reg.serve.port
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range (0 to 65535)")
-    token = os.environ.get(reg.serve.token_env) if reg.serve.token_env else None
+    # A blank or space-only value is no token (as for ntfy and http-kv): it must not let
+    # --allow-remote listen, and a bearer could never match it anyway.
+    token = (os.environ.get(reg.serve.token_env) or "").strip() if reg.serve.token_env else None
     loopback = is_loopback(bind)
     if not loopback:
         if not args.allow_remote:

@@ -41,9 +41,10 @@ def peek(path):
         return {}
 
 
-def save(path, data):
+def save(path, data, durable=True):
+    """Atomically; durable=False skips the fsyncs (for a mark whose loss in a power cut is harmless)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic.write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    atomic.write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", durable=durable)
 
 
 def update(path, change):

@@ -18,6 +18,13 @@ The crash rule, read from the journal a dead pass left behind:
   - it is not: the pass died before or during the refresh (or before it could mark it), so
     its requests are taken again, once (attempt 2). A request whose attempt 2 died too is
     dropped and logged: a request that kills the runner cannot loop forever.
+    Only a run in which the source's producer had started counts as an attempt (the
+    journal lists the sources whose producer started, saved as soon as each starts): a
+    runner that died before it got to a source, e.g. while refreshing another one, has
+    not tried it, and its requests are taken again without using up an attempt. So a
+    request is only ever dropped after its producer ran twice. (A runner killed in the
+    instant between a producer's start and that note has run it once more than it counts:
+    the rule errs on the side of one more run, never of a lost request.)
 So a crash between a run and the removal costs at most one more run of that source.
 
 http-kv lists are eventually consistent (a deleted key may be listed for about a minute),
@@ -47,6 +54,7 @@ class Request:
     ref: str                   # spool: the file name in triggers/; http-kv: the key
     source: str
     attempt: int = 1
+    tried: bool = True         # False: the run that took it died before its producer started
 
     def to_json(self):
         return {"ref": self.ref, "source": self.source, "attempt": self.attempt}
@@ -260,6 +268,7 @@ def recover(journal, reg, log, now):
         return [], to_remove
     taken = requests_of(run.get("requests"))
     run_id = run.get("id")
+    started = run.get("started")      # absent in journals of older versions: every source counts as tried
     if run.get("ran") is True:
         log.line(now, f"run {run_id} finished before the runner stopped: {plural(len(taken), 'request')} "
                       f"removed, not run again")
@@ -269,6 +278,9 @@ def recover(journal, reg, log, now):
         if r.source not in reg.sources:
             log.line(now, f"run {run_id}: dropped {shown(r.ref)}: source {r.source!r} is no longer registered")
             to_remove.append(r)
+        elif isinstance(started, list) and r.source not in started:
+            r.tried = False            # the runner died before this source's producer started
+            carried.append(r)
         elif r.attempt >= MAX_ATTEMPTS:
             log.line(now, f"run {run_id}: dropped {shown(r.ref)} ({r.source}): the runner died during its "
                           f"run {r.attempt} times")
@@ -276,7 +288,9 @@ def recover(journal, reg, log, now):
         else:
             carried.append(r)
     if carried:
-        log.line(now, f"run {run_id} did not finish: taking its {plural(len(carried), 'request')} again, once")
+        untried = sum(1 for r in carried if not r.tried)
+        log.line(now, f"run {run_id} did not finish: taking its {plural(len(carried), 'request')} again, once"
+                      + (f" ({untried} whose refresh had not started: not counted as an attempt)" if untried else ""))
     return carried, to_remove
 
 
@@ -343,7 +357,7 @@ def run_pass(home, reg, backend, log, clock=utcnow, say=print):
         log.line(now, f"{backend.name}: reachable again")
     refuse(backend, refused, log, now, result)
     remove_all(backend, to_remove, journal, now, result)
-    batch = [Request(r.ref, r.source, r.attempt + 1) for r in carried] + new
+    batch = [Request(r.ref, r.source, r.attempt + 1 if r.tried else r.attempt) for r in carried] + new
     if not batch:
         save_journal(home, journal, before)
         return result
@@ -352,11 +366,24 @@ def run_pass(home, reg, backend, log, clock=utcnow, say=print):
     for r in batch:
         by_source.setdefault(r.source, []).append(r)
     journal["run"] = {"id": run_id, "taken_at": format_iso(now), "ran": False,
-                      "requests": [r.to_json() for r in batch]}
+                      "requests": [r.to_json() for r in batch], "started": []}
     statefile.save(journal_path(home), journal)        # before anything runs: the crash rule needs it
     log.line(now, f"run {run_id}: took {plural(len(batch), 'request')} for "
                   + ", ".join(f"{s} x{len(rs)}" for s, rs in by_source.items()))
-    report = watchdog.refresh_sources(home, reg, list(by_source), now, by="trigger", clock=clock)
+
+    def started(name):
+        """The source's producer is running: from now on this run is an attempt for its
+        requests (the crash rule). Saved at once, not fsynced: the producer is not kept
+        waiting, and only a power cut could lose the mark, costing at most one more run."""
+        if name not in journal["run"]["started"]:
+            journal["run"]["started"].append(name)
+            try:
+                statefile.save(journal_path(home), journal, durable=False)
+            except OSError as exc:   # unmarked is the safe side: the request is not dropped for it
+                log.line(clock(), f"run {run_id}: could not note that {name} started: {exc}")
+
+    report = watchdog.refresh_sources(home, reg, list(by_source), now, by="trigger", clock=clock,
+                                      on_start=started)
     if report.busy:
         del journal["run"]
         keep_for_next_poll(journal, previous_run, carried, [])

@@ -206,10 +206,10 @@ def verify(source, now):
     return None
 
 
-def refresh_one(home, source, clock, say, reg=None):
+def refresh_one(home, source, clock, say, reg=None, on_start=None):
     """Run the producer, up to `retries` more times after `retry_pause`. -> (ok, attempts,
     error, stderr tail). A producer that cannot be started is not retried: it would not
-    start on a second try either."""
+    start on a second try either. on_start(name) is called once, as soon as the first run started."""
     from . import procs
 
     env = procs.child_env(home, reg, ALIVE_SOURCE=source.name, ALIVE_SOURCE_PATH=source.path)
@@ -219,7 +219,8 @@ def refresh_one(home, source, clock, say, reg=None):
             say(f"  {source.name}: attempt {attempt - 1} failed ({error}); "
                 f"retrying in {format_duration(source.retry_pause)}")
             time.sleep(source.retry_pause)
-        ran = procs.run(source.producer, source.timeout, cwd=home, env=env)
+        spawned = (lambda: on_start(source.name)) if on_start and attempt == 1 else None
+        ran = procs.run(source.producer, source.timeout, cwd=home, env=env, on_spawn=spawned)
         error = procs.failure_text(ran, "producer") or verify(source, clock())
         if error is None:
             return True, attempt, None, ""
@@ -260,10 +261,11 @@ def record(home, name, ok, by, started, finished, error=None, tail="", attempts=
     return after[0]
 
 
-def execute(home, reg, steps, by, clock, say, report):
+def execute(home, reg, steps, by, clock, say, report, on_start=None):
     """Carry out the plan: re-probe, refresh, record. One source's trouble never stops the
     next: every failure is caught as a result. Returns True when anything on disk may have
-    changed (a process ran or a fact was recorded), so the facts read before are stale."""
+    changed (a process ran or a fact was recorded), so the facts read before are stale.
+    on_start(name) is called as soon as a source's producer started (see refresh_sources)."""
     probed = {}          # probe name -> entry, each probe run at most once
     produced = set()     # producer argvs that succeeded in this run
     ran_any = False
@@ -291,7 +293,7 @@ def execute(home, reg, steps, by, clock, say, report):
             # two sources written by one producer: its run for the first refreshed this one too
             ok, attempts, error, tail = True, 0, None, ""
         else:
-            ok, attempts, error, tail = refresh_one(home, source, clock, say, reg)
+            ok, attempts, error, tail = refresh_one(home, source, clock, say, reg, on_start)
         if ok:
             produced.add(tuple(source.producer))
         failures = record(home, step.name, ok, by, started, clock(), error, tail, attempts)
@@ -356,6 +358,7 @@ def sources_facts(reg, home, names):
 
 def tick(home, reg, now, clock=utcnow, say=print):
     """One watchdog tick -> Report. Writes the heartbeat, then judges and notifies."""
+    t0 = time.monotonic()          # duration_s: a wall clock that steps back must not make it negative
     lock = take_lock(home)
     if lock is None:
         holder = lock_holder(home)
@@ -383,7 +386,7 @@ def tick(home, reg, now, clock=utcnow, say=print):
                                       for o in report.outcomes.values() if o.result == SKIP]
         beat = heartbeat.build(TASK, clock(), status=report.status, summary=report.summary, started_at=now,
                                warnings=warnings, errors=errors, metrics=report.counts, host=os.uname().nodename,
-                               duration_s=round(seconds_between(now, clock()), 3))
+                               duration_s=round(time.monotonic() - t0, 3))
         beat_name = write_beat(home, reg, beat)
     finally:
         os.close(lock)
@@ -397,7 +400,7 @@ def tick(home, reg, now, clock=utcnow, say=print):
     return report
 
 
-def refresh_sources(home, reg, names, now, by="trigger", wait_s=0.0, clock=utcnow, say=None):
+def refresh_sources(home, reg, names, now, by="trigger", wait_s=0.0, clock=utcnow, say=None, on_start=None):
     """Refresh the named sources now, whatever their age, through the tick's code path
     (lock, probe gate, retries, watchdog.json, after, notifications) -> Report.
 
@@ -407,7 +410,9 @@ def refresh_sources(home, reg, names, now, by="trigger", wait_s=0.0, clock=utcno
     An unknown name is a UsageError (exit 3) before anything runs. `by` (trigger,
     schedule, refresh, watchdog) is recorded as last_refresh_by; a trigger also sets
     last_trigger_at. Per source, Report.outcomes[name].result is refreshed | failed |
-    skipped (its probe says it cannot work) | no_producer."""
+    skipped (its probe says it cannot work) | no_producer. on_start(name), when given, is
+    called as soon as a source's producer started; the trigger runner journals it: a
+    runner that died before a source's producer started has not tried that source."""
     say = say or (lambda _text: None)
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}, not {by!r}")
@@ -425,7 +430,7 @@ def refresh_sources(home, reg, names, now, by="trigger", wait_s=0.0, clock=utcno
     try:
         set_aside_corrupt_state(home, now, report)
         steps = plan(reg, sources_facts(reg, home, names), now, names)
-        execute(home, reg, steps, by, clock, say, report)
+        execute(home, reg, steps, by, clock, say, report, on_start)
         refreshed = {n for n, o in report.outcomes.items() if o.result == REFRESHED}
         report.after = run_afters(home, reg, refreshed, say)
     finally:
