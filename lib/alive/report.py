@@ -142,7 +142,8 @@ def save_cache(path, doc):
         # ASCII escapes: a legacy file name that is not UTF-8 (surrogates) still round-trips
         atomic.write_atomic(path, json.dumps(doc, separators=(",", ":")))
     except (OSError, ValueError):
-        pass  # an unwritable state/ only means the next report reads the files again
+        # An unwritable state/ only means the next report reads the files again.
+        return
 
 
 def counts(result):

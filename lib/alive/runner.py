@@ -8,6 +8,7 @@ written is reported on stderr and changes nothing else.
 Like `alive write`, it keeps argparse, pathlib, json and datetime out of its imports:
 what a scheduled job pays for its heartbeat should be the interpreter's start.
 """
+import contextlib
 import os
 import selectors
 import signal
@@ -125,11 +126,10 @@ class Output:
 
     def take(self, chunk, is_stderr):
         sink = sys.stderr if is_stderr else sys.stdout
-        try:
+        # If our own stdout went away, keep running the job and keep the tail.
+        with contextlib.suppress(OSError, ValueError):
             sink.buffer.write(chunk)
             sink.flush()
-        except (OSError, ValueError):
-            pass  # our own stdout went away; keep running the job and keep the tail
         self.combined += chunk
         del self.combined[:-heartbeat.OUTPUT_TAIL_MAX]
         if is_stderr:
