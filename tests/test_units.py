@@ -796,7 +796,7 @@ def test_detect_scheduler_honours_alive_scheduler_and_refuses_a_wrong_one():
 
 
 def test_make_install_calls_alive_schedule_for_the_scheduler_of_this_system():
-    r = subprocess.run(["make", "-n", "install", "uninstall"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+    r = subprocess.run(["make", "--no-print-directory", "-n", "install", "uninstall"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                        env={**os.environ, "ALIVE_SCHEDULER": "systemd"})
     assert r.stdout.splitlines() == ["python3 bin/alive schedule systemd --install",
                                      "python3 bin/alive schedule systemd --uninstall"]

@@ -227,6 +227,6 @@ def test_make_verify_runs_alive_verify():
 
     from conftest import ROOT
 
-    r = subprocess.run(["make", "-n", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+    r = subprocess.run(["make", "--no-print-directory", "-n", "verify"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                        env=dict(os.environ))
     assert r.stdout.splitlines() == ["python3 bin/alive verify"]
