@@ -246,12 +246,7 @@ def bootstrap(path):
 
 def owned_files(setup, folder=None):
     """Our plist names in the LaunchAgents folder (other fleets' and programs' left alone)."""
-    folder = agents_dir() if folder is None else folder
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if n.endswith(".plist") and units.owned(n[:-6], setup.label_prefix))
+    return units.owned_names(agents_dir() if folder is None else folder, setup.label_prefix, (".plist",))
 
 
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):

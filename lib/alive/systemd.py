@@ -182,13 +182,7 @@ def _require_user_manager():
 
 
 def owned_files(setup, folder=None):
-    folder = unit_dir() if folder is None else folder
-    try:
-        names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if n.endswith((".service", ".timer"))
-                  and units.owned(n.rsplit(".", 1)[0], setup.label_prefix))
+    return units.owned_names(unit_dir() if folder is None else folder, setup.label_prefix, (".service", ".timer"))
 
 
 def _systemctl(*args, say, dry_run):
@@ -204,13 +198,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     files = render(setup, job_list)
     folder = unit_dir()
     stale = [n for n in owned_files(setup, folder) if n not in files]
-    stale_timers = [n for n in stale if n.endswith(".timer")]
-    if stale_timers:
-        _systemctl("disable", "--now", *stale_timers, say=say, dry_run=dry_run)
-    for name in stale:
-        say(f"{'would remove' if dry_run else 'removing'} {folder / name} (no longer in fleet.toml)")
-        if not dry_run:
-            (folder / name).unlink(missing_ok=True)
+    _stop_and_remove(folder, stale, " (no longer in fleet.toml)", say, dry_run)
     say(f"{'would write' if dry_run else 'writing'} {len(files)} units to {folder}")
     if not dry_run:
         units.write_files(folder, {n: t.encode() for n, t in files.items()})
@@ -230,15 +218,20 @@ def uninstall(setup, say=print, dry_run=False):
     if not names:
         say(f"nothing to remove: no {setup.label_prefix}.* units in {folder}")
         return 0
+    _stop_and_remove(folder, names, "", say, dry_run)
+    _systemctl("daemon-reload", say=say, dry_run=dry_run)
+    return 0
+
+
+def _stop_and_remove(folder, names, why, say, dry_run):
+    """Disable and stop the timers among `names`, then remove every one of the files."""
     timers = [n for n in names if n.endswith(".timer")]
     if timers:
         _systemctl("disable", "--now", *timers, say=say, dry_run=dry_run)
     for name in names:
-        say(f"{'would remove' if dry_run else 'removing'} {folder / name}")
+        say(f"{'would remove' if dry_run else 'removing'} {folder / name}{why}")
         if not dry_run:
             (folder / name).unlink(missing_ok=True)
-    _systemctl("daemon-reload", say=say, dry_run=dry_run)
-    return 0
 
 
 def compare(setup, job_list, now=None, tz=None):

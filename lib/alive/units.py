@@ -151,6 +151,16 @@ def owned(label, prefix):
     return job in CORE or job.startswith(("task.", "refresh."))
 
 
+def owned_names(folder, prefix, suffixes):
+    """Our unit files in `folder`, sorted: names ending in one of `suffixes` whose label
+    (the name without that ending) is ours. Other fleets' and programs' files are left alone."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if n.endswith(suffixes) and owned(n.rsplit(".", 1)[0], prefix))
+
+
 # ---------------------------------------------------------------- calendar helpers
 
 
