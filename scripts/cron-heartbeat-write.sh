@@ -6,6 +6,8 @@ set -u
 job=${1:-} interval=${2:-} status=${3:-ok} summary=${4:-}
 say() { printf 'cron-heartbeat-write: %s\n' "$*" >&2; }
 if [ -z "$job" ] || [ -z "$interval" ]; then say "usage: cron-heartbeat-write.sh JOB INTERVAL [STATUS] [SUMMARY]"; exit 0; fi
+# INTERVAL may be plain seconds here (alive itself wants a unit: 900 -> 900s).
+case $interval in *[!0-9]*) ;; *) interval=${interval}s ;; esac
 
 # bin/alive sits beside this script's real location (followed through symlinks, from any cwd).
 src=${BASH_SOURCE[0]}
@@ -34,7 +36,6 @@ why="no Python 3.11+ found"; [ -f "$alive" ] || why="bin/alive not found beside 
 [[ $job =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || { say "invalid job id '$job'"; exit 0; }
 case $status in ok|partial|skipped|error) ;; *) say "status '$status' is not ok|partial|skipped|error"; exit 0 ;; esac
 secs=0 rest=$interval
-[[ $rest =~ ^[0-9]+$ ]] && rest=${rest}s
 while [[ $rest =~ ^([0-9]{1,9})([smhdw])(.*)$ ]]; do
   case ${BASH_REMATCH[2]} in s) u=1 ;; m) u=60 ;; h) u=3600 ;; d) u=86400 ;; *) u=604800 ;; esac
   secs=$((secs + 10#${BASH_REMATCH[1]} * u)) rest=${BASH_REMATCH[3]}

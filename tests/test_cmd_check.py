@@ -82,8 +82,10 @@ def test_config_option_and_environment(home, tmp_path):
     assert [i["name"] for i in json.loads(r.stdout)["items"]] == ["only"]
     r = run_alive("check", "--json", home=home, env={"ALIVE_CONFIG": str(cfg)})
     assert [i["name"] for i in json.loads(r.stdout)["items"]] == ["only"]
+    r = run_alive("check", home=home)
+    assert r.returncode == 0  # no fleet.toml at all is valid ...
     r = run_alive("check", "--config", tmp_path / "missing.toml", home=home)
-    assert r.returncode == 0  # no fleet.toml at all is valid
+    assert r.returncode == 3 and "missing.toml does not exist" in r.stderr  # ... but one named on purpose must be there
 
 
 def test_a_hostile_health_folder_is_reported_never_a_crash(home):

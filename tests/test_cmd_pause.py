@@ -53,10 +53,32 @@ def test_pause_refuses_unknown_sources_bad_ids_and_bad_durations(home):
     assert not (home / "state" / "pauses.json").exists()
 
 
+def test_pause_refuses_a_task_nobody_knows_and_resume_does_not(home, tmp_path):
+    """A typo would be paused for good and greyed out nowhere; resume must still work for
+    a task that has since left fleet.toml."""
+    r = run_alive("pause", "nightly-bakup", home=home)
+    assert r.returncode == 3 and "unknown task 'nightly-bakup'" in r.stderr
+    assert not (home / "state" / "pauses.json").exists()
+    (home / "fleet.toml").write_text('[tasks.nightly-backup]\nschedule = "daily 02:00"\n')
+    assert run_alive("pause", "nightly-backup", home=home).returncode == 0        # registered
+    assert run_alive("write", "adhoc", home=home).returncode == 0
+    assert run_alive("pause", "adhoc", home=home).returncode == 0                 # reported
+    (home / "fleet.toml").write_text("")
+    assert run_alive("resume", "nightly-backup", home=home).returncode == 0      # gone from fleet.toml
+    assert list(json.loads((home / "state" / "pauses.json").read_text())) == ["task:adhoc"]
+
+
+def test_pause_refuses_a_zero_duration(home):
+    run_alive("write", "t", home=home)
+    r = run_alive("pause", "t", "--for", "0s", home=home)
+    assert r.returncode == 3 and "more than 0" in r.stderr
+
+
 def test_a_corrupt_pause_file_is_set_aside_not_a_crash(home):
     (home / "state").mkdir()
     (home / "state" / "pauses.json").write_text("{oops")
     assert run_alive("check", home=home).returncode == 0
+    assert run_alive("write", "t", home=home).returncode == 0
     assert run_alive("pause", "t", home=home).returncode == 0
     names = sorted(p.name for p in (home / "state").iterdir())
     assert "pauses.json" in names and any(n.startswith("pauses.json.corrupt-") for n in names)

@@ -169,9 +169,10 @@ def hostile(home, tmp_path):
         "elsewhere": [("warning", "not a heartbeat file (a symbolic link, not followed)")],
         "2026-05-02_folder_0155.json": [("error", "named like a heartbeat but is a folder")],
         "2026-05-02_fifo_0155.json": [("error", "named like a heartbeat but is a FIFO, not read")],
-        "\ufffd\ufffd_bytes.json": [("warning", "file name is not UTF-8"), ("warning", "legacy bare file name")],
+        # not <task-id>_...: no legacy name, so check does not count it (an error)
+        "\ufffd\ufffd_bytes.json": [("warning", "file name is not UTF-8"), ("error", "not a heartbeat name")],
         "notes-\ufffd.txt": [("warning", "file name is not UTF-8"), ("warning", "not a heartbeat file")],
-        "has space_latest.json": [("warning", "")],  # not alive's: named, however scan classes it
+        "has space_latest.json": [("error", "not a heartbeat name")],  # no task id, no legacy name: not counted
         "README.txt": [("warning", "not a heartbeat file")],
         "two\nlines.json": [("warning", "not a heartbeat file")],
     }
@@ -278,13 +279,16 @@ def test_a_program_that_cannot_be_found_is_a_warning(home):
     assert "not found" in p["problem"]
 
 
-def test_the_health_dir_of_fleet_toml_is_the_one_linted_even_when_the_rest_is_broken(home):
+def test_health_is_the_one_folder_linted_and_another_health_dir_is_an_error_line(home):
+    """Every writer puts heartbeats in ALIVE_HOME/health: a health_dir elsewhere would split
+    the fleet, so it is refused (an error line, lint goes on with health/)."""
     put(home / "beats", "notes.txt", b"x")
-    put(home / "health", "ignored.txt", b"x")
+    put(home / "health", "seen.txt", b"x")
     (home / "fleet.toml").write_text('[settings]\nhealth_dir = "beats"\n')
-    assert [p["file"] for p in lint_json(home)[1]] == ["beats/notes.txt"]
-    (home / "fleet.toml").write_text('[settings]\nhealth_dir = "beats"\nretention_days = "x"\n')
-    assert [p["file"] for p in lint_json(home)[1]] == ["fleet.toml", "beats/notes.txt"]
+    code, problems = lint_json(home)
+    assert code == 2
+    assert [(p["file"], p["severity"]) for p in problems] == [("fleet.toml", "error"), ("health/seen.txt", "warning")]
+    assert "settings.health_dir" in problems[0]["problem"] and "ALIVE_HOME" in problems[0]["problem"]
 
 
 def test_a_config_outside_home_is_shown_by_its_path(home, tmp_path):

@@ -97,7 +97,7 @@ def mistakes(home, text):
 def test_the_design_example_loads_with_every_value(home):
     reg = load(write(home, COMPLETE), home)
     assert reg.path == home / "fleet.toml" and reg.home == home
-    assert reg.settings == Settings(health_dir="health", retention_days=30, default_max_gap=129600, discover=True,
+    assert reg.settings == Settings(retention_days=30, default_max_gap=129600, discover=True,
                                     dashboard_url="http://127.0.0.1:8765/", label_prefix="com.example.alive")
     task = reg.tasks["daily-data-quality-check"]
     assert task.schedule == parse_schedule("daily 07:00")
@@ -147,7 +147,7 @@ def test_defaults_of_a_minimal_task_and_source(home):
         [tasks.t]
         [sources.s]
         path = "/abs/data.json"
-        max_age = 60
+        max_age = "60s"
     """), home)
     assert reg.tasks["t"] == Task(name="t", line=2)
     src = reg.sources["s"]

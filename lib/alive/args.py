@@ -41,12 +41,15 @@ def parse(argv, prog, usage, valued=(), repeated=(), flags=()):
 
 
 def duration(prog, option, raw):
-    """A DUR option's value in seconds (None when not given)."""
+    """A DUR option's value in seconds, more than 0 (None when not given)."""
     if raw is None:
         return None
     from .durations import parse_duration
 
     try:
-        return parse_duration(raw)
+        seconds = parse_duration(raw)
     except ValueError as exc:
         raise UsageError(f"{prog}: argument {option}: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"{prog}: argument {option}: {raw!r} must be more than 0")
+    return seconds

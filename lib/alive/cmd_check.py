@@ -15,9 +15,11 @@ def build_parser():
     return p
 
 
-def load(args):
-    """(home, registry) from the common options; a bad fleet.toml raises ConfigError (exit 3)."""
-    home = paths.resolve_home(args.home)
+def load(args, create_home=False):
+    """(home, registry) from the common options; a bad fleet.toml raises ConfigError and a
+    home that is not there BrokenHome (both exit 3). create_home: the command sets up a
+    home (schedule), so a missing one is fine."""
+    home = paths.resolve_home(args.home) if create_home else paths.existing_home(args.home)
     return home, registry.load(paths.resolve_config(home, args.config), home)
 
 

@@ -10,8 +10,6 @@ from .errors import RuntimeFailure, UsageError
 from .timeutil import format_iso, utcnow
 
 
-
-
 def pauses_path(home):
     return paths.state_dir(home) / "pauses.json"
 
@@ -39,6 +37,22 @@ def item_key(target, reg):
     return f"task:{name}"
 
 
+def require_known_task(key, home, reg):
+    """A typo would be paused for good and greyed out nowhere: a task must be registered,
+    be the implicit watchdog, or have a file in health/ (resume needs none of this: a
+    paused task may since have left fleet.toml)."""
+    from . import health, scan
+
+    name = key.partition(":")[2]
+    if not key.startswith("task:") or name in reg.tasks or (name == health.WATCHDOG_TASK and reg.sources):
+        return
+    listing = scan.list_health(paths.health_dir(home))
+    if name in listing.newest or name in listing.latest or any(n.startswith(name + "_") for n in listing.legacy):
+        return
+    known = ", ".join(sorted(reg.tasks)) or "none registered"
+    raise UsageError(f"unknown task {name!r}: not in fleet.toml and no heartbeat in health/ (registered: {known})")
+
+
 def parser(command, text):
     p = cliutil.parser(command, text)
     p.add_argument("item", help="TASK or source:NAME")
@@ -50,8 +64,12 @@ def pause_main(argv):
     p.add_argument("--for", dest="duration", type=cliutil.duration_arg)
     p.add_argument("--reason")
     args = p.parse_args(argv)
-    home = paths.resolve_home(args.home)
-    key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("pause: --for must be more than 0 (leave it out to pause until resumed)")
+    home = paths.existing_home(args.home)
+    reg = registry.load(paths.resolve_config(home, args.config), home)
+    key = item_key(args.item, reg)
+    require_known_task(key, home, reg)
     now = utcnow()
     until = format_iso(now + timedelta(seconds=args.duration)) if args.duration else None
     entry = {"since": format_iso(now), "until": until, "reason": args.reason}
@@ -63,7 +81,7 @@ def pause_main(argv):
 
 def resume_main(argv):
     args = parser("resume", "End a pause.").parse_args(argv)
-    home = paths.resolve_home(args.home)
+    home = paths.existing_home(args.home)
     key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
     found = []
     update(home, lambda data: found.append(data.pop(key, None)))

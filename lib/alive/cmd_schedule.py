@@ -47,7 +47,7 @@ def _units(args):
 
     if args.dry_run and not (args.install or args.uninstall):
         raise UsageError("--dry-run goes with --install or --uninstall")
-    _home, reg = load(args)
+    _home, reg = load(args, create_home=True)
     setup = units.setup_for(reg)
     writer = units.module(args.action)
     job_list = units.jobs(reg, setup)

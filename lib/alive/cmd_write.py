@@ -23,11 +23,23 @@ REPEATED = {"--warning", "--error", "--metric"}
 FLAGS = {"--complete"}
 
 
-def metric_value(raw):
-    """'42' -> 42, '3.5' -> 3.5, 'true' -> True; anything else stays a string."""
+def metric_value(key, raw):
+    """'42' -> 42, '3.5' -> 3.5, 'true' -> True; anything else stays a string. A number
+    written with digits other than 0-9 ('５', '٣') is refused: int() would quietly read
+    it as 5 or 3, and a dashboard would show a value nobody wrote."""
     low = raw.strip().lower()
     if low in ("true", "false"):
         return low == "true"
+    value = _number(raw)
+    if value is None:
+        return raw
+    if not raw.isascii():
+        raise UsageError(f"--metric {key}: {raw!r} is written with digits other than 0-9; write it with 0-9")
+    return value
+
+
+def _number(raw):
+    """int or finite float, or None when raw is not a number (NaN/inf are not JSON)."""
     try:
         return int(raw)
     except ValueError:
@@ -35,8 +47,8 @@ def metric_value(raw):
     try:
         value = float(raw)
     except ValueError:
-        return raw
-    return value if math.isfinite(value) else raw  # NaN/inf are not JSON
+        return None
+    return value if math.isfinite(value) and abs(value) <= heartbeat.NUMBER_MAX else None
 
 
 def parse_metrics(pairs):
@@ -45,7 +57,7 @@ def parse_metrics(pairs):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--metric {pair!r} must be KEY=VALUE")
-        metrics[key.strip()] = metric_value(value)
+        metrics[key.strip()] = metric_value(key.strip(), value)
     return metrics
 
 

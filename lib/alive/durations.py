@@ -11,25 +11,22 @@ _MAX_TEXT = "at most 36500d, 100 years"
 
 
 def parse_duration(text):
-    """'30s', '15m', '36h', '9d', '2w', '1h30m', or a bare number of seconds -> int seconds.
+    """'30s', '15m', '36h', '9d', '2w', '1h30m' -> int seconds.
 
+    A bare number (36, "900") is refused: is `max_gap = 36` hours or seconds? The message
+    names the likely fix. Only ASCII digits count ('５m' and '٣h' are refused).
     Raises ValueError with a message that says how to write it.
     """
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
         raise ValueError(f"{text!r} is not a duration (use e.g. 15m, 36h, 1h30m)")
-    if isinstance(text, int):
-        if text < 0:
-            raise ValueError(f"{text} is not a duration (negative)")
-        if text > MAX_S:
-            raise ValueError(f"{text} is too long ({_MAX_TEXT})")
-        return text
+    if isinstance(text, int) and text < 0:
+        raise ValueError(f"{text} is not a duration (negative)")
     raw = str(text).strip()
     shown = repr(str(text)) if len(str(text)) <= 60 else repr(str(text)[:40] + "...")
     if raw and all(c in _DIGITS for c in raw):
-        total = int(raw) if len(raw) <= 12 else MAX_S + 1  # int() of 4,300+ digits raises
-        if total > MAX_S:
-            raise ValueError(f"{shown} is too long ({_MAX_TEXT})")
-        return total
+        if len(raw) > 12 or int(raw) > MAX_S:
+            raise ValueError(f"{shown} has no unit and is too long ({_MAX_TEXT})")
+        raise ValueError(f"{shown} has no unit: {_bare_hint(int(raw))} (a duration needs one: 30s, 15m, 36h, 9d)")
     total, number, seen = 0, "", False
     for ch in raw:
         if ch in _DIGITS:
@@ -45,6 +42,12 @@ def parse_duration(text):
     if total > MAX_S:
         raise ValueError(f"{shown} is too long ({_MAX_TEXT})")
     return total
+
+
+def _bare_hint(n):
+    """The fix for a bare number: small ones are most often hours (max_gap = 36), large
+    ones seconds (an interval of 900)."""
+    return f'"{n}h"?' if n <= 72 else f'"{n}s" ({format_duration(n)})?'
 
 
 def _hint(raw):

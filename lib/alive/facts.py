@@ -5,15 +5,12 @@ Reads only: nothing here writes or sets anything aside.
 """
 import json
 import os
+from datetime import timedelta
 
 from . import health, paths, scan, statefile
-from .timeutil import from_epoch, parse_iso
+from .timeutil import format_iso, from_epoch, parse_iso
 
 MAX_SOURCE_BYTES = 64 << 20
-
-
-def health_folder(registry, home):
-    return home / registry.settings.health_dir  # an absolute health_dir stays absolute
 
 
 def shown_path(path, home):
@@ -26,7 +23,7 @@ def shown_path(path, home):
 def gather(registry, home, now, depth=1):
     """-> health facts: {tasks, sources, invalid_files}. `depth` is how many of each
     task's newest heartbeats to read at least (check needs 1; the report shows more)."""
-    folder = health_folder(registry, home)
+    folder = paths.health_dir(home)
     listing = scan.list_health(folder)
     invalid = []
 
@@ -38,22 +35,33 @@ def gather(registry, home, now, depth=1):
         beat = scan.read_beat(folder, name)
         if not beat.valid:
             note_invalid(name, beat.errors[0])
-            continue
-        legacy.setdefault(beat.data["task_id"], []).append(beat)
+        elif not name.startswith(beat.data["task_id"] + "_"):
+            # Only <task-id>_<anything>.json is a legacy name: any other *_*.json (a backup,
+            # a copy, a near-canonical name) must not count as a run of the task inside it.
+            note_invalid(name, f"not a heartbeat name: neither <YYYY-MM-DD>_<task-id>_<HHMM>.json nor the "
+                               f"legacy {beat.data['task_id']}_<anything>.json; not counted")
+        else:
+            legacy.setdefault(beat.data["task_id"], []).append(beat)
 
     wanted = set(registry.tasks)
     if registry.sources:
         wanted.add(health.WATCHDOG_TASK)
     if registry.settings.discover:
-        wanted |= set(listing.newest) | set(legacy)
+        wanted |= set(listing.newest) | set(legacy) | set(listing.latest)
     markers = running_markers(home, now)
     pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
-    gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy)
+    gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy, now)
     for name in wanted:
         task = health.registry_task(registry, name)
         need = max(depth, health.ERROR_HISTORY_MIN, task.alert_after if task else 1)
-        history = read_history(folder, name, task_files(gathered, name), need, depth, note_invalid)
-        gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"))
+        future = []
+        history = read_history(folder, name, task_files(gathered, name, future.append), need, depth, note_invalid)
+        for entry in future:
+            date, hhmm = entry_minute(entry)
+            note_invalid(entry_name(entry), f"dated {date} {hhmm[:2]}:{hhmm[2:]} UTC, more than "
+                                            f"{health.SKEW_S // 60} minutes in the future (clock skew?): not counted")
+        gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"),
+                                                future=[entry_name(e) for e in future])
     return gathered
 
 
@@ -61,28 +69,100 @@ class Facts(dict):
     """tasks / sources / invalid_files, as attributes (a dict keeps it printable), and the
     listing they came from, for whoever wants more of a task's files (the report)."""
 
-    def __init__(self, tasks, sources, invalid_files, listing=None, legacy=None):
+    def __init__(self, tasks, sources, invalid_files, listing=None, legacy=None, now=None):
         super().__init__(tasks=tasks, sources=sources, invalid_files=invalid_files)
         self.tasks, self.sources, self.invalid_files = tasks, sources, invalid_files
         self.listing, self.legacy = listing, legacy or {}
+        # A run dated after this minute is in the future beyond the skew allowance.
+        self.cutoff = minute_of(now + timedelta(seconds=health.SKEW_S)) if now else ("9999-12-31", "2359")
+        self.latest_files = {}   # task -> its newer <task>_latest.json as a Beat, or None (read once)
 
 
-def task_files(gathered, task):
-    """A task's heartbeats, newest first, by name (str) or, for legacy bare-name files,
-    as the Beat already read. Lazy: a decision usually stops at the first."""
+def minute_of(dt):
+    """(YYYY-MM-DD, HHMM) in UTC: the resolution of a canonical name."""
+    text = format_iso(dt)
+    return text[:10], text[11:13] + text[14:16]
+
+
+def entry_minute(entry):
+    """The start minute of a task_files entry: from the name, or from the file read."""
+    if isinstance(entry, str):
+        return scan.sort_key(entry)[:2]
+    return minute_of(parse_iso(entry.data["started_at"]))
+
+
+def entry_name(entry):
+    return entry if isinstance(entry, str) else entry.name
+
+
+def task_files(gathered, task, on_future=None):
+    """A task's heartbeats, newest first, by name (str) or as the Beat already read
+    (legacy bare names, <task>_latest.json). Lazy: a decision usually stops at the first.
+
+    Left out, and handed to on_future: runs dated beyond the skew allowance. A clock that
+    stepped forward once must not leave a file that outranks every real run after it.
+    Put first: a <task>_latest.json newer than every other file (a writer that keeps only
+    that file must not be ignored)."""
+    newest = None
+    for entry in _merged(gathered, task):
+        # (an impossible name is no time at all: read_history reports it)
+        if entry_minute(entry) > gathered.cutoff and not (isinstance(entry, str) and scan.impossible_time(entry)):
+            if on_future:
+                on_future(entry)
+            continue
+        if newest is None:
+            newest = entry
+            latest = newer_latest_file(gathered, task, entry, on_future)
+            if latest is not None:
+                yield latest
+        yield entry
+    if newest is None:
+        latest = newer_latest_file(gathered, task, None, on_future)
+        if latest is not None:
+            yield latest
+
+
+def _merged(gathered, task):
     canonical = scan.task_files(gathered.listing, task)
     old = gathered.legacy.get(task)
     if not old:
-        yield from canonical
-        return
+        return canonical
     # Rare: merge the legacy files in by started_at (their names say nothing).
-    def key(entry):
-        if isinstance(entry, str):
-            return scan.sort_key(entry)
-        t = entry.data["started_at"]
-        return (t[0:10], t[11:13] + t[14:16], 0)
+    return sorted(list(canonical) + old, key=lambda e: (*entry_minute(e), 0 if isinstance(e, scan.Beat) else
+                                                         scan.sort_key(e)[2]), reverse=True)
 
-    yield from sorted(list(canonical) + old, key=key, reverse=True)
+
+LATEST_SLACK_S = 2   # alive writes <task>_latest.json right after the canonical file
+
+
+def newer_latest_file(gathered, task, newest, on_future=None):
+    """<task>_latest.json as a Beat when it says more than the other files: it is the only
+    one, or it was written after the newest of them (mtime) and holds a later run. A stat
+    of two files per task; read only when the times say it may be newer. Memoized."""
+    if task in gathered.latest_files:
+        return gathered.latest_files[task]
+    gathered.latest_files[task] = None
+    name = gathered.listing.latest.get(task)
+    if name is None:
+        return None
+    folder = gathered.listing.folder
+    if newest is not None:
+        try:
+            written = os.lstat(os.path.join(folder, name)).st_mtime
+            if written <= os.lstat(os.path.join(folder, entry_name(newest))).st_mtime + LATEST_SLACK_S:
+                return None
+        except OSError:
+            return None
+    beat = scan.read_beat(folder, name, task)
+    if beat.valid:
+        if entry_minute(beat) > gathered.cutoff:
+            if on_future:
+                on_future(beat)
+            return None
+        if newest is not None and entry_minute(beat) <= entry_minute(newest):
+            return None
+    gathered.latest_files[task] = beat
+    return beat
 
 
 def read_history(folder, task, files, need, depth, note_invalid):

@@ -6,6 +6,7 @@ passes `now`. Reasons are plain sentences with the numbers in them.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .heartbeat import interval_problem
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
 GREEN, YELLOW, RED, GREY = "GREEN", "YELLOW", "RED", "GREY"
@@ -35,6 +36,7 @@ class TaskFacts:
     history: list                  # scan.Beat, newest first, as far back as was read
     running: dict | None = None    # the marker of a run in progress (its process alive)
     pause: dict | None = None
+    future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
 
 
 @dataclass
@@ -101,7 +103,8 @@ def evaluate_task(name, task, settings, facts, now):
     reasons, colors, details = [], [], {"registered": task is not None}
     latest = facts.history[0] if facts.history else None
     interval_s = latest.data.get("interval_s") if latest is not None and latest.valid else None
-    max_gap = task_max_gap(task, settings, interval_s)
+    bad_interval = interval_problem(latest.data) if interval_s is not None else None
+    max_gap = task_max_gap(task, settings, None if bad_interval else interval_s)
     details["max_gap_s"] = max_gap
 
     def flag(color, reason):
@@ -109,9 +112,16 @@ def evaluate_task(name, task, settings, facts, now):
         reasons.append(reason)
 
     pause = active_pause(facts.pause, now)
+    if bad_interval and (task is None or (task.max_gap is None and task.schedule is None)):
+        flag(YELLOW, f"{bad_interval}: judged against the default max gap {format_duration(max_gap)}")
     if latest is None:
         details.update(last_status=None, last_completed_at=None, age_s=None, consecutive_errors=0)
-        flag(RED, "never reported: no heartbeat in health/")
+        if facts.future:
+            more = f" (and {len(facts.future) - 1} more)" if len(facts.future) > 1 else ""
+            flag(RED, f"no heartbeat dated up to now: {facts.future[0]}{more} is dated in the future "
+                      f"(clock skew?) and not counted")
+        else:
+            flag(RED, "never reported: no heartbeat in health/")
     elif not latest.valid:
         details.update(last_status=None, last_completed_at=None, age_s=None, consecutive_errors=0)
         flag(RED, f"latest heartbeat file is invalid: {latest.name}: {latest.errors[0]}")

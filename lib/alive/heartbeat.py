@@ -23,6 +23,13 @@ SUMMARY_MAX = 200
 OUTPUT_TAIL_MAX = 10_000
 SCHEMA_VERSION = 1
 MAX_SUFFIX = 9999
+# The -N of a second, third ... run in one minute: 2 to 9999, no leading zero. '-1', '-01'
+# or '-0' are no name alive writes, so they are not canonical (and count for no task).
+SUFFIX_RE = r"[2-9]|[1-9][0-9]{1,3}"
+# Numbers a heartbeat may hold: within what float and int arithmetic can render. A run of
+# 400 digits or 1e400 (inf) is not a measurement; it marks the file invalid instead of
+# taking down the report, export or dashboard of the whole fleet.
+NUMBER_MAX = 2 ** 53
 
 # Field order on disk: required fields first, in the order of the schema table.
 REQUIRED = ("task_id", "status", "started_at", "completed_at", "summary", "warnings", "errors", "metrics")
@@ -206,7 +213,7 @@ def _canonical_re():
     if not _CANONICAL:
         import re
 
-        _CANONICAL.append(re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_(.+)_([0-9]{4})(?:-([0-9]+))?\.json\Z"))
+        _CANONICAL.append(re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})_(.+)_([0-9]{4})(?:-(" + SUFFIX_RE + r"))?\.json\Z"))
     return _CANONICAL[0]
 
 
@@ -264,7 +271,39 @@ def check(obj):
         value = obj.get(field)
         if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             errors.append(f"{field} has the wrong type ({type(value).__name__})")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not sane_number(value):
+            errors.append(f"{field} is not a plausible number ({shown_number(value)})")
+    if isinstance(obj.get("metrics"), dict):
+        for key, value in obj["metrics"].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not sane_number(value):
+                errors.append(f"metrics.{key} is not a plausible number ({shown_number(value)})")
+                break
     return errors, warnings
+
+
+def sane_number(value):
+    """Finite and at most 2**53 either way: what every reader can do arithmetic on."""
+    import math
+
+    return (isinstance(value, int) or math.isfinite(value)) and -NUMBER_MAX <= value <= NUMBER_MAX
+
+
+def shown_number(value):
+    text = repr(value) if isinstance(value, float) else str(value) if abs(value) < 10 ** 30 else None
+    return text if text is not None else f"a {len(str(abs(value)))}-digit integer"
+
+
+def interval_problem(hb):
+    """Why a heartbeat's interval_s cannot be used as its cadence, or None. The file is
+    still a valid heartbeat (the run happened); readers fall back, and say so."""
+    value = hb.get("interval_s")
+    if value is None or value > 0:
+        return None
+    return f"interval_s is {value}, not a positive number of seconds"
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def loads(data):
@@ -272,7 +311,7 @@ def loads(data):
     import json
 
     try:
-        obj = json.loads(data)
+        obj = json.loads(data, parse_constant=_not_json)
     except UnicodeDecodeError:
         return None, ["not UTF-8 text"], []
     except ValueError as exc:

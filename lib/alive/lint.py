@@ -9,10 +9,9 @@ line like any other (lint is a check), never exit 3.
 import json
 import os
 import stat
-import tomllib
-from pathlib import Path
 
 from . import cliutil, facts, heartbeat, paths, registry, scan
+from .errors import BrokenHome
 from .timeutil import format_duration, format_iso, parse_iso, utcnow
 
 ERROR, WARNING = "error", "warning"
@@ -37,42 +36,26 @@ def lint_config(config, home):
             for p in registry.problems(config, home)]
 
 
-def health_dir_of(config, home):
-    """health/ as fleet.toml sets it. A broken fleet.toml must not stop lint (its problems
-    are lint's output), so then health_dir is read on its own when that much parses."""
-    try:
-        return facts.health_folder(registry.load(config, home), home)
-    except registry.ConfigError:
-        return home / salvaged_health_dir(config)
-
-
-def salvaged_health_dir(config):
-    default = registry.Settings.health_dir
-    try:
-        value = tomllib.loads(Path(config).read_text(encoding="utf-8"))["settings"]["health_dir"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
-        return default
-    return value if isinstance(value, str) and value.strip() else default
-
-
 # ---------------------------------------------------------------- health/
 
 
 def lint_health(folder, home, now):
     """-> (problems, number of entries looked at). `now` dates stray temp files and future runs."""
     shown = facts.shown_path(folder, home)
-    if os.path.lexists(folder) and not os.path.isdir(folder):  # scan would see an empty folder
-        return [record(shown, ERROR, "is not a folder")], 0
     try:
         listing = scan.list_health(folder)
-    except OSError as exc:  # unreadable: say so, do not crash
-        return [record(shown, ERROR, f"cannot be listed ({exc.strerror or exc})")], 0
+    except BrokenHome as exc:  # not a folder, a dangling link, unreadable: say so, do not crash
+        return [record(shown, ERROR, exc.detail)], 0
     kinds = classify(listing)
+    alone = latest_only(listing)
     problems = []
     for name in sorted(kinds):
         kind, task = kinds[name]
         shown = facts.shown_path(os.path.join(folder, name), home)
         problems += [record(shown, severity, text) for severity, text in lint_entry(folder, name, kind, task, now)]
+        if name in alone:
+            problems.append(record(shown, WARNING, f"the only file of task {task}: it is judged, but keeps no history "
+                                                   f"(alive write and alive run write <YYYY-MM-DD>_{task}_<HHMM>.json too)"))
     return problems, len(kinds)
 
 
@@ -88,6 +71,12 @@ def classify(listing):
     kinds.update({name: ("temp", None) for name in listing.temp})
     kinds.update({name: ("other", None) for name in listing.other})
     return kinds
+
+
+def latest_only(listing):
+    """Names of <task>_latest.json files whose task has no other file (a legacy writer)."""
+    return {name for task, name in listing.latest.items()
+            if task not in listing.newest and not any(n.startswith(task + "_") for n in listing.legacy)}
 
 
 def record(shown, severity, problem):
@@ -115,9 +104,16 @@ def beat_problems(folder, name, kind, task, now):
     beat = scan.read_beat(folder, name, task)
     found = [(ERROR, e) for e in beat.errors] + [(WARNING, w) for w in beat.warnings]
     if kind == "legacy":
-        found.append((WARNING, legacy_name_problem(beat)))
+        if beat.valid and not name.startswith(beat.data["task_id"] + "_"):
+            found.append((ERROR, "not a heartbeat name: neither <YYYY-MM-DD>_<task-id>_<HHMM>.json nor the legacy "
+                                 f"{beat.data['task_id']}_<anything>.json, so check does not count it "
+                                 f"(rename it {expected_stem(beat.data)}.json)"))
+        else:
+            found.append((WARNING, legacy_name_problem(beat)))
     if beat.valid:
         found += name_mismatch(name, kind, beat.data) + future_run(beat.data, now)
+        if heartbeat.interval_problem(beat.data):
+            found.append((ERROR, heartbeat.interval_problem(beat.data) + " (check falls back to the default max gap)"))
     return found
 
 
@@ -145,12 +141,14 @@ def name_mismatch(name, kind, data):
 
 
 def future_run(data, now):
-    """A run dated in the future stays its task's latest run until then, hiding every real one."""
+    """A run dated in the future is a clock that was wrong: check does not count a run that
+    started more than 5 minutes ahead, and calls a later completed_at clock skew."""
     completed = parse_iso(data["completed_at"])
     if (completed - now).total_seconds() <= CLOCK_SKEW_S:
         return []
-    return [(WARNING, f"completed_at {data['completed_at']} is in the future "
-                      f"(clock skew? it counts as the latest run until then)")]
+    counted = "not counted by check until then" if (parse_iso(data["started_at"]) - now).total_seconds() > CLOCK_SKEW_S \
+        else "check reads it as clock skew"
+    return [(WARNING, f"completed_at {data['completed_at']} is in the future (clock skew? {counted})")]
 
 
 def stray_temp(folder, name, now):
@@ -220,10 +218,10 @@ def text_lines(problems, checked):
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    home = paths.resolve_home(args.home)
+    home = paths.existing_home(args.home)
     config = paths.resolve_config(home, args.config)
     problems = lint_config(config, home)
-    found, checked = lint_health(health_dir_of(config, home), home, utcnow())
+    found, checked = lint_health(paths.health_dir(home), home, utcnow())
     problems += found
     if args.json:
         print(json.dumps({"problems": problems, "files_checked": checked}, indent=2, ensure_ascii=False))

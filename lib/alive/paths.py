@@ -33,12 +33,37 @@ def resolve_home(explicit=None):
     return Path(home_text(explicit))
 
 
+def existing_home(explicit=None):
+    """ALIVE_HOME as a Path, for commands that judge or act on what is there: a home that
+    does not exist is a typo or an unmounted volume, and judging it would say "GREEN,
+    0 items" about a fleet nobody looked at. Only writers of heartbeats create it."""
+    home = resolve_home(explicit)
+    if not home.is_dir():
+        from .errors import BrokenHome
+
+        where = "--home" if explicit else "ALIVE_HOME" if os.environ.get("ALIVE_HOME") else "the default ALIVE_HOME"
+        what = "is not a folder" if os.path.lexists(home) else "does not exist"
+        raise BrokenHome(f"{where} {home} {what} (alive write or alive run creates it; "
+                         f"check the path, or pass --home DIR)")
+    return home
+
+
 def resolve_config(home, explicit=None):
-    """--config wins, then $ALIVE_CONFIG, then ALIVE_HOME/fleet.toml (which may not exist)."""
+    """--config wins, then $ALIVE_CONFIG, then ALIVE_HOME/fleet.toml. Only the default may
+    be missing (no config is a valid, empty registry): a file named on purpose that is not
+    there is a mistake, not an empty fleet."""
     from pathlib import Path
 
     raw = explicit or os.environ.get("ALIVE_CONFIG")
-    return Path(raw).expanduser() if raw else Path(home) / "fleet.toml"
+    if not raw:
+        return Path(home) / "fleet.toml"
+    path = Path(raw).expanduser()
+    if not path.exists():
+        from .errors import BrokenHome
+
+        where = "--config" if explicit else "ALIVE_CONFIG"
+        raise BrokenHome(f"{where} {path} does not exist")
+    return path
 
 
 def health_dir(home):

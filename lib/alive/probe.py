@@ -12,7 +12,7 @@ the watchdog re-probing one probe and `alive probe` cannot lose each other's ans
 import json
 import sys
 
-from . import cliutil, facts, heartbeat, paths, statefile
+from . import cliutil, heartbeat, paths, statefile
 from .errors import RuntimeFailure
 from .timeutil import format_duration, format_iso, utcnow
 
@@ -125,7 +125,7 @@ def main(argv):
                          interval_s=min(p.interval for p in reg.probes.values()))
     beat_failed = False
     try:
-        heartbeat.write(facts.health_folder(reg, home), hb)
+        heartbeat.write(paths.health_dir(home), hb)
     except OSError as exc:
         print(f"alive probe: could not write its heartbeat: {exc.strerror or exc}", file=sys.stderr)
         beat_failed = True

@@ -19,7 +19,6 @@ import sys
 from datetime import date
 
 from . import cliutil, facts, paths, registry, scan
-from .errors import RuntimeFailure
 from .timeutil import utcnow
 
 
@@ -107,20 +106,13 @@ def remove(folder, names):
     return removed, failed
 
 
-def list_folder(folder):
-    try:
-        return scan.list_health(folder)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot list {folder}: {exc.strerror or exc}") from None
-
-
 def main(argv):
     args = build_parser().parse_args(argv)
-    home = paths.resolve_home(args.home)
+    home = paths.existing_home(args.home)
     reg = registry.load(paths.resolve_config(home, args.config), home)  # a bad fleet.toml: exit 3
     days = args.days if args.days is not None else reg.settings.retention_days
-    folder = facts.health_folder(reg, home)
-    groups = newest_regular(list_folder(folder))
+    folder = paths.health_dir(home)
+    groups = newest_regular(scan.list_health(folder))
     # Symlinks, folders and FIFOs are left alone: not removed, not even listed as would-be.
     doomed = [name for name in plan(groups, utcnow().date(), days) if is_regular(os.path.join(folder, name))]
     removed, failed = (doomed, []) if args.dry_run else remove(folder, doomed)

@@ -44,7 +44,6 @@ class ConfigError(UsageError):
 
 @dataclass(frozen=True)
 class Settings:
-    health_dir: str = "health"
     retention_days: int = 30
     default_max_gap: int = 129600  # 36h
     discover: bool = True
@@ -394,14 +393,25 @@ class _Checker:
     def _settings(self, table):
         key = ("settings",)
         values = self._fields(table, key, {
-            "health_dir": _string,
+            "health_dir": self._health_dir,
             "retention_days": _int(1),
             "default_max_gap": _duration(),
             "discover": _bool,
             "dashboard_url": _url,
             "label_prefix": _matching(_LABEL_RE, "letters, digits, . _ -, e.g. com.example.alive"),
         })
+        values.pop("health_dir", None)
         return Settings(**values)
+
+    def _health_dir(self, value):
+        """Heartbeats live in ALIVE_HOME/health for every writer: `alive write`, `alive run`,
+        alive.task() and the shim read no fleet.toml, so another folder here would split a
+        fleet in two (jobs writing where check does not look). The default is still accepted."""
+        if value != "health":
+            raise _Bad(f"{_show(value)}: heartbeats always live in ALIVE_HOME/health, where every writer "
+                       f"puts them (to move them, set ALIVE_HOME; remove this key)")
+        self.add(("settings", "health_dir"), "is always \"health\" now; remove this key", severity="warning")
+        return value
 
     def _task(self, table, key, name):
         values = self._fields(table, key, {
@@ -654,7 +664,7 @@ def _duration(positive=True):
 
 def _renotify(value):
     # `renotify = false` (or 0): say it once, never repeat while RED.
-    if value is False or value == 0:
+    if value is False or value == 0 or value == "0":
         return None
     return _duration(positive=False)(value) or None   # "0" too, as the README says
 

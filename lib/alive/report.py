@@ -85,7 +85,7 @@ def history(home, reg, f, depth):
 
     from . import paths, scan, statefile
 
-    folder = facts_mod.health_folder(reg, home)
+    folder = paths.health_dir(home)
     cache_path = paths.state_dir(home) / CACHE_NAME
     doc = statefile.peek(cache_path)
     cached = doc.get("runs") if doc.get("version") == CACHE_VERSION and isinstance(doc.get("runs"), dict) else {}

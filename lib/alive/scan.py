@@ -10,6 +10,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import heartbeat
+from .errors import BrokenHome
 
 MAX_HEARTBEAT_BYTES = 1 << 20  # 1 MiB: a bigger file is flagged, never read
 
@@ -32,7 +33,8 @@ class Listing:
 # look-ahead, so it comes first), group 2 the whole name. It checks the shape of the date
 # and time, not their range: an impossible date is caught when the name is about to be read.
 _CANONICAL_ALL = re.compile(
-    r"^(?=[0-9]{4}-[0-9]{2}-[0-9]{2}_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_[0-9]{4}(?:-[0-9]+)?\.json$)(.*)$", re.M)
+    r"^(?=[0-9]{4}-[0-9]{2}-[0-9]{2}_([A-Za-z0-9][A-Za-z0-9._-]{0,127})_[0-9]{4}(?:-(?:"
+    + heartbeat.SUFFIX_RE + r"))?\.json$)(.*)$", re.M)
 
 
 def list_health(folder):
@@ -53,8 +55,19 @@ def _list_health(folder):
     listing = Listing(folder=os.fspath(folder))
     try:
         names = os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return listing
+    except FileNotFoundError:
+        if not os.path.lexists(folder):
+            return listing              # no run has written one yet: an empty fleet
+        # a link to a folder that is gone (an unmounted volume)
+        problem = f"is a symbolic link to {display_name(os.readlink(folder))}, which does not exist"
+    except NotADirectoryError:
+        problem = "is not a folder"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or exc})"
+    else:
+        problem = None
+    if problem:
+        raise BrokenHome(f"health folder {display_name(listing.folder)} {problem}", problem)
     names.sort()
     joined = "\n".join(names)
     if joined.count("\n") != max(len(names) - 1, 0):

@@ -68,7 +68,7 @@ def _more(found):
 
 
 def check_health(config, home, now):
-    problems, checked = lint.lint_health(lint.health_dir_of(config, home), home, now)
+    problems, checked = lint.lint_health(paths.health_dir(home), home, now)
     errors = sum(p["severity"] == lint.ERROR for p in problems)
     if not problems:
         return Check("health", OK, f"health/: {lint.plural(checked, 'file')}, clean")
@@ -194,7 +194,7 @@ def main(argv):
     p = cliutil.parser("verify", "The whole system at a glance; exit 0 all pass, 1 warnings, 2 failures.")
     cliutil.add_json(p)
     args = p.parse_args(argv)
-    home = paths.resolve_home(args.home)
+    home = paths.existing_home(args.home)
     config = paths.resolve_config(home, args.config)
     scheduler = units.detect_scheduler()
     checks = run_checks(home, config, utcnow(), scheduler)

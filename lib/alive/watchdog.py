@@ -447,7 +447,7 @@ def refresh_sources(home, reg, names, now, by="trigger", wait_s=0.0, clock=utcno
 def write_beat(home, reg, beat):
     """-> the file name written, or None (reported, never raised: the tick's work stands)."""
     try:
-        return os.path.basename(heartbeat.write(facts.health_folder(reg, home), beat))
+        return os.path.basename(heartbeat.write(paths.health_dir(home), beat))
     except OSError as exc:
         print(f"alive watchdog: could not write its heartbeat: {exc.strerror or exc}", file=sys.stderr)
         return None

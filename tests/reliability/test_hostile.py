@@ -6,14 +6,17 @@ must say what is true.
    truncated JSON, wrong types, nulls, missing fields, huge strings and files, deep
    nesting, random bytes, legacy colors, bare legacy names, names that are not UTF-8 or
    very long, symlinks, folders and FIFOs named like heartbeats, impossible, past and
-   future dates, duplicates and suffix collisions (-0, -02, -10, -9, 20 digits). The
+   future dates, duplicates and suffix collisions (-0, -02, -10, -9, 20 digits: only
+   -2 to -9999 without a leading zero are canonical; the rest count for no task). The
    generator knows what each entry is, so for each home:
    - `alive lint --json` names every entry that is an error as an error and every entry
      that is a warning at least as a warning, and says nothing about the clean ones;
      exit 2 with any error, 1 with warnings only;
    - `alive check --json` lists (invalid_files) the newest file of each task when it is
-     broken, with the task RED for it, every broken bare-name file, and every impossible
-     name it had to pass over; it lists nothing that is not broken; a home whose newest
+     broken, with the task RED for it, every broken bare-name file, every name that is
+     neither canonical nor legacy, every file dated beyond the clock-skew allowance (not
+     counted), and every impossible name it had to pass over; it lists nothing that is
+     not broken; a home whose newest
      files are all fine, however much junk lies behind them, is GREEN (exit 0);
    - neither ever prints a traceback or anything on stderr, and neither do their text
      forms, `alive report --format json` or `alive export prometheus` on the same folders.
@@ -126,8 +129,8 @@ def content(rng, task, started, kind, status="ok"):
     if kind == "mismatch_time":  # valid, but its name is not its started_at's
         other = beat(task, started - timedelta(hours=rng.randrange(1, 12)), status)
         return dump(other), True, "warning"
-    if kind == "huge_int":  # 400 digits: a Python int, and a valid interval_s
-        return dump(dict(hb, interval_s="@raw@"), b"1" + b"0" * 400), True, None
+    if kind == "huge_int":  # 400 digits: a Python int, but no plausible interval_s (an error)
+        return dump(dict(hb, interval_s="@raw@"), b"1" + b"0" * 400), False, "error"
     if kind == "nested_ok":
         deep = {}
         for _ in range(40):
@@ -185,10 +188,11 @@ def content(rng, task, started, kind, status="ok"):
     raise AssertionError(kind)
 
 
-VALID_KINDS = ["ok"] * 12 + ["legacy_color"] * 2 + ["mismatch_time", "huge_int", "nested_ok", "unicode_ok", "big_ok"]
+VALID_KINDS = ["ok"] * 12 + ["legacy_color"] * 2 + ["mismatch_time", "nested_ok", "unicode_ok", "big_ok"]
 INVALID_KINDS = (["truncated"] * 3 + ["wrong_type"] * 3 + ["null"] * 2 + ["missing"] * 2 + ["random"] * 2
                  + ["long_summary", "multiline", "bad_status", "bad_time", "backwards", "task_mismatch",
-                    "bad_task_id", "not_object", "latin1", "deep", "empty", "huge_digits", "nul_bytes", "huge"])
+                    "bad_task_id", "not_object", "latin1", "deep", "empty", "huge_digits", "huge_int", "nul_bytes",
+                    "huge"])
 RARE = {"big_ok": 3, "huge": 3, "deep": 12, "fifo": 6}  # at most this many per home (they cost time or memory)
 SPECIAL = ["symlink"] * 2 + ["folder", "fifo"]
 
@@ -253,16 +257,32 @@ class Folder:
         return self.put(entry, data)
 
 
-def canonical_name(task, when, n, rng, impossible=False):
-    """-> (name, key): '<date>_<task>_<HHMM>[-N].json' and its (date, HHMM, n) order."""
+def canonical_name(task, when, n, rng, impossible=False, tidy=False):
+    """-> (name, key): '<date>_<task>_<HHMM>[-N].json' and its (date, HHMM, n) order.
+    tidy: only the suffixes alive writes (-2, -3, ...), never -02."""
     date, hhmm = when.strftime("%Y-%m-%d"), when.strftime("%H%M")
     if impossible:
         date, hhmm = rng.choice([
             (f"{when.year}-13-{when.day:02d}", hhmm), (f"{when.year}-00-{when.day:02d}", hhmm),
             (f"{when.year}-{when.month:02d}-32", hhmm), (f"{when.year}-{when.month:02d}-00", hhmm),
             (date, "2400"), (date, "9999"), (date, f"{when.hour:02d}60")])
-    suffix = "" if n == 1 else rng.choice([f"-{n}", f"-{n:02d}"]) if n < 100 else f"-{n}"
+    suffix = "" if n == 1 else f"-{n}" if tidy or n >= 100 else rng.choice([f"-{n}", f"-{n:02d}"])
     return f"{date}_{task}_{hhmm}{suffix}.json".encode(), (date, hhmm, n)
+
+
+def canonical_suffix(name):
+    """alive writes -2 ... -9999, never -0, -1, -02 or 20 digits: those names count for no task."""
+    stem = name[:-5].rsplit(b"_", 1)[1]
+    n = stem.partition(b"-")[2]
+    return not n or (n[:1] != b"0" and 2 <= int(n) <= 9999)
+
+
+def uncounted(entry):
+    """A name with a suffix alive never writes: check reads it like a bare name, lists it
+    (it is not <task>_..., so it is not a legacy name either) and counts it for nothing."""
+    if not canonical_suffix(entry.name):
+        entry.plausible, entry.valid, entry.legacy, entry.lint = False, False, True, "error"
+    return entry
 
 
 def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s, oldest_s, status_pool):
@@ -276,10 +296,13 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
         when = now - timedelta(seconds=oldest_s + rng.randrange(span_s))
         when = when.replace(second=0, microsecond=0)
         # one to four files in the same minute: -2, -02, -10, -9, -0 and 20-digit suffixes
-        ns = rng.sample([1, 2, 3, 9, 10, 0, 10**19 + rng.randrange(10**19)], rng.randrange(1, 5))
+        # (a folder with nothing invalid in it gets only the suffixes alive writes)
+        tidy = not kinds_invalid
+        ns = rng.sample([1, 2, 3, 9, 10] if tidy else [1, 2, 3, 9, 10, 0, 10**19 + rng.randrange(10**19)],
+                        rng.randrange(1, 5))
         for n in ns:
             impossible = rng.random() < 0.03
-            name, key = canonical_name(task, when, n, rng, impossible)
+            name, key = canonical_name(task, when, n, rng, impossible, tidy)
             if name in folder.names or (not impossible and key in keys[task]):
                 continue
             entry = Made(name, task=task, key=key, plausible=not impossible)
@@ -290,15 +313,16 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
             folder.file(entry, kind, task, when, rng.choice(status_pool))
             if impossible and entry.valid:
                 entry.lint = "warning"  # lint reads it: its name does not match its started_at
+            uncounted(entry)
             made += 1
             if entry.valid and rng.random() < 0.05 and not impossible:  # a duplicate under the next free suffix
                 free = max(k[2] for k in keys[task] if k[:2] == key[:2]) + 1
                 if free < 10**6:
-                    name2, key2 = canonical_name(task, when, free, rng)
+                    name2, key2 = canonical_name(task, when, free, rng, tidy=tidy)
                     if name2 not in folder.names:
                         keys[task].add(key2)
                         data = open(os.path.join(folder.fd_path, name), "rb").read()
-                        folder.put(Made(name2, task=task, key=key2, valid=True, lint=entry.lint), data)
+                        folder.put(uncounted(Made(name2, task=task, key=key2, valid=True, lint=entry.lint)), data)
                         made += 1
     return made
 
@@ -317,9 +341,10 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
         i += 1
         roll = rng.random()
         if roll < 0.35:  # a bare legacy name: check reads every one
-            style = rng.randrange(4)
+            style = rng.randrange(4) if allow_invalid else 0   # styles 1-3 count for no task: errors
+            task = rng.choice(LEGACY_TASKS)
             if style == 0:
-                name = f"{rng.choice(LEGACY_TASKS)}_{i}.json".encode()
+                name = f"{task}_{i}.json".encode()
             elif style == 1:  # not UTF-8
                 name = b"\xff\xfe" + f"{i}_legacy.json".encode()
             elif style == 2:  # long: 250 bytes
@@ -328,9 +353,8 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
             else:  # canonical-looking, but the task id is not valid
                 name = f"2026-05-02_{rng.choice(['-bad', 'tâche', 'a b', '.x'])}{i}_0100.json".encode()
             entry = Made(name, legacy=True)
-            task = rng.choice(LEGACY_TASKS)
             started = now - timedelta(seconds=rng.randrange(3600, 20 * 3600))
-            if allow_invalid and rng.random() < 0.5:  # (another task's id is no mismatch in a bare name)
+            if allow_invalid and rng.random() < 0.5:
                 kind = folder.pick([k for k in INVALID_KINDS if k != "task_mismatch"] + SPECIAL)
             else:
                 kind = rng.choice(["ok", "ok", "legacy_color"] if legacy_valid_fresh else VALID_KINDS)
@@ -339,7 +363,9 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
             folder.file(entry, kind, task, started)
             if entry.lint is None:
                 entry.lint = "warning"  # a bare name is always worth a warning
-        elif roll < 0.45:  # <task>_latest.json: lint reads it, check never uses it
+            if style != 0 and entry.valid:  # not <task>_...: no legacy name, counted for no task
+                entry.valid, entry.lint = False, "error"
+        elif roll < 0.45:  # <task>_latest.json, written with its run: older than the canonical files, so unused
             task = rng.choice(CANONICAL_TASKS)
             name = f"{task}_latest.json".encode()
             if name in folder.names:
@@ -349,6 +375,9 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
                 folder.file(entry, folder.pick(INVALID_KINDS), task, now - timedelta(hours=2))
             else:
                 folder.file(entry, "ok", task, now - timedelta(hours=2))
+            if not os.path.islink(os.path.join(folder.fd_path, name)):
+                t = (now - timedelta(hours=2)).timestamp()
+                os.utime(os.path.join(folder.fd_path, name), (t, t))
         elif roll < 0.75:  # names that are not heartbeat names at all
             base = rng.choice(ODD_NAMES)
             name = (f"{i}" + base if rng.random() < 0.5 else base + f"{i}").encode()
@@ -431,8 +460,16 @@ def expectations(folder):
             by_task.setdefault(e.task, []).append(e)
     must, newest = set(), {}
     may = {e.name for e in folder.made if not e.valid or not e.plausible}
+    ahead = folder.now + timedelta(minutes=5)
+    cutoff = (ahead.strftime("%Y-%m-%d"), ahead.strftime("%H%M"))
     for task, entries in by_task.items():
         for e in newest_first(entries):
+            if e.plausible and e.key[:2] > cutoff:
+                must.add(e.name)  # dated beyond the skew allowance: not counted, named
+                may.add(e.name)
+                continue
+            if e.legacy:
+                continue          # a name that counts for no task (listed below)
             if not e.plausible:
                 must.add(e.name)  # passed over on the way to the newest real one: reported
                 continue
@@ -510,7 +547,7 @@ def judge_home(home, folder, health_dir, profile, figures):
 HOMES = [  # label, profile, entries at factor 1, seed, health_dir
     ("mixed", "mixed", 3500, 1101, "health"),
     ("latest-valid", "latest_valid", 3000, 2202, "health"),
-    ("registered", "mixed", 2000, 3303, "beats"),
+    ("registered", "mixed", 2000, 3303, "health"),
     ("garbage", "garbage", 1300, 4404, "health"),
     ("warnings", "warnings", 400, 5505, "health"),
 ]
@@ -520,9 +557,9 @@ def test_ten_thousand_hostile_heartbeat_files_never_crash_and_every_problem_is_n
     built = []
     for label, profile, count, seed, health_dir in HOMES:
         home, folder, _ = build_home(tmp_path, label, profile, count * SOAK, seed, health_dir)
-        if health_dir != "health":  # a registered fleet reading another folder
+        if label == "registered":  # a registered fleet
             (home / "fleet.toml").write_text(
-                f'[settings]\nhealth_dir = "{health_dir}"\n\n[tasks.etl]\nschedule = "daily 07:00"\nalert_after = 2\n\n'
+                '[tasks.etl]\nschedule = "daily 07:00"\nalert_after = 2\n\n'
                 '[tasks.nightly]\nmax_gap = "3d"\n\n[tasks.ghost]\nschedule = "every 1h"\n')
         built.append((home, folder, health_dir, profile))
     total = sum(len(f.made) for _, f, _, _ in built)
@@ -540,22 +577,20 @@ def test_ten_thousand_hostile_heartbeat_files_never_crash_and_every_problem_is_n
                       for p, n, c, l, b in figures))
 
 
-def test_a_registered_task_that_never_reported_is_red_among_junk_in_another_health_dir(tmp_path):
-    """Junk in a health_dir of fleet.toml's choosing: a registered task with no file of its
-    own is RED "never reported", and nothing is read or created in the default health/."""
-    home, folder, _ = build_home(tmp_path, "reg", "mixed", 600, 6606, "beats")
-    (home / "fleet.toml").write_text('[settings]\nhealth_dir = "beats"\n\n[tasks.ghost]\nschedule = "every 1h"\n')
+def test_a_registered_task_that_never_reported_is_red_among_junk(tmp_path):
+    """Junk in health/: a registered task with no file of its own is RED "never reported"."""
+    home, folder, _ = build_home(tmp_path, "reg", "mixed", 600, 6606)
+    (home / "fleet.toml").write_text('[tasks.ghost]\nschedule = "every 1h"\n')
     r = alive("check", "--json", home=home)
     assert r.stderr == "" and r.returncode == 2
     items = {i["name"]: i for i in json.loads(r.stdout)["items"]}
     assert items["ghost"]["color"] == "RED" and items["ghost"]["reasons"] == ["never reported: no heartbeat in health/"]
-    assert not (home / "health").exists()  # nothing was read or written outside health_dir
 
 
 # ================================================================ 2. fleet.toml variants
 
 DURATION_KEYS = {"max_gap", "max_runtime", "max_age", "timeout", "default_max_gap", "interval", "poll"}
-BAD_DURATIONS = ['"36 hours"', '"1.5h"', '"-5m"', '"5x"', '""', '"h"', "true", "[1]", "1.5", '"0s"', "0",
+BAD_DURATIONS = ['"36 hours"', '"1.5h"', '"-5m"', '"5x"', '""', '"h"', "true", "[1]", "1.5", '"0s"', "0", "36", '"900"',
                  '"99999999999999w"', '"1h30"', '"15m "x', "-3", '"\u0661\u0665m"', "1979-05-27"]
 BAD = {
     **{k: BAD_DURATIONS for k in DURATION_KEYS},
@@ -592,12 +627,12 @@ BAD = {
 }
 GOOD = {  # values that are fine where they stand
     "schedule": ['"every 5m"', '"cron */10 * * * *"', '"weekly mon,fri 06:00"', '"daily 00:00,23:59"'],
-    "max_gap": ['"2d"', '"1h30m"', "86400"],
+    "max_gap": ['"2d"', '"1h30m"', '"86400s"'],
     "description": ['"naïve ✓ 日本語 \u202e \u200b"', '"' + "long " * 20_000 + '"', "'literal \\ string'"],
     "alert_after": ["1000000000000"],
     "retention_days": ["3650"],
     "renotify": ['"0"', "false", "0", '"2h"'],
-    "timeout": ['"5m"', "30"], "max_age": ['"1h"', '"1w2d3h4m5s"'], "retries": ["5"], "poll": ['"1m"'],
+    "timeout": ['"5m"', '"30s"'], "max_age": ['"1h"', '"1w2d3h4m5s"'], "retries": ["5"], "poll": ['"1m"'],
     "port": ["9000"], "bad_status": ['["a", "b", "ünïcode"]'], "label_prefix": ['"org.example.x"'],
     "run": ['["/bin/echo", "✓"]'], "depends_on": ["[]"],
 }

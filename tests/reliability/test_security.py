@@ -467,8 +467,8 @@ def hostile_beats(home, p):
         ["write", "etl", "--status", "error", "--summary", p("summary error"), "--error", p("error 1"),
          "--error", p("error 2"), "--metric", f"rows={p('metric value')}", "--started-at", "2026-05-02T07:00:00Z"],
         ["write", "child", "--status", "error", "--summary", p("child summary"), "--error", p("child error")],
-        ["pause", "quiet", "--reason", p("pause reason")],
         ["write", "quiet", "--summary", p("quiet summary")],
+        ["pause", "quiet", "--reason", p("pause reason")],
     ]
     for argv in calls:
         code, _, err = alive_here(*argv)

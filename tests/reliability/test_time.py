@@ -242,10 +242,10 @@ def test_a_heartbeat_from_the_future_is_clock_skew_in_a_real_check(home):
         assert run_alive("write", task, "--started-at", started, home=home).returncode == 0
     r = run_alive("check", "--json", home=home)
     items = {i["name"]: i for i in json.loads(r.stdout)["items"]}
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert items["near"]["color"] == "GREEN"                            # within 5 minutes: tolerated
-    for task in ("far", "years"):
-        assert items[task]["color"] == "YELLOW" and "in the future (clock skew?)" in items[task]["reasons"][0]
+    for task in ("far", "years"):                   # not counted: no run of theirs is dated up to now
+        assert items[task]["color"] == "RED" and "dated in the future (clock skew?)" in items[task]["reasons"][0]
     lint = run_alive("lint", "--json", home=home)
     future = sorted(os.path.basename(p["file"]) for p in json.loads(lint.stdout)["problems"]
                     if "in the future" in p["problem"])
@@ -254,8 +254,9 @@ def test_a_heartbeat_from_the_future_is_clock_skew_in_a_real_check(home):
 
 def test_after_the_clock_steps_back_a_dead_job_is_never_green_for_longer_than_its_gap(home):
     """The clock ran a day ahead; hourly runs were stamped a day in the future. It is set
-    back, and the job dies. Sampled every 30 minutes for four days: YELLOW (skew) while the
-    stamp is ahead, then GREEN only while a real run would be on time, then RED for good."""
+    back, and the job dies. Sampled every 30 minutes for four days: RED while the stamps are
+    ahead (no run dated up to now counts), then GREEN only while a real run would be on
+    time, then RED for good."""
     (home / "fleet.toml").write_text('[tasks.hourly]\nschedule = "every 1h"\n')
     real = at("2026-06-01T12:00:00Z")
     for h in range(3):                                                  # the clock says tomorrow
@@ -266,8 +267,9 @@ def test_after_the_clock_steps_back_a_dead_job_is_never_green_for_longer_than_it
         when = real + timedelta(minutes=30 * step)
         colors.append((when, check_json(when)[1]["hourly"]["color"]))
     green = [w for w, c in colors if c == "GREEN"]
-    assert all(c == "YELLOW" for w, c in colors if w < last_stamp - timedelta(minutes=5))
-    assert green and min(green) >= last_stamp - timedelta(minutes=5)
+    first_stamp = real + timedelta(days=1, hours=-2)
+    assert all(c == "RED" for w, c in colors if w < first_stamp - timedelta(minutes=5))
+    assert green and min(green) >= first_stamp - timedelta(minutes=5)   # each run counts from its own stamp
     assert max(green) <= last_stamp + timedelta(hours=2)                  # max gap of every 1h: 2 h
     assert all(c == "RED" for w, c in colors if w > last_stamp + timedelta(hours=2))
     assert colors[-1][1] == "RED"
