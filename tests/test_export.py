@@ -115,6 +115,7 @@ def test_a_broken_newest_file_leaves_only_status_and_errors(home):
 def test_the_command_writes_atomically_and_prints_nothing(home, tmp_path):
     beat(home, "etl", datetime.now(timezone.utc))
     out = tmp_path / "textfile" / "alive.prom"
+    out.parent.mkdir()           # node_exporter's textfile folder exists; alive does not invent it
     r = run_alive("export", "prometheus", "--out", out, home=home)
     assert r.returncode == 0 and r.stderr == "" and "alive report: wrote" not in r.stderr
     assert 'alive_item_status{kind="task",name="etl",color="GREEN"} 1' in out.read_text()

@@ -358,7 +358,7 @@ def test_a_health_folder_full_of_invalid_files_still_renders_and_lists_them(home
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json", "html"])
 def test_out_writes_the_file_atomically_and_says_so(home, tmp_path, fmt):
     beat(home, "etl", datetime.now(timezone.utc))
-    out = tmp_path / "site" / f"report.{fmt}"
+    out = home / "site" / f"report.{fmt}"     # alive makes its own folders in ALIVE_HOME
     r = run_alive("report", "--format", fmt, "--out", out, home=home)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"alive report: wrote {out} ({fmt})\n" and r.stderr == ""

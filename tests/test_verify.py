@@ -85,7 +85,7 @@ def test_a_healthy_fleet_passes_every_line_and_exits_0(world):
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert [ln[0] for ln in lines[:-1]] == ["✓"] * 7
-    assert line(r, "fleet.toml").endswith("valid (1 tasks, 2 sources, 1 probes)")
+    assert line(r, "fleet.toml").endswith("valid (1 task, 2 sources, 1 probe)")
     assert line(r, "health/").startswith("✓ health/: ")
     assert line(r, "launchd") == f"✓ launchd: 9 units installed in {world['agents']}, as fleet.toml says"
     assert "watchdog: last heartbeat " in line(r, "watchdog") and "(ok)" in line(r, "watchdog")

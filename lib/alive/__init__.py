@@ -3,6 +3,8 @@
 `import alive` stays cheap: the API module is loaded on first use of alive.task.
 """
 
+__version__ = "0.3.0"
+
 
 def task(task_id, interval=None, summary=None, home=None):
     """Context manager that writes exactly one heartbeat for the block it wraps."""

@@ -6,7 +6,7 @@ stderr and never masks the job's own outcome.
 """
 import sys
 
-from . import heartbeat, paths
+from . import heartbeat, paths, tokens
 from .timeutil import parse_duration, utcnow
 
 
@@ -51,6 +51,10 @@ class task:  # noqa: N801 - reads as a function at the call site: `with alive.ta
             raise ValueError(problem)
         interval_s = parse_duration(interval) if interval is not None else None
         self.home = paths.resolve_home(home)
+        try:
+            tokens.remember_config(paths.config_text(self.home), self.home)   # scrubbed from the heartbeat
+        except Exception as problem:  # ALIVE_CONFIG names no file: say so, never stop the job
+            print(f"alive: {problem}", file=sys.stderr)
         self.run = Run(task_id, interval_s, summary)
         self.started = None
 

@@ -4,7 +4,10 @@ temp file in the same folder (name starts with a dot, so readers skip it), write
 fsync, then os.replace (or os.link when the name must not be overwritten), then fsync
 of the folder so the rename itself survives a power cut. The temp file is removed on failure.
 """
+import errno
 import os
+
+from . import tokens
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
@@ -28,7 +31,10 @@ def fsync_dir(directory):
 
 
 def write_temp(directory, final_name, data, mode=0o644, durable=True):
-    """Write data to a fresh temp file beside final_name; return its path (fsynced when durable)."""
+    """Write data to a fresh temp file beside final_name; return its path (fsynced when durable).
+    alive's own tokens never reach a file (tokens.py): every write under ALIVE_HOME comes here.
+    O_EXCL also means a symlink planted at the temp name is never followed."""
+    data = tokens.scrub_bytes(data)
     tmp = temp_name(directory, final_name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -96,6 +102,40 @@ def create_new(directory, names, data, mode=0o644, sync_dir=True):
     finally:
         if tmp:
             _unlink_quietly(tmp)
+
+
+def append_line(path, text):
+    """Append one line to a log, whole or not at all (on a full disk a short write is taken
+    back, so the log never holds half a line), scrubbed of tokens, never through a symlink
+    planted at its name. Raises OSError."""
+    data = tokens.scrub_bytes(f"{text}\n".encode("utf-8", "replace"))
+    os.makedirs(os.path.dirname(os.fspath(path)), exist_ok=True)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # only part of it fitted
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)
+
+
+def open_nofollow(path, flags, mode=0o644):
+    """os.open that refuses a symlink at `path` (someone could point a lock or log file of
+    ours at a file of theirs, and the next write would overwrite or grow it)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.EMLINK and os.path.islink(path)):
+            raise OSError(exc.errno, f"{os.fspath(path)} is a symbolic link; alive does not write through "
+                                     f"links (remove it)") from None
+        raise
 
 
 # Filesystems without hard links (some network or FUSE mounts).

@@ -30,7 +30,8 @@ COMMANDS = {
     "verify": ("verify", "the whole system at a glance: config, health/, units, watchdog, sources"),
 }
 
-USAGE = "usage: alive COMMAND [ARGS...]   (alive help lists the commands)"
+USAGE = "usage: alive [--home DIR] [--config FILE] COMMAND [ARGS...]   (alive help [COMMAND] for more)"
+GLOBAL = ("--home", "--config")   # accepted before the command too, and handed on to it
 
 
 def _help():
@@ -39,8 +40,44 @@ def _help():
     return "\n".join(lines)
 
 
+def hoist_globals(argv):
+    """`alive --home X check` -> ['check', '--home', 'X']: the options every command takes
+    may come before the command. -> (argv, problem or None)."""
+    front = []
+    while argv and argv[0].split("=", 1)[0] in GLOBAL:
+        if "=" in argv[0]:
+            front, argv = front + [argv[0]], argv[1:]
+        elif len(argv) < 2:
+            return argv, f"{argv[0]} needs a value"
+        else:
+            front, argv = front + argv[:2], argv[2:]
+    if not front:
+        return argv, None
+    if not argv:
+        return argv, "no command after " + " ".join(front)
+    rest = argv[1:]
+    if argv[0] == "run" and "--" in rest:   # the wrapped command's own options stay its own
+        cut = rest.index("--")
+        return [argv[0], *rest[:cut], *front, *rest[cut:]], None
+    return [argv[0], *rest, *front], None
+
+
 def main(argv):
+    argv, problem = hoist_globals(list(argv))
+    if problem:
+        print(f"alive: {problem}; {USAGE}", file=sys.stderr)
+        return 3
+    if argv[:1] in (["--version"], ["version"]):
+        from . import __version__
+
+        print(f"alive {__version__} (Python {sys.version.split()[0]})")
+        return 0
+    if argv[:1] == ["help"] and len(argv) == 2 and argv[1] in COMMANDS:
+        argv = [argv[1], "--help"]          # `alive help check` is `alive check --help`
     if not argv or argv[0] in ("help", "-h", "--help"):
+        if len(argv) > 1:
+            print(f"alive: unknown command {argv[1]!r}; {USAGE}", file=sys.stderr)
+            return 3
         print(_help())
         return 0 if argv else 3
     name, rest = argv[0], argv[1:]
@@ -51,6 +88,8 @@ def main(argv):
         module_name, _, function = COMMANDS[name][0].partition(":")
         module = __import__(f"alive.{module_name}", fromlist=["main"])
         return getattr(module, function or "main")(rest)
+    except SystemExit as exc:               # --help printed; argparse's own exits
+        return exc.code if isinstance(exc.code, int) else 0
     except (UsageError, RuntimeFailure) as exc:
         print(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc), file=sys.stderr)
         return exc.exit_code

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from . import alerts, cliutil, facts, health, paths, registry, textview
+from . import alerts, cliutil, facts, health, paths, registry, textview, tokens
 from .timeutil import utcnow
 
 EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
@@ -45,9 +45,9 @@ def main(argv):
 
         sent = notify.after_check(home, reg, result, now)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(tokens.scrub(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
     else:
-        print(textview.table(result, textview.use_color(sys.stdout)))
+        print(tokens.scrub(textview.table(result, textview.use_color(sys.stdout))))
         if sent is not None:
             print(f"notifications: {sent['sent']} sent, {sent['queued']} waiting in the outbox, {sent['dropped']} dropped")
     if alerts_problem:

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from . import args, heartbeat, paths
+from . import args, heartbeat, paths, tokens
 from .errors import RuntimeFailure, UsageError
 
 USAGE = """usage: alive write TASK [--status ok|partial|skipped|error] [--summary TEXT]
@@ -84,7 +84,9 @@ def main(argv):
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    folder = os.path.join(paths.home_text(opts.get("home")), "health")
+    home = paths.home_text(opts.get("home"))
+    tokens.remember_config(paths.config_text(home, opts.get("config")), home)   # scrubbed from the file
+    folder = os.path.join(home, "health")
     try:
         path = heartbeat.write(folder, hb)
     except OSError as exc:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import cliutil
+from .textview import plural
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE = ROOT / "bin" / "alive"
@@ -85,7 +86,7 @@ def write_layer(home):
     with api.task("nightly-export", interval="1d", home=home) as run:
         run.metric("rows", 1834)
     health = home / "health"
-    print(f"\nhealth/ now holds {len(os.listdir(health))} files, e.g.:")
+    print(f"\nhealth/ now holds {plural(len(os.listdir(health)), 'file')}, e.g.:")
     for p in sorted(health.iterdir())[:4]:
         print(f"  {p.name}")
     print("\nthe latest sync-crm heartbeat:")
@@ -127,7 +128,7 @@ def report_layer(home):
     alive(home, "report", "--format", "markdown", "--out", str(site / "brief.md"))
     alive(home, "export", "prometheus", "--out", str(site / "metrics.prom"))
     lines = (site / "metrics.prom").read_text().splitlines()
-    print("\n".join("  " + line for line in lines[:6]) + f"\n  ... ({len(lines)} lines)")
+    print("\n".join("  " + line for line in lines[:6]) + f"\n  ... ({plural(len(lines), 'line')})")
     return site
 
 

@@ -104,9 +104,11 @@ def main(argv):
     home, reg = load(args)
     now = utcnow()
     f = facts_mod.gather(reg, home, now, 1)
-    text = render(f, health.evaluate(reg, f, now))
+    from .tokens import scrub
+
+    text = scrub(render(f, health.evaluate(reg, f, now)))
     if args.out:
-        write_out(args.out, text, RuntimeFailure)
+        write_out(args.out, text, RuntimeFailure, home)
     else:
         import sys
 

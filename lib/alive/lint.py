@@ -12,6 +12,7 @@ import stat
 
 from . import cliutil, facts, heartbeat, paths, registry, scan
 from .errors import BrokenHome
+from .textview import plural
 from .timeutil import format_duration, format_iso, parse_iso, utcnow
 
 ERROR, WARNING = "error", "warning"
@@ -197,10 +198,6 @@ def utf8(name):
 def exit_code(problems):
     severities = {p["severity"] for p in problems}
     return 2 if ERROR in severities else 1 if WARNING in severities else 0
-
-
-def plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def text_lines(problems, checked):

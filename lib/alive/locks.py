@@ -12,8 +12,10 @@ def acquire(path, wait_s=0.0, poll_s=0.05, note_pid=False):
     that waits can say who holds it (holder())."""
     import fcntl
 
+    from .atomic import open_nofollow
+
     os.makedirs(os.path.dirname(os.fspath(path)), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
     try:
         if wait_s is None:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from . import paths, statefile
+from . import atomic, paths, statefile, tokens
 from .health import GREY, RED, SKEW_S
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
@@ -427,7 +427,7 @@ def send_ntfy(ntfy, msg, token=None):
     import urllib.error
     import urllib.request
 
-    headers = {"Title": header_value(msg.title), "Priority": str(msg.priority),
+    headers = {"Title": header_value(tokens.scrub(msg.title)), "Priority": str(msg.priority),
                "Content-Type": "text/plain; charset=utf-8"}
     if msg.tags:
         headers["Tags"] = header_value(",".join(msg.tags))
@@ -436,7 +436,7 @@ def send_ntfy(ntfy, msg, token=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
-    request = urllib.request.Request(url, data=msg.body.encode("utf-8"), headers=headers, method="POST")
+    request = urllib.request.Request(url, data=tokens.scrub(msg.body).encode("utf-8"), headers=headers, method="POST")
     opener = urllib.request.build_opener(_no_redirect_handler(urllib.request))
     try:
         with opener.open(request, timeout=NTFY_TIMEOUT_S) as response:
@@ -487,7 +487,7 @@ def send_command(command, msg, hide_env=(), cwd=None):
     import signal
     import subprocess
 
-    data = f"{msg.title}\n\n{msg.body}\n".encode("utf-8")
+    data = tokens.scrub(f"{msg.title}\n\n{msg.body}\n").encode("utf-8")
     # The ntfy token has no business in the command's environment.
     env = {k: v for k, v in os.environ.items() if k not in hide_env}
     try:
@@ -547,7 +547,7 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
 def scrub(text, secrets):
     """Remove secrets and URL credentials from a text before it is logged or returned."""
-    text = str(text)
+    text = tokens.scrub(str(text))
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
@@ -564,25 +564,9 @@ class Log:
         self._failed = False
 
     def line(self, text):
-        """Append one line, whole or not at all: on a full disk a short write is taken
-        back, so the log never holds half a line."""
-        data = f"{self.stamp} {text}\n".encode("utf-8", "replace")
+        """Append one line, whole or not at all (atomic.append_line)."""
         try:
-            os.makedirs(self.path.parent, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                start = os.fstat(fd).st_size
-                try:
-                    if os.write(fd, data) != len(data):
-                        raise OSError(28, os.strerror(28))  # ENOSPC: only part of it fitted
-                except OSError:
-                    try:
-                        os.ftruncate(fd, start)
-                    except OSError:
-                        pass
-                    raise
-            finally:
-                os.close(fd)
+            atomic.append_line(self.path, f"{self.stamp} {text}")
         except OSError as exc:
             if not self._failed:      # say it once, not once per line
                 self._failed = True

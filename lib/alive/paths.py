@@ -54,11 +54,16 @@ def resolve_config(home, explicit=None):
     there is a mistake, not an empty fleet."""
     from pathlib import Path
 
+    return Path(config_text(home, explicit))
+
+
+def config_text(home, explicit=None):
+    """resolve_config as a plain string, for the write path (no pathlib)."""
     raw = explicit or os.environ.get("ALIVE_CONFIG")
     if not raw:
-        return Path(home) / "fleet.toml"
-    path = Path(raw).expanduser()
-    if not path.exists():
+        return os.path.join(home, "fleet.toml")
+    path = os.path.expanduser(raw)
+    if not os.path.exists(path):
         from .errors import BrokenHome
 
         where = "--config" if explicit else "ALIVE_CONFIG"

@@ -153,12 +153,14 @@ class Registry:
 
 
 def secret_env_names(reg):
-    """The environment variables that hold tokens (ntfy, http-kv, serve): never passed on
-    to the programs alive runs."""
+    """The environment variables that hold tokens (ntfy, http-kv, serve, and alive's
+    conventional names): never passed on to the programs alive runs."""
+    from . import tokens
+
     names = [reg.notify.ntfy.token_env if reg.notify.ntfy else None,
              reg.triggers.http_kv.token_env if reg.triggers.http_kv else None,
              reg.serve.token_env]
-    return {n for n in names if n}
+    return {n for n in names if n} | set(tokens.CONVENTIONAL_ENV)
 
 
 def task_max_gap(task, settings, interval_s=None):
@@ -178,14 +180,18 @@ def task_max_gap(task, settings, interval_s=None):
 
 def load(path, home):
     """fleet.toml -> Registry. A missing file is an empty registry; any mistake is a ConfigError."""
+    from . import tokens
+
     home = Path(home)
     if path is None or not Path(path).exists():
+        tokens.remember()                # alive's conventional token variables, if set
         return Registry(path=None, home=home)
     chk = _Checker(Path(path), home)
     registry = chk.run()
     errors = [p for p in chk.sorted() if p.severity == "error"]
     if errors:
         raise ConfigError([chk.format(p) for p in errors])
+    tokens.remember_registry(registry)   # from now on, this process scrubs them from what it writes
     return registry
 
 

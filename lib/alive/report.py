@@ -359,6 +359,14 @@ def to_json(view):
 
 
 def render(view, fmt, color=False, **html_options):
+    """The report as text, scrubbed of alive's tokens (a job may have printed one into a
+    heartbeat written by a tool that does not scrub, such as the shim's bash fallback)."""
+    from .tokens import scrub
+
+    return scrub(_render(view, fmt, color, **html_options))
+
+
+def _render(view, fmt, color=False, **html_options):
     if fmt == "text":
         from . import textview
 
@@ -398,19 +406,30 @@ def main(argv):
         sys.stdout.write(text)
         sys.stdout.flush()
         return 0
-    write_out(args.out, text, RuntimeFailure)
+    write_out(args.out, text, RuntimeFailure, home)
     print(f"alive report: wrote {args.out} ({args.format})")
     return 0
 
 
-def write_out(path, text, failure):
-    """--out FILE: atomically, creating its folder (the user named the path)."""
+def write_out(path, text, failure, home):
+    """--out FILE: atomically. Inside ALIVE_HOME alive makes its folders (site/, ...) as
+    everywhere; elsewhere the folder must exist: making a mistyped path's folders would
+    leave the output where nothing reads it."""
     import os
 
     from . import atomic
+    from .errors import UsageError
 
+    folder = os.path.dirname(os.path.abspath(path))
+    inside = (folder + os.sep).startswith(os.path.abspath(home) + os.sep)
+    if not os.path.lexists(folder):
+        if not inside:
+            raise UsageError(f"cannot write {path}: folder {folder} does not exist (create it first)")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise failure(f"cannot create {folder}: {exc.strerror or exc}") from None
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         atomic.write_atomic(path, text)
     except OSError as exc:
         raise failure(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from . import args, atomic, heartbeat, paths
+from . import args, atomic, heartbeat, paths, tokens
 from .durations import format_duration
 from .errors import UsageError
 
@@ -34,6 +34,9 @@ Run COMMAND (no shell), pass its output through, and write one heartbeat for TAS
 
 
 def split_command(argv):
+    if "--" not in argv and ("-h" in argv or "--help" in argv):
+        print(USAGE)
+        raise SystemExit(0)
     if "--" not in argv:
         raise UsageError("put -- before the command: alive run TASK [options] -- COMMAND [ARG...]")
     cut = argv.index("--")
@@ -53,9 +56,20 @@ def main(argv):
     if problem:
         raise UsageError(problem)
     home = paths.home_text(opts.get("home"))
+    # alive's own tokens: kept from the job's environment, scrubbed from what it prints.
+    tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     lock = None
     if opts.get("no-overlap"):
-        lock = take_lock(home, task)
+        try:
+            lock = take_lock(home, task)
+        except OSError as exc:
+            # Running without the lock could overlap; not running must be loud: an error
+            # heartbeat (RED in check) naming why.
+            message = f"cannot take the --no-overlap lock: {exc.strerror or exc}; not started"
+            print(f"alive run: {message}", file=sys.stderr)
+            record(home, heartbeat.build(task, time.time(), status="error", summary=message[:200], errors=[message],
+                                         interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
+            return 1
         if lock is None:
             holder = read_marker(home, task)
             pid = f" (pid {holder['pid']})" if holder and "pid" in holder else ""
@@ -118,13 +132,25 @@ def remove_marker(home, task, written):
 
 
 class Output:
-    """The live pass-through and the two tails the heartbeat needs."""
+    """The live pass-through and the two tails the heartbeat needs, scrubbed of alive's
+    tokens on the way (a token split between two reads is still found)."""
 
     def __init__(self):
         self.combined = bytearray()
         self.stderr = bytearray()
+        self.scrubbers = {False: tokens.StreamScrubber(), True: tokens.StreamScrubber()}
 
     def take(self, chunk, is_stderr):
+        self._keep(self.scrubbers[is_stderr].feed(chunk), is_stderr)
+
+    def close(self):
+        """Let out what the scrubbers held back, at the end of the output."""
+        for is_stderr, scrubber in self.scrubbers.items():
+            self._keep(scrubber.flush(), is_stderr)
+
+    def _keep(self, chunk, is_stderr):
+        if not chunk:
+            return
         sink = sys.stderr if is_stderr else sys.stdout
         # If our own stdout went away, keep running the job and keep the tail.
         with contextlib.suppress(OSError, ValueError):
@@ -172,7 +198,7 @@ def run(home, task, command, timeout_s, interval_s):
     try:
         try:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True, env=tokens.hidden_env())
         except (FileNotFoundError, PermissionError, OSError) as exc:
             code = EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_NOT_EXECUTABLE
             why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
@@ -186,6 +212,7 @@ def run(home, task, command, timeout_s, interval_s):
             _killpg(proc, sig)
         output = Output()
         timed_out = pump(proc, output, timeout_s)
+        output.close()
     finally:
         remove_marker(home, task, marker)
         for sig, handler in previous.items():

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import cliutil, paths, queue, registry, render_html, report
+from . import cliutil, paths, queue, registry, render_html, report, tokens
 from .errors import RuntimeFailure, UsageError
 from .timeutil import utcnow
 
@@ -78,8 +78,9 @@ def snapshot(app, fresh=False):
         if app.cache and not fresh and time.monotonic() - app.cache[0] < CACHE_S:
             return app.cache[1]
         view = report.build_view(app.home, reg, utcnow())
-        out = {"page": render_html.render(view, csrf=app.csrf, refresh_s=REFRESH_S).encode("utf-8"),
-               "status": (json.dumps(view.result.to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")}
+        page = render_html.render(view, csrf=app.csrf, refresh_s=REFRESH_S)
+        status = json.dumps(view.result.to_json(), indent=2, ensure_ascii=False) + "\n"
+        out = {"page": tokens.scrub(page).encode("utf-8"), "status": tokens.scrub(status).encode("utf-8")}
         app.cache = (time.monotonic(), out)
         return out
 

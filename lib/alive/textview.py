@@ -7,6 +7,11 @@ from .timeutil import format_duration
 ANSI = {"GREEN": "32", "YELLOW": "33", "RED": "31", "GREY": "90"}
 
 
+def plural(n, word, many=None):
+    """'1 source', '2 sources', '0 sources' (many: the plural when it is not word + s)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 def use_color(stream):
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
@@ -31,7 +36,7 @@ def table(result, color=False):
     summary = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
     lines.append("")
     lines.append(f"overall: {paint(result.overall, result.overall, color)}"
-                 f" ({len(result.items)} items{': ' + summary if summary else ''})")
+                 f" ({plural(len(result.items), 'item')}{': ' + summary if summary else ''})")
     if result.invalid_files:
         lines.append(f"invalid files ({len(result.invalid_files)}):")
         lines += [f"  {f['file']}: {f['problem']}" for f in result.invalid_files]

@@ -37,7 +37,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-from . import cliutil, paths, queue, registry, scan, statefile
+from . import atomic, cliutil, paths, queue, registry, scan, statefile
 from .errors import RuntimeFailure, UsageError
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between, utcnow
 
@@ -209,9 +209,7 @@ class Log:
         if self.secret:
             text = text.replace(self.secret, "[redacted]")
         try:
-            os.makedirs(self.path.parent, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(f"{format_iso(now)} {text}\n")
+            atomic.append_line(self.path, f"{format_iso(now)} {text}")
         except OSError as exc:
             if not self._failed:
                 self._failed = True

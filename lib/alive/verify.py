@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from . import cliutil, health, lint, paths, registry, units
 from .errors import RuntimeFailure, UsageError
+from .textview import plural
 from .timeutil import format_duration, utcnow
 
 OK, WARNING, ERROR, SKIPPED = "ok", "warning", "error", "skipped"
@@ -59,7 +60,8 @@ def check_config(config, home):
                      "`alive lint` lists every warning"), registry_
     if registry_.path is None:
         return Check("fleet.toml", OK, f"{shown}: none (nothing registered; health/ is judged as found)"), registry_
-    counts = f"{len(registry_.tasks)} tasks, {len(registry_.sources)} sources, {len(registry_.probes)} probes"
+    counts = ", ".join(plural(len(group), word) for group, word in
+                       ((registry_.tasks, "task"), (registry_.sources, "source"), (registry_.probes, "probe")))
     return Check("fleet.toml", OK, f"{shown}: valid ({counts})"), registry_
 
 
@@ -88,10 +90,10 @@ def check_units(reg, scheduler, now):
                      f"ALIVE_SCHEDULER=launchd|systemd|crontab chooses the scheduler verify looks at")
     install = f"`make install` (alive schedule {scheduler} --install)"
     if not found.installed:
-        return Check("units", ERROR, f"{scheduler}: not installed ({found.total} units expected in {found.where})",
+        return Check("units", ERROR, f"{scheduler}: not installed ({plural(found.total, 'unit')} expected in {found.where})",
                      install, found.to_json())
     if found.ok:
-        return Check("units", OK, f"{scheduler}: {found.total} units installed in {found.where}, as fleet.toml says",
+        return Check("units", OK, f"{scheduler}: {plural(found.total, 'unit')} installed in {found.where}, as fleet.toml says",
                      None, found.to_json())
     parts = []
     for word, names in (("missing", found.missing), ("extra", found.extra), ("different", found.different),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from . import alerts, cliutil, facts, health, heartbeat, paths, scan, statefile
 from .errors import RuntimeFailure, UsageError
+from .textview import plural
 from .timeutil import format_duration, format_iso, seconds_between, utcnow
 
 TASK = health.WATCHDOG_TASK
@@ -514,7 +515,7 @@ def describe(home, reg, now):
     for argv, names in afters.items():
         lines.append(f"would run after: {' '.join(argv)} (once, if {' or '.join(names)} refreshes)")
     fresh = sum(1 for s in steps if s.decision == FRESH)
-    lines.append(f"{len(steps)} sources: {fresh} fresh, {len(steps) - fresh} stale; would try {len(would)}")
+    lines.append(f"{plural(len(steps), 'source')}: {fresh} fresh, {len(steps) - fresh} stale; would try {len(would)}")
     return lines, steps
 
 

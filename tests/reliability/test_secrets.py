@@ -1,0 +1,205 @@
+"""alive's own secrets (issue 10, items 2 and 3), end to end with real processes, a real
+ntfy stand-in on 127.0.0.1 and real files:
+
+- `alive run` hands none of alive's token variables to the job it wraps, and whatever the
+  job prints (a token it read elsewhere, split across reads) never reaches the heartbeat,
+  the report, the dashboard, state/, logs/ or the ntfy POST;
+- no file alive writes under ALIVE_HOME is written through a symlink planted at its name.
+"""
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import heartbeats, run_alive
+
+NTFY_TOKEN = "tk_ntfy_8d1c4f0e9b7a6d5c"
+FILE_TOKEN = "tk_file_0a9b8c7d6e5f4a3b"
+KV_TOKEN = "tk_kv_3e4f5a6b7c8d9e0f"
+PY = sys.executable
+
+
+class Ntfy:
+    """A loopback ntfy that keeps every request body and header."""
+
+    def __init__(self):
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append({"headers": dict(self.headers.items()), "body": body.decode("utf-8", "replace")})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ntfy():
+    server = Ntfy()
+    yield server
+    server.close()
+
+
+def fleet(home, ntfy_url):
+    (home / "token").write_text(FILE_TOKEN + "\n")
+    (home / "fleet.toml").write_text(f"""
+[tasks.leaky]
+schedule = "every 1h"
+
+[notify]
+[notify.ntfy]
+server = "{ntfy_url}"
+topic = "fleet"
+token_env = "NTFY_TOK"
+
+[triggers]
+backend = "http-kv"
+[triggers.http_kv]
+url = "http://127.0.0.1:9/kv"
+token_env = "KV_TOK"
+""")
+
+
+def everything_written(home):
+    """Every byte of every regular file under ALIVE_HOME (but the token file itself)."""
+    out = {}
+    for path in Path(home).rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.name != "token":
+            out[str(path.relative_to(home))] = path.read_bytes()
+    return out
+
+
+def assert_no_token(blobs, *tokens):
+    for where, data in blobs.items():
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        for token in tokens:
+            assert token not in text, f"token found in {where}"
+
+
+ENV = {"NTFY_TOK": NTFY_TOKEN, "KV_TOK": KV_TOKEN, "ALIVE_SERVE_TOKEN": "tk_serve_conventional_1234"}
+
+
+def test_alive_run_keeps_tokens_from_the_job_and_out_of_everything_written(home, ntfy):
+    fleet(home, ntfy.url)
+    # The issue's reproduction: the job prints the variable (it must be empty), then prints
+    # the token it reads from the token file, in two pieces split across two reads.
+    job = home / "leak.py"
+    job.write_text(
+        "import os, sys, time\n"
+        "print('env:', repr(os.environ.get('NTFY_TOK')), repr(os.environ.get('KV_TOK')),"
+        " repr(os.environ.get('ALIVE_SERVE_TOKEN')), file=sys.stderr, flush=True)\n"
+        "t = open(os.path.join(os.environ['ALIVE_HOME'], 'token')).read().strip()\n"
+        "sys.stderr.write(t[:7]); sys.stderr.flush(); time.sleep(0.3)\n"
+        "sys.stderr.write(t[7:] + ' ntfy=' + os.environ.get('LEAK', '') + '\\n'); sys.stderr.flush()\n"
+        "sys.exit(1)\n")
+    (home / "fleet.toml").write_text((home / "fleet.toml").read_text().replace(
+        'token_env = "NTFY_TOK"', 'token_env = "NTFY_TOK"\ntoken_file = "token"'))
+    r = run_alive("run", "leaky", "--", PY, job, home=home, env={**ENV, "LEAK": NTFY_TOKEN})
+    assert r.returncode == 1
+    assert "env: None None None" in r.stderr                 # the job never saw a token variable
+    assert "[redacted]" in r.stderr                          # and its output was scrubbed on the way
+    [(_, hb)] = heartbeats(home, "leaky")
+    assert hb["status"] == "error" and "[redacted]" in hb["output_tail"]
+    outputs = {"run stdout": r.stdout, "run stderr": r.stderr}
+    for argv in (["check", "--notify"], ["check", "--json"], ["report"], ["report", "--format", "html"],
+                 ["report", "--format", "markdown"], ["report", "--format", "json"], ["export", "prometheus"],
+                 ["report", "--format", "html", "--out", str(home / "site" / "index.html")]):
+        (home / "site").mkdir(exist_ok=True)
+        done = run_alive(*argv, home=home, env=ENV)
+        assert done.returncode in (0, 1, 2), (argv, done.stderr)
+        outputs[" ".join(argv)] = done.stdout + done.stderr
+    assert len(ntfy.seen) == 1 and ntfy.seen[0]["headers"]["Authorization"] == f"Bearer {NTFY_TOKEN}"
+    assert_no_token({"ntfy body": ntfy.seen[0]["body"], "ntfy title": ntfy.seen[0]["headers"].get("Title", "")},
+                    NTFY_TOKEN, FILE_TOKEN, KV_TOKEN)
+    assert_no_token(outputs, NTFY_TOKEN, FILE_TOKEN, KV_TOKEN)
+    written = everything_written(home)
+    assert any(k.startswith("state/") and "outbox" in k for k in written) or "logs/notify.log" in written
+    assert_no_token(written, NTFY_TOKEN, FILE_TOKEN, KV_TOKEN)
+
+
+def test_alive_write_and_a_foreign_writer_cannot_put_a_token_anywhere(home, ntfy):
+    fleet(home, ntfy.url)
+    r = run_alive("write", "leaky", "--status", "error", "--error", f"auth {NTFY_TOKEN} refused",
+                  "--summary", f"kv {KV_TOKEN}", "--metric", f"tok={NTFY_TOKEN}", home=home, env=ENV)
+    assert r.returncode == 0, r.stderr
+    assert_no_token(everything_written(home), NTFY_TOKEN, KV_TOKEN)
+    # A tool that does not scrub (the shim's bash fallback, a hand-written file) leaks it
+    # into health/; every reader still keeps it out of what it shows and sends.
+    foreign = json.loads(heartbeats(home, "leaky")[0][0].read_text())
+    foreign.update(errors=[f"token {NTFY_TOKEN}"], summary=f"html <{NTFY_TOKEN}>")
+    (home / "health" / "2020-01-01_other_0100.json").write_text(json.dumps(dict(foreign, task_id="other")))
+    for argv in (["check"], ["check", "--json"], ["report", "--format", "html"], ["report", "--format", "json"],
+                 ["check", "--notify"]):
+        done = run_alive(*argv, home=home, env=ENV)
+        assert_no_token({" ".join(argv): done.stdout + done.stderr}, NTFY_TOKEN)
+    assert ntfy.seen and all(NTFY_TOKEN not in s["body"] for s in ntfy.seen)
+    written = everything_written(home)
+    written.pop("health/2020-01-01_other_0100.json")
+    assert_no_token(written, NTFY_TOKEN)
+
+
+def test_conventional_token_variables_are_kept_from_a_job_without_any_config(home):
+    r = run_alive("run", "plain", "--", PY, "-c", "import os; print(sorted(k for k in os.environ if 'TOKEN' in k))",
+                  home=home, env={"ALIVE_NTFY_TOKEN": "x" * 20, "ALIVE_KV_TOKEN": "y" * 20, "MY_OWN_TOKEN": "z"})
+    assert r.returncode == 0
+    assert "['MY_OWN_TOKEN']" in r.stdout
+
+
+def test_an_explicit_config_that_is_missing_stops_alive_run_before_the_job(home, tmp_path):
+    marker = tmp_path / "ran"
+    r = run_alive("run", "job", "--config", tmp_path / "typo.toml", "--", "touch", marker, home=home)
+    assert r.returncode == 3 and "typo.toml does not exist" in r.stderr
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- item 3: no symlink is followed
+
+@pytest.mark.parametrize("link,argv,setup", [
+    ("state/watchdog.lock", ["watchdog"], '[sources.s]\npath = "s.json"\nmax_age = "1h"\n'),
+    ("state/locks/run.job.lock", ["run", "job", "--no-overlap", "--", "true"], ""),
+    ("state/pauses.json.lock", ["pause", "job"], ""),
+    ("logs/notify.log", ["check", "--notify"], '[tasks.ghost]\nschedule = "every 1h"\n'
+                                                 '[notify.command]\nargv = ["true"]\n'),
+    ("state/notify.lock", ["check", "--notify"], '[tasks.ghost]\nschedule = "every 1h"\n'
+                                                   '[notify.command]\nargv = ["true"]\n'),
+])
+def test_a_symlink_planted_at_a_file_alive_writes_is_never_followed(home, tmp_path, link, argv, setup):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    (home / "fleet.toml").write_text(setup)
+    run_alive("write", "job", home=home)
+    (home / link).parent.mkdir(parents=True, exist_ok=True)
+    (home / link).symlink_to(victim)
+    r = run_alive(*argv, home=home)
+    assert victim.read_bytes() == b"precious\n", (argv, r.stderr)
+    assert (home / link).is_symlink()
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert "symbolic link" in r.stderr, (argv, r.returncode, r.stderr)
+
+
+def test_a_symlinked_triggers_log_is_never_followed(home, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious\n")
+    (home / "s.json").write_text("{}")
+    (home / "fleet.toml").write_text(f'[sources.s]\npath = "s.json"\nmax_age = "1h"\nproducer = ["{PY}", "-c", "pass"]\n')
+    assert run_alive("trigger", "s", home=home).returncode == 0
+    (home / "logs").mkdir(exist_ok=True)
+    (home / "logs" / "triggers.log").symlink_to(victim)
+    r = run_alive("triggers", home=home)
+    assert victim.read_bytes() == b"precious\n"
+    assert "symbolic link" in r.stderr

@@ -1,0 +1,74 @@
+"""The command line a new user meets first (issue 10, "also found"): help, version, the
+global options before the command, output paths, plurals."""
+import json
+
+import pytest
+from conftest import heartbeats, run_alive
+
+from alive import __version__
+
+
+def test_version():
+    r = run_alive("--version")
+    assert r.returncode == 0 and r.stdout.startswith(f"alive {__version__} ")
+
+
+@pytest.mark.parametrize("argv", [["run", "--help"], ["help", "run"], ["run", "job", "-h"]])
+def test_alive_run_has_help(argv):
+    r = run_alive(*argv)
+    assert r.returncode == 0 and r.stdout.startswith("usage: alive run TASK"), r.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "write", "report", "schedule", "pause"])
+def test_help_of_a_command_is_that_commands_help(command):
+    r = run_alive("help", command)
+    assert r.returncode == 0 and f"alive {command}" in r.stdout.splitlines()[0]
+
+
+def test_help_of_an_unknown_command_is_exit_3():
+    r = run_alive("help", "chek")
+    assert r.returncode == 3 and "unknown command 'chek'" in r.stderr
+
+
+@pytest.mark.parametrize("front", [["--home", "{home}"], ["--home={home}"], ["--config", "{home}/fleet.toml", "--home", "{home}"]])
+def test_global_options_may_come_before_the_command(tmp_path, front):
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "fleet.toml").write_text('[tasks.job]\nschedule = "every 1h"\n')
+    args = [a.format(home=home) for a in front]
+    assert run_alive(*args, "write", "job", home=tmp_path / "elsewhere").returncode == 0
+    assert len(heartbeats(home, "job")) == 1
+    r = run_alive(*args, "check", "--json", home=tmp_path / "elsewhere")
+    assert r.returncode == 0 and [i["name"] for i in json.loads(r.stdout)["items"]] == ["job"]
+
+
+def test_global_options_before_run_do_not_reach_the_wrapped_command(tmp_path):
+    home = tmp_path / "h"
+    r = run_alive("--home", home, "run", "job", "--", "echo", "--home", "x", home=tmp_path / "elsewhere")
+    assert r.returncode == 0 and r.stdout == "--home x\n"
+    assert len(heartbeats(home, "job")) == 1
+
+
+@pytest.mark.parametrize("argv,message", [(["--home"], "--home needs a value"),
+                                          (["--home", "/tmp"], "no command after --home /tmp")])
+def test_a_global_option_without_its_value_or_command_is_exit_3(argv, message):
+    r = run_alive(*argv)
+    assert r.returncode == 3 and message in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["export", "prometheus"], ["report", "--format", "html"]])
+def test_out_outside_home_needs_its_folder_and_inside_home_alive_makes_it(home, tmp_path, argv):
+    missing = tmp_path / "typo" / "dir" / "out.txt"
+    r = run_alive(*argv, "--out", missing, home=home)
+    assert r.returncode == 3 and "does not exist" in r.stderr
+    assert not (tmp_path / "typo").exists()
+    inside = home / "site" / "out.txt"
+    assert run_alive(*argv, "--out", inside, home=home).returncode == 0
+    assert inside.exists()
+
+
+def test_counts_use_the_singular_for_one(home):
+    run_alive("write", "only", home=home)
+    assert "(1 item: 1 GREEN)" in run_alive("check", home=home).stdout
+    run_alive("write", "second", home=home)
+    assert "(2 items: 2 GREEN)" in run_alive("check", home=home).stdout
