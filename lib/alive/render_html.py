@@ -58,17 +58,21 @@ def render(view, csrf=None, refresh_s=None):
 
 def head(result, refresh_s):
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">\n' if refresh_s else ""
+    return page_start(f"{result.overall} · alive", CSS, refresh) + "\n<main>"
+
+
+def page_start(title, css, extra_head=""):
+    """From <!doctype> to <body>: how every page alive writes or serves begins (serve's login page too)."""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-{refresh}<title>{esc(result.overall)} · alive</title>
-<style>{CSS}</style>
+{extra_head}<title>{esc(title)}</title>
+<style>{css}</style>
 </head>
-<body>
-<main>"""
+<body>"""
 
 
 def header(view, live):
