@@ -321,10 +321,10 @@ def test_html_source_pill_and_trigger_note(home):
         "consecutive_failures": 0, "last_success_at": "2026-05-02T22:59:48Z",
         "last_trigger_at": "2026-05-02T22:59:45Z"}}}))
     page = render_html.render(view(home, reg))
-    assert '<span class="pill p-fresh">fresh · 12s / 15m</span>' in page
+    assert '<span class="pill p-GREEN">fresh · 12s / 15m</span>' in page
     assert "refreshed 12s ago by a trigger" in page
     later = render_html.render(view(home, reg, now=NOW + timedelta(hours=2)))
-    assert "by a trigger" not in later and "p-stale" in later
+    assert "by a trigger" not in later and '<span class="pill p-YELLOW">stale · ' in later
 
 
 def test_html_shows_a_queued_trigger(home):

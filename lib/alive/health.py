@@ -210,10 +210,20 @@ def evaluate_source(name, source, facts, now, probe_interval=None):
             flag(YELLOW, f"captured {format_duration(-age)} in the future (clock skew?)")
         elif age > source.max_age:
             flag(YELLOW, f"data is {format_duration(age)} old (max age {format_duration(source.max_age)})")
-    if source.status_field and facts.status_value in source.bad_status:
-        flag(RED, f"{source.status_field} is {facts.status_value!r}")
     failures = details["consecutive_failures"]
-    if failures:
+    if source.status_field and facts.status_value in source.bad_status:
+        # A bad status is a failed refresh (whoever ran the producer), so it is judged by
+        # the count like any other: the file itself is the evidence of at least one, and
+        # the watchdog's failed attempt at it is that same one, not a second.
+        details["bad_status"] = facts.status_value
+        counted = max(failures, 1)
+        what = f"{source.status_field} is {facts.status_value!r}"
+        if counted < source.alert_after:
+            flag(YELLOW, f"{what} ({counted} of {source.alert_after} failed refreshes before RED)")
+        else:
+            flag(RED, what if counted == 1 else
+                 f"{what}: {counted} failed refreshes in a row (alert after {source.alert_after})")
+    elif failures:
         last = facts.watchdog.get("last_error") or "no detail"
         if failures >= source.alert_after:
             what = f"{failures} failed refreshes in a row" if failures > 1 else "refresh failed"

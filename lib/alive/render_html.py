@@ -58,17 +58,21 @@ def render(view, csrf=None, refresh_s=None):
 
 def head(result, refresh_s):
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">\n' if refresh_s else ""
+    return page_start(f"{result.overall} · alive", CSS, refresh) + "\n<main>"
+
+
+def page_start(title, css, extra_head=""):
+    """From <!doctype> to <body>: how every page alive writes or serves begins (serve's login page too)."""
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
-{refresh}<title>{esc(result.overall)} · alive</title>
-<style>{CSS}</style>
+{extra_head}<title>{esc(title)}</title>
+<style>{css}</style>
 </head>
-<body>
-<main>"""
+<body>"""
 
 
 def header(view, live):
@@ -214,13 +218,9 @@ def source_card(item, view, csrf):
     d = item.details
     source = view.registry.sources.get(item.name)
     age, max_age = d.get("age_s"), d.get("max_age_s")
-    if age is None:
-        state, fill = "missing", 100
-    else:
-        state = "fresh" if max_age and age <= max_age else "stale"
-        fill = max(2, min(100, int(100 * age / max_age))) if max_age else 100
+    fill = 100 if age is None or not max_age else max(2, min(100, int(100 * age / max_age)))
     reading = f"max age {age_words(max_age)}" if age is None else f"{age_words(age)} / {age_words(max_age)}"
-    pill = (f'<span class="pill p-{state}">{state} · {esc(reading)}</span>'
+    pill = (f'<span class="pill p-{esc(item.color)}">{esc(pill_word(item))} · {esc(reading)}</span>'
             f'<div class="bar" aria-hidden="true"><i style="width:{fill}%"></i></div>')
     refreshed = ago(d["last_success_at"], view.now) if d.get("last_success_at") else None
     facts = [("Last refresh", refreshed or "never"),
@@ -252,6 +252,21 @@ def source_card(item, view, csrf):
 {"".join(extra)}
 {trigger_form(item.name, csrf)}
 </article>"""
+
+
+def pill_word(item):
+    """What the pill says about the data. Its color is the item's, and "fresh" is said only of
+    a GREEN (or paused) source: young data whose login expired or whose refreshes keep failing
+    is not fresh, whatever its age."""
+    d = item.details
+    age, max_age = d.get("age_s"), d.get("max_age_s")
+    if age is None:
+        return "missing"
+    if d.get("bad_status") is not None:
+        return short(d["bad_status"])
+    if max_age and age > max_age:
+        return "stale"
+    return "fresh" if item.color in (health.GREEN, health.GREY) else "recent"
 
 
 def trigger_form(name, csrf):
@@ -361,7 +376,8 @@ padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .notes{margin:6px 0 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
 .notes .err{color:var(--red)}.notes .warn{color:var(--yellow)}.notes .more{color:var(--muted);list-style:none}
 .pill{display:inline-block;margin-top:8px;font-size:13px;font-weight:700;border-radius:999px;padding:2px 10px;color:#fff}
-.p-fresh{background:var(--green)}.p-stale{background:var(--yellow)}.p-missing{background:var(--red)}
+.p-GREEN{background:var(--green)}.p-YELLOW{background:var(--yellow)}.p-RED{background:var(--red)}
+.p-GREY{background:var(--grey)}
 .bar{height:6px;border-radius:3px;background:var(--none);margin-top:6px;overflow:hidden}
 .bar i{display:block;height:100%;background:var(--c)}
 .probe{margin:8px 0 0;font-size:13px;color:var(--muted)}

@@ -2,22 +2,34 @@
 
 GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S
 GET  /status.json  check's JSON
-GET  /healthz      "ok"
+GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
+GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
 
 Safety, in the order a request meets it:
-- the Host header must name a loopback host while bound to loopback (a DNS-rebinding
+- the Host header must name a loopback host while serving loopback only (a DNS-rebinding
   page cannot read the CSRF token through a name of its own);
+- with --allow-remote, every route but /healthz and /login needs credentials before
+  anything else is looked at (so a stranger learns not even which source names exist):
+  `Authorization: Bearer <token>` (scripts) or the login cookie (browsers: they cannot
+  send a bearer). The cookie holds an HMAC of the token, never the token: a restart keeps
+  a phone logged in, a new token logs every browser out. Without them: 401, and for the
+  page a login form that shows nothing of the fleet;
 - /trigger/<name>: the name is looked up in the registry and nothing else: an unknown
-  name (`..`, `%2F`, anything) is 404 before any token check and never touches a path;
+  name (`..`, `%2F`, anything) is 404 and never touches a path;
 - a body over MAX_BODY is 413 before a byte of it is read;
-- the token: the page's CSRF token (one per process, a hidden form field) or
-  `Authorization: Bearer <token>` from the env var named by serve.token_env; compared with
-  hmac.compare_digest; missing or wrong is 403.
-Every connection has a SOCKET_TIMEOUT_S timeout and its own daemon thread, so a client
-that connects and says nothing blocks only itself, and only for that long.
+- the trigger itself: a bearer, or the page's CSRF token (one per process, a hidden form
+  field; with --allow-remote the cookie too); missing or wrong is 403. A request that sends
+  Authorization is judged by it alone. Every comparison is hmac.compare_digest.
+- the token never reaches the log (query strings are not logged, and the value is
+  scrubbed from every line) nor the page.
+Every read of a request waits at most SOCKET_TIMEOUT_S and the whole request (headers
+and body) must arrive within REQUEST_DEADLINE_S, so a client that says nothing, or drips
+a byte now and then, holds its own daemon thread for that long at most.
 """
+import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -34,7 +46,13 @@ from .errors import RuntimeFailure, UsageError
 from .timeutil import utcnow
 
 MAX_BODY = 16 * 1024
-SOCKET_TIMEOUT_S = 10
+SOCKET_TIMEOUT_S = 10           # one read, or one write of the answer
+REQUEST_DEADLINE_S = 10         # the whole request, headers and body
+MIN_REMOTE_TOKEN_CHARS = 16     # the login form is open to the network: no guessable token
+SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
+OPEN_PATHS = {"/healthz", "/login"}
+BEARER, COOKIE = "bearer", "cookie"
+HTML = "text/html; charset=utf-8"
 CACHE_S = 2.0
 REFRESH_S = 30                  # the page reloads itself (a <meta refresh>, no script)
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -48,7 +66,9 @@ class App:
     reg: object
     csrf: str
     token: str | None
-    check_host: bool
+    remote: bool                        # --allow-remote: credentials on every route, any Host
+    session: str | None = None          # the login cookie's value (remote only)
+    cookie_name: str = "alive_session"
     config_mtime: float | None = None
     cache: tuple | None = None          # (monotonic time, {"page": bytes, "status": bytes})
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,25 +105,59 @@ def snapshot(app, fresh=False):
         return out
 
 
-def authorized(app, headers, body):
-    """A bearer token (when one is configured) or the page's CSRF token in the form."""
+def same(given, expected):
+    """Constant time, whatever `given` holds."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def session_value(token):
+    """What the login cookie holds: derived from the token, never the token itself."""
+    return hmac.new(token.encode("utf-8"), b"alive serve login cookie v1", hashlib.sha256).hexdigest()
+
+
+def cookie_values(headers, name):
+    for header in headers.get_all("Cookie") or []:
+        for pair in header.split(";"):
+            key, sep, value = pair.strip().partition("=")
+            if sep and key == name:
+                yield value
+
+
+def who_is_asking(app, headers):
+    """BEARER, COOKIE or None. A request that sends Authorization is judged by it alone."""
     auth = headers.get("Authorization")
     if auth is not None:
         scheme, _, given = auth.partition(" ")
-        return bool(app.token) and scheme.lower() == "bearer" and \
-            hmac.compare_digest(given.strip().encode("utf-8", "replace"), app.token.encode("utf-8"))
+        right = bool(app.token) and scheme.lower() == "bearer" and same(given.strip(), app.token)
+        return BEARER if right else None
+    if app.session and any(same(value, app.session) for value in cookie_values(headers, app.cookie_name)):
+        return COOKIE
+    return None
+
+
+def form_field(body, name):
     from urllib.parse import parse_qs
 
     try:
         fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
     except ValueError:
+        return ""
+    return fields.get(name, [""])[0]
+
+
+def may_trigger(app, who, headers, body):
+    """A bearer alone; else the page's CSRF token in the form (a wrong bearer is not rescued
+    by a form). With --allow-remote a form reaches here only with the login cookie."""
+    if who == BEARER:
+        return True
+    if headers.get("Authorization") is not None:
         return False
-    given = fields.get("csrf", [""])[0]
-    return bool(given) and hmac.compare_digest(given.encode("utf-8", "replace"), app.csrf.encode("utf-8"))
+    given = form_field(body, "csrf")
+    return bool(given) and same(given, app.csrf)
 
 
 def host_allowed(app, host_header):
-    if not app.check_host or host_header is None:
+    if app.remote or host_header is None:
         return True
     host = host_header.strip().lower()
     if host.startswith("["):                    # [::1]:8765
@@ -113,11 +167,47 @@ def host_allowed(app, host_header):
     return host in LOOPBACK_NAMES
 
 
+class DeadlineReader(io.RawIOBase):
+    """A request's bytes under one deadline for the whole request: each read waits at most
+    what is left of it, so a client that drips a byte every 2 s, never letting a single
+    read time out, is cut off at the deadline all the same."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.deadline = time.monotonic() + REQUEST_DEADLINE_S
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the request took longer than {REQUEST_DEADLINE_S} s")
+        self.sock.settimeout(min(SOCKET_TIMEOUT_S, left))
+        return self.sock.recv_into(buffer)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "alive"
     sys_version = ""
     timeout = SOCKET_TIMEOUT_S          # StreamRequestHandler sets it on the socket
     app = None                          # set on the subclass made by make_server
+    who = None                          # BEARER, COOKIE or None, once the headers are read
+
+    def setup(self):
+        super().setup()
+        self.rfile.close()              # the stock reader, replaced by one under the deadline
+        self.reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self):
+        self.reader.deadline = time.monotonic() + REQUEST_DEADLINE_S    # each request its own
+        super().handle_one_request()
+
+    def end_headers(self):
+        # the answer is written under its own timeout, not what is left of the request's deadline
+        self.connection.settimeout(self.timeout)
+        super().end_headers()
 
     def do_GET(self):
         self.guarded(self.get)
@@ -129,27 +219,44 @@ class Handler(BaseHTTPRequestHandler):
         self.guarded(self.post)
 
     def guarded(self, handle):
+        path = self.path.partition("?")[0]
         try:
             if not all(host_allowed(self.app, h) for h in self.headers.get_all("Host") or [None]):
                 return self.reply(403, "unexpected Host header: use http://127.0.0.1:PORT/\n")
-            handle(self.path.partition("?")[0])
-        except (TimeoutError, ConnectionError):
+            self.who = who_is_asking(self.app, self.headers)
+            if self.app.remote and self.who is None and path not in OPEN_PATHS:
+                return self.refuse_stranger(path)
+            handle(path)
+        except TimeoutError as exc:             # the body did not come in time (headers: the stdlib says so)
+            self.log_message("request timed out, connection closed: %s", exc)
+            self.close_connection = True
+        except ConnectionError:
             self.close_connection = True
         except Exception as exc:  # one line in the log, never a traceback to the client
-            print(f"alive serve: {self.command} {self.path[:200]!r} failed: {type(exc).__name__}: {exc}",
+            print(self.scrub(f"alive serve: {self.command} {path[:200]!r} failed: {type(exc).__name__}: {exc}"),
                   file=sys.stderr, flush=True)
             self.reply(500, "internal error (see the server's log)\n")
+
+    def refuse_stranger(self, path):
+        challenge = [("WWW-Authenticate", 'Bearer realm="alive"')]
+        if path == "/" and self.command in ("GET", "HEAD"):
+            return self.reply(401, login_page(self.app), HTML, challenge)
+        self.reply(401, "log in at /login, or send Authorization: Bearer <token>\n", extra=challenge)
 
     def get(self, path):
         if path == "/healthz":
             return self.reply(200, "ok\n")
         if path == "/":
-            return self.reply(200, snapshot(self.app)["page"], "text/html; charset=utf-8")
+            return self.reply(200, snapshot(self.app)["page"], HTML)
         if path == "/status.json":
             return self.reply(200, snapshot(self.app)["status"], "application/json")
+        if path == "/login" and self.app.remote:
+            return self.reply(200, login_page(self.app), HTML)
         self.reply(404, "not found\n")
 
     def post(self, path):
+        if path == "/login" and self.app.remote:
+            return self.log_in()
         prefix = "/trigger/"
         if not path.startswith(prefix):
             return self.reply(404, "not found\n")
@@ -157,8 +264,42 @@ class Handler(BaseHTTPRequestHandler):
         with self.app.lock:
             known = name in current_registry(self.app).sources
             reg = self.app.reg
-        if not known:                               # before any token check (DESIGN §9)
+        if not known:                               # never a path: the registry is asked, nothing else
             return self.reply(404, "unknown source\n")
+        body = self.read_body()
+        if body is None:
+            return None
+        if not may_trigger(self.app, self.who, self.headers, body):
+            return self.reply(403, "missing or wrong token (reload the page, or send Authorization: Bearer)\n")
+        how = "bearer" if self.who == BEARER else "form"
+        try:
+            path_written = queue.enqueue(self.app.home, reg, name, f"serve/{how}", utcnow())
+        except (OSError, UsageError) as exc:  # an unwritable spool, a KV server down, its token unset
+            print(f"alive serve: cannot queue a trigger: {exc}", file=sys.stderr, flush=True)
+            return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
+        with self.app.lock:
+            self.app.cache = None                   # the next page shows the queued refresh
+        self.log_message("queued %s", path_written.name)
+        self.see_other("/#source-" + name)
+
+    def log_in(self):
+        body = self.read_body()
+        if body is None:
+            return None
+        # a pasted token often brings a space or a newline along; the token itself has none
+        if not same(form_field(body, "token").strip(), self.app.token):
+            self.log_message("login refused")
+            return self.reply(403, login_page(self.app, "That is the wrong token."), HTML)
+        self.log_message("logged in")
+        # Lax, not Strict: the Click link of a notification opens the page from another
+        # site, and Strict would show the login form there. No cross-site POST carries a
+        # Lax cookie, and a trigger also needs the page's CSRF token.
+        secure = "; Secure" if self.headers.get("X-Forwarded-Proto", "").strip().lower() == "https" else ""
+        self.see_other("/", cookie=f"{self.app.cookie_name}={self.app.session}; Max-Age={SESSION_MAX_AGE_S}; "
+                                   f"Path=/; HttpOnly; SameSite=Lax{secure}")
+
+    def read_body(self):
+        """The request's body, or None when it was refused (the answer already sent)."""
         length = self.headers.get("Content-Length")
         if length is None and self.headers.get("Transfer-Encoding"):
             return self.reply(411, "send a Content-Length\n")
@@ -173,25 +314,22 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if len(body) < length:
             return self.reply(400, "request body cut short\n")
-        if not authorized(self.app, self.headers, body):
-            return self.reply(403, "missing or wrong token (reload the page, or send Authorization: Bearer)\n")
-        how = "bearer" if self.headers.get("Authorization") else "form"
-        try:
-            path_written = queue.enqueue(self.app.home, reg, name, f"serve/{how}", utcnow())
-        except (OSError, UsageError) as exc:  # an unwritable spool, a KV server down, its token unset
-            print(f"alive serve: cannot queue a trigger: {exc}", file=sys.stderr, flush=True)
-            return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
-        with self.app.lock:
-            self.app.cache = None                   # the next page shows the queued refresh
-        self.log_message("queued %s", path_written.name)
+        return body
+
+    def see_other(self, location, cookie=None):
         self.send_response(303)
-        self.send_header("Location", "/#source-" + name)
+        self.send_header("Location", location)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", "0")
+        self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def reply(self, code, body, content_type="text/plain; charset=utf-8"):
+    def reply(self, code, body, content_type="text/plain; charset=utf-8", extra=()):
         data = body if isinstance(body, bytes) else body.encode("utf-8")
         self.send_response(code)
+        for key, value in extra:
+            self.send_header(key, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
@@ -204,8 +342,39 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def log_request(self, code="-", size="-"):
+        # the request line without its query: a token pasted into a URL stays out of the log
+        self.log_message("%s %s", getattr(self, "requestline", "").partition("?")[0][:200], code)
+
     def log_message(self, fmt, *args):
-        print(f"alive serve: {self.client_address[0]} {fmt % args}", file=sys.stderr, flush=True)
+        print(self.scrub(f"alive serve: {self.client_address[0]} {fmt % args}"), file=sys.stderr, flush=True)
+
+    def scrub(self, text):
+        """The token out of a log line, wherever a client put it (a bad request line is logged whole)."""
+        return text.replace(self.app.token, "[token]") if self.app.token else text
+
+
+def login_page(app, problem=None):
+    """The one page a stranger gets with --allow-remote: a form for the token, nothing of the fleet."""
+    esc = render_html.esc
+    note = f'<p class="problem">{esc(problem)}</p>\n' if problem else ""
+    where = f" (the value of ${esc(app.reg.serve.token_env)})" if app.reg.serve.token_env else ""
+    return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
+<h1>alive</h1>
+<p>This dashboard needs the serve token{where}. You log in once per browser.</p>
+{note}<form method="post" action="/login">
+<input type="hidden" name="user" value="alive" autocomplete="username">
+<label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+<button type="submit">Log in</button>
+</form>
+</body>
+</html>
+"""
+
+
+LOGIN_CSS = """body{font:16px/1.45 system-ui,sans-serif;max-width:420px;margin:12vh auto;padding:0 16px}
+input,button{font:inherit;width:100%;padding:10px;margin-top:8px;box-sizing:border-box}
+button{font-weight:700;color:#fff;background:#0969da;border:0;border-radius:8px}.problem{color:#cf222e}"""
 
 
 class Server(ThreadingHTTPServer):
@@ -247,7 +416,8 @@ def build_parser():
     p.add_argument("--bind", help="address to listen on (default: serve.bind, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: serve.port, 8765; 0 picks a free one)")
     p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback --bind (needs a token: serve.token_env, the variable set)")
+                   help="serve other machines: a non-loopback --bind, or loopback behind a proxy; every page "
+                        "then needs the token (serve.token_env, at least 16 characters)")
     return p
 
 
@@ -263,30 +433,38 @@ def main(argv):
     # A blank or space-only value is no token (as for ntfy and http-kv): it must not let
     # --allow-remote listen, and a bearer could never match it anyway.
     token = (os.environ.get(reg.serve.token_env) or "").strip() if reg.serve.token_env else None
-    loopback = is_loopback(bind)
-    if not loopback:
-        if not args.allow_remote:
-            raise UsageError(f"refusing to listen on {bind!r}: not a loopback address "
-                             f"(pass --allow-remote, with a token configured, to serve other machines)")
+    if not is_loopback(bind) and not args.allow_remote:
+        raise UsageError(f"refusing to listen on {bind!r}: not a loopback address "
+                         f"(pass --allow-remote, with a token configured, to serve other machines)")
+    # --allow-remote on loopback too: behind a reverse proxy every client is remote
+    remote = args.allow_remote
+    if remote:
         if not token:
             where = (f"${reg.serve.token_env} is empty" if reg.serve.token_env
                      else "serve.token_env is not set in fleet.toml")
             raise UsageError(f"--allow-remote needs a token and {where}")
+        if len(token) < MIN_REMOTE_TOKEN_CHARS:
+            raise UsageError(f"--allow-remote needs a token of at least {MIN_REMOTE_TOKEN_CHARS} characters in "
+                             f"${reg.serve.token_env} (make one: python3 -c 'import secrets; "
+                             f"print(secrets.token_urlsafe(32))')")
     config_path = paths.resolve_config(home, args.config)
-    app = App(home, config_path, reg, secrets.token_urlsafe(32), token or None, check_host=loopback)
+    app = App(home, config_path, reg, secrets.token_urlsafe(32), token or None, remote,
+              session_value(token) if remote else None)
     try:
         app.config_mtime = os.stat(config_path).st_mtime
     except OSError:
         app.config_mtime = None
     server = make_server(app, bind, port)
+    host, real_port = server.server_address[:2]
+    app.cookie_name = f"alive_session_{real_port}"     # cookies ignore ports: one name per server
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25}, daemon=True)
     thread.start()
-    host, real_port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"alive serve: http://{shown}:{real_port}/ (Ctrl-C stops it)", flush=True)
+    how = "every page needs the token: log in at /login or send Authorization: Bearer; " if remote else ""
+    print(f"alive serve: http://{shown}:{real_port}/ ({how}Ctrl-C stops it)", flush=True)
     while not stop.wait(0.5):               # runs until SIGTERM or SIGINT
         pass
     server.shutdown()
