@@ -20,11 +20,24 @@ def _count(text):
     return int(text)
 
 
+def _one_spec(words):
+    """The SPEC of `next` from its words; two specs in one call are refused, not run together."""
+    from .schedule import KINDS
+
+    words = [w for arg in words for w in arg.split()]
+    starts = [i for i, w in enumerate(words) if w.lower() in KINDS]
+    if len(starts) > 1:
+        specs = [" ".join(words[a:b]) for a, b in zip(starts, starts[1:] + [len(words)])]
+        raise UsageError(f"alive schedule next: one SPEC per call, got {len(specs)} "
+                         f"({', '.join(repr(s) for s in specs)}): run it once for each")
+    return " ".join(words)
+
+
 def _next(args):
     from .schedule import next_fires, parse_schedule
     from .timeutil import parse_iso, utcnow
 
-    spec = " ".join(args.spec)
+    spec = _one_spec(args.spec)
     try:
         schedule = parse_schedule(spec)
     except ValueError as exc:
