@@ -64,6 +64,9 @@ def _units(args):
     setup = units.setup_for(reg)
     writer = units.module(args.action)
     job_list = units.jobs(reg, setup)
+    if not args.uninstall:
+        for text in writer.notes(setup, job_list):
+            units.note(text)
     try:
         if args.uninstall:
             return writer.uninstall(setup, dry_run=args.dry_run)

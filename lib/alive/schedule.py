@@ -306,7 +306,7 @@ def _matching_days(s, start, stop=None):
             raise ValueError(f"{s.text!r} has no more fire times before the year 10000") from None
 
 
-def _wall_times(s, start, stop=None):
+def wall_times(s, start, stop=None):
     """Naive wall-clock fire times >= start (a naive datetime), in order; none on a day
     after `stop` (a date) when given."""
     first = start.hour * 60 + start.minute + (1 if start.second or start.microsecond else 0)
@@ -413,7 +413,7 @@ def _fires(schedule, after_utc, zone, rule, stop=None):
     # the wall clock; only the second instant of a repeated hour comes out of order, so
     # those wait in `pending` until a primary passes them.
     last, pending = after_utc, []
-    for naive in _wall_times(schedule, start, stop):
+    for naive in wall_times(schedule, start, stop):
         primary, second = _instants(naive, zone, rule)
         if primary is None:
             continue
