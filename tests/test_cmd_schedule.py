@@ -39,9 +39,8 @@ def test_the_spec_may_be_given_as_separate_words():
 def test_daylight_saving_both_ways_in_TZ():
     spring = next_fires("daily 02:30", "--after", "2026-03-28T12:00", "--count", "2")
     assert spring.stdout.splitlines() == ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]
-    autumn = next_fires("daily 02:30", "--after", "2026-10-24T12:00", "--count", "3")
-    assert autumn.stdout.splitlines() == ["2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00",
-                                          "2026-10-26T02:30:00+01:00"]
+    autumn = next_fires("daily 02:30", "--after", "2026-10-24T12:00", "--count", "2")  # once, as cron runs it
+    assert autumn.stdout.splitlines() == ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]
 
 
 def test_every_is_anchored_at_the_epoch_whatever_the_zone():

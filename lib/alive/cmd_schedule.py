@@ -20,11 +20,24 @@ def _count(text):
     return int(text)
 
 
+def _one_spec(words):
+    """The SPEC of `next` from its words; two specs in one call are refused, not run together."""
+    from .schedule import KINDS
+
+    words = [w for arg in words for w in arg.split()]
+    starts = [i for i, w in enumerate(words) if w.lower() in KINDS]
+    if len(starts) > 1:
+        specs = [" ".join(words[a:b]) for a, b in zip(starts, starts[1:] + [len(words)])]
+        raise UsageError(f"alive schedule next: one SPEC per call, got {len(specs)} "
+                         f"({', '.join(repr(s) for s in specs)}): run it once for each")
+    return " ".join(words)
+
+
 def _next(args):
     from .schedule import next_fires, parse_schedule
     from .timeutil import parse_iso, utcnow
 
-    spec = " ".join(args.spec)
+    spec = _one_spec(args.spec)
     try:
         schedule = parse_schedule(spec)
     except ValueError as exc:
@@ -51,6 +64,9 @@ def _units(args):
     setup = units.setup_for(reg)
     writer = units.module(args.action)
     job_list = units.jobs(reg, setup)
+    if not args.uninstall:
+        for text in writer.notes(setup, job_list):
+            units.note(text)
     try:
         if args.uninstall:
             return writer.uninstall(setup, dry_run=args.dry_run)

@@ -9,7 +9,13 @@ appended to ALIVE_HOME/logs/<job>.log. The variables are set on the line itself:
 Every word is quoted for the shell and `%` (a newline to cron) is escaped.
 
 How a schedule is said (local time: cron reads the system's zone, not $TZ):
-- cron specs pass straight through; daily/weekly become `M H * * DOW` lines.
+- cron specs pass straight through (but a day-of-week range ending on Sunday written `sun` or
+  `0`, which Vixie cron refuses, is written as its days); daily/weekly become `M H * * DOW`
+  lines whose minute and hour never start with `*`: cron (Vixie cron, cronie) runs a job
+  whose time the clock skipped right after a DST jump, and a repeated time once, only for
+  fixed-time lines; a `*` there makes a wildcard job, which runs by the clock as it is.
+  That is the rule `alive schedule next` follows (schedule.py), so on DST nights the lines
+  run when it says.
 - `every DUR` fires at multiples of DUR from 00:00 UTC (DESIGN §9), shown in the local zone
   at the offset it has now, one line per (hours x minutes) group: every 15m is `*/15 * * * *`,
   every 90m is two lines. Where cron cannot say it exactly a `# alive: ...` comment above
@@ -40,13 +46,14 @@ def end(prefix):
 # ---------------------------------------------------------------- cron fields
 
 
-def _field(values, low, high):
-    """cron field: `*`, `*/step`, `first-last/step`, or a comma list."""
+def _field(values, low, high, star=True):
+    """cron field: `*`, `*/step`, `first-last/step`, or a comma list; never starting with
+    `*` when star=False (`low-high`, `low-last/step`)."""
     values = sorted(values)
     if values == list(range(low, high + 1)):
-        return "*"
+        return "*" if star else f"{low}-{high}"
     run = units.progression(values, low, high)
-    if run and run[0] == low:
+    if run and run[0] == low and star:
         return f"*/{run[1]}"
     if run:
         return f"{run[0]}-{values[-1]}/{run[1]}"
@@ -56,10 +63,23 @@ def _field(values, low, high):
 def calendar_specs(schedule):
     """cron specs of a daily/weekly/cron schedule."""
     if schedule.kind == "cron":
-        return [" ".join(schedule.text.split()[1:])]  # straight through, as the user wrote it
+        fields = schedule.text.split()[1:]  # straight through, as the user wrote it
+        if _ends_on_sunday(fields[4]):
+            fields[4] = _field(schedule.weekdays, 0, 6, star=False)
+        return [" ".join(fields)]
     dow = "*" if schedule.dow_any else _field(schedule.weekdays, 0, 6)
-    return [f"{_field(minutes, 0, 59)} {_field(hours, 0, 23)} * * {dow}"
+    return [f"{_field(minutes, 0, 59, star=False)} {_field(hours, 0, 23, star=False)} * * {dow}"
             for hours, minutes in units.clock_groups(schedule)]
+
+
+def _ends_on_sunday(dow):
+    """True when a day-of-week field has a range ending on `sun` or `0` after another day
+    (`mon-sun`, `5-0`): alive reads the end as 7, Vixie cron refuses the range."""
+    for item in dow.split(","):
+        first, dash, last = item.partition("/")[0].partition("-")
+        if dash and last.lower() in ("0", "sun") and first.lower() not in ("0", "sun"):
+            return True
+    return False
 
 
 def every_specs(seconds, offset_s):
@@ -157,22 +177,22 @@ def chunks(setup, job_list, now, tz):
 
 
 def block(setup, job_list, now=None, tz=None):
-    now, tz = _clock(now, tz)
+    now, tz = units.clock(now, tz)
     body = "".join(chunks(setup, job_list, now, tz).values())
     return (f"{begin(setup.label_prefix)}\n"
             f"# Written by `alive schedule crontab` from fleet.toml: change fleet.toml and install again.\n"
             f"{body}{end(setup.label_prefix)}\n")
 
 
+def notes(setup, job_list, now=None, tz=None):
+    """Nothing for stderr: on DST nights cron runs these lines as `alive schedule next` says
+    (next follows cron's rule), and what cron cannot say exactly is written in the block
+    itself, as `# alive:` comments above the lines concerned."""
+    return []
+
+
 def render(setup, job_list, now=None, tz=None):
     return {f"{setup.label_prefix}.crontab": block(setup, job_list, now, tz)}
-
-
-def _clock(now, tz):
-    from .schedule import local_zone
-    from .timeutil import utcnow
-
-    return now or utcnow(), tz or local_zone()
 
 
 # ---------------------------------------------------------------- merging
@@ -245,9 +265,9 @@ def _write(text):
 
 
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
-    units.require_tool("crontab", NO_CRONTAB)
+    present = units.require_tool("crontab", NO_CRONTAB, dry_run)
     new_block = block(setup, job_list, now, tz)
-    old = current()
+    old = current() if present else ""
     new = merge(old, new_block, setup.label_prefix)
     if new == old:
         say(f"unchanged: the crontab already holds these {len(job_list)} jobs")
@@ -263,8 +283,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
 
 
 def uninstall(setup, say=print, dry_run=False):
-    units.require_tool("crontab", NO_CRONTAB)
-    old = current()
+    old = current() if units.require_tool("crontab", NO_CRONTAB, dry_run) else ""
     new = remove(old, setup.label_prefix)
     if new == old:
         say(f"nothing to remove: no {begin(setup.label_prefix)!r} block in the crontab")
@@ -276,7 +295,7 @@ def uninstall(setup, say=print, dry_run=False):
 
 
 def compare(setup, job_list, now=None, tz=None):
-    now, tz = _clock(now, tz)
+    now, tz = units.clock(now, tz)
     expected = chunks(setup, job_list, now, tz)
     units.require_tool("crontab", NO_CRONTAB)
     found = parse_block(current(), setup.label_prefix) or {}

@@ -14,6 +14,12 @@ How a schedule is said:
   day: it then fires at least as often as the spec, never less. Plists hold no comments;
   this rule is the documentation.
 
+Daylight saving: launchd does not document what StartCalendarInterval does with a wall time
+the clock skips or repeats (one report has jobs of the repeated hour run twice; the
+open-source launchd of old computed the next fire with mktime(), whose answer for a skipped
+time is the C library's). No plist key says cron's rule that `alive schedule next` follows,
+so notes() names the jobs with times in those hours and `alive schedule launchd` prints them.
+
 Each plist passes a plistlib round trip and check_plist, alive's own table of the keys it
 writes and their types, before it is written anywhere.
 """
@@ -85,6 +91,36 @@ def plist_for(job, setup):
     else:
         plist["StartCalendarInterval"] = dicts[0] if len(dicts) == 1 else dicts
     return plist
+
+
+def notes(setup, job_list, now=None, tz=None):
+    """One line per calendar job with wall times the local zone skips or repeats in the
+    next year: launchd may not run them as `alive schedule next` says."""
+    now, tz = units.clock(now, tz)
+    out = []
+    for job in job_list:
+        if job.schedule.kind == "every" or "StartInterval" in plist_for(job, units.PLACEHOLDERS):
+            continue
+        conflicts = units.dst_conflicts(job.schedule, tz, now)
+        if conflicts:
+            out.append(f"{job.name} ({job.schedule.text}): {_nights(conflicts)} in {tz} (daylight saving time). "
+                       f"launchd does not document what StartCalendarInterval does then (it may skip the run or "
+                       f"start it twice); `alive schedule next` shows what cron does. Schedule it outside "
+                       f"those hours to be sure")
+    return out
+
+
+def _nights(conflicts):
+    """'02:30 does not exist on 2026-03-29 and happens twice on 2026-10-25'."""
+    parts, said = [], None
+    for change, walls in conflicts:
+        times = ", ".join(w.strftime("%H:%M") for w in walls[:3]) + (", ..." if len(walls) > 3 else "")
+        many = len(walls) > 1
+        verb = ("do not exist" if many else "does not exist") if change.after > change.before else \
+            ("happen twice" if many else "happens twice")
+        parts.append(f"{'' if times == said else times + ' '}{verb} on {walls[0].date().isoformat()}")
+        said = times
+    return " and ".join(parts)
 
 
 def render(setup, job_list, now=None, tz=None, check=True):
@@ -252,7 +288,7 @@ def owned_files(setup, folder=None):
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     """Write the plists to ~/Library/LaunchAgents and (re)load each changed or unloaded one;
     remove our plists that the fleet no longer has."""
-    units.require_tool("launchctl", NO_LAUNCHCTL)
+    units.require_tool("launchctl", NO_LAUNCHCTL, dry_run)
     files = render(setup, job_list)
     folder = agents_dir()
     for name in owned_files(setup, folder):
@@ -280,7 +316,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
 
 
 def uninstall(setup, say=print, dry_run=False):
-    units.require_tool("launchctl", NO_LAUNCHCTL)
+    units.require_tool("launchctl", NO_LAUNCHCTL, dry_run)
     folder = agents_dir()
     names = owned_files(setup, folder)
     for name in names:

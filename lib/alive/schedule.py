@@ -1,21 +1,25 @@
 """Schedules: `every DUR`, `daily HH:MM[,..]`, `weekly DAY[,..] HH:MM[,..]`, `cron M H DOM MON DOW`.
 
 Pure functions, no clock: parse_schedule(text), next_fires(schedule, after, count, tz),
-longest_interval(schedule). daily/weekly/cron are wall-clock times in the local zone;
-`every DUR` is counted from the epoch and ignores zones (DESIGN §9).
+fires_between(schedule, start, end, tz), longest_interval(schedule). daily/weekly/cron are
+wall-clock times in the local zone; `every DUR` is counted from the epoch and ignores zones
+(DESIGN §9).
 
-Daylight saving time follows croniter (the reference the tests compare against,
-tests/fixtures/cron_reference.json), which is what users of Python cron tooling expect:
-- a wall time that does not exist (spring forward) fires once, at the first minute
-  after the gap (02:30 in Berlin on the last Sunday of March fires at 03:00 CEST), so a
-  daily job is not lost; but when the hour field covers every hour (`*/30 * * * *`)
-  the lost times are skipped: the next hour's run is due soon anyway;
-- a wall time that occurs twice (fall back) fires at both instants.
-Deliberate differences from croniter, each a croniter quirk no cron daemon shares:
-an equal range `3-3` means 3 (croniter widens it to the whole field); only a field
-written `*` is "any day" for the day-of-month/day-of-week OR rule (croniter also treats
-some full ranges such as `0-6` as `*`); and in a half-hour fall-back (Lord Howe) every
-repeated time fires twice (croniter drops some when the minute step is not 30).
+Daylight saving time follows cron (Vixie cron, Debian's cron, cronie: the daemon that runs
+`alive schedule crontab` on Linux; tests/vixie_cron.py is its loop, minute by minute):
+- a fixed-time schedule (daily, weekly, a cron spec whose minute and hour fields do not
+  start with `*`) runs a wall time the clock jumps over right after the jump (02:30 in
+  Berlin on the last Sunday of March fires at 03:00 CEST), and a wall time that happens
+  twice once, the first time;
+- a wildcard schedule (`*/15 * * * *`, `30 * * * *`, `* 2 * * *`) runs by the clock as it
+  is: the skipped times are lost, a repeated time fires in both passes.
+What the other schedulers do on those nights, and how their units are made to match, is in
+units.py. Apart from DST, next_fires agrees with croniter (tests/fixtures/cron_reference.json)
+but for its quirks no cron daemon shares: an equal range `3-3` means 3 (croniter widens it to
+the whole field); only a field written `*` is "any day" for the day-of-month/day-of-week OR
+rule (croniter also treats some full ranges such as `0-6` as `*`); and in a half-hour
+fall-back (Lord Howe) a wildcard schedule fires every repeated time twice (croniter drops
+some when the minute step is not 30).
 """
 import bisect
 import calendar
@@ -29,7 +33,6 @@ from .timeutil import parse_duration
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_ALL_HOURS = frozenset(range(24))
 _ALL_DAYS = frozenset(range(1, 32))
 _ALL_MONTHS = frozenset(range(1, 13))
 _ALL_WEEKDAYS = frozenset(range(7))  # cron numbering: 0 = Sunday
@@ -49,12 +52,25 @@ _CRON_FIELDS = (
     ("day-of-week", 0, 7, _DAY_NAMES),
 )
 
+KINDS = ("every", "daily", "weekly", "cron")
 _FORMS = ('use "every 15m", "daily 07:00", "daily 08:00,12:00", "weekly mon 06:00" '
           'or "cron M H DOM MON DOW"')
 
 # A schedule with no fire time in this many years never fires (the calendar repeats
 # every 400 years, so nothing is missed).
 _SEARCH_YEARS = 401
+
+
+@dataclass(frozen=True)
+class DstRule:
+    """What a scheduler does with a wall time that daylight saving time skips or repeats."""
+
+    gap: str   # "move": at the first minute after the gap | "skip"
+    fold: str  # "once": the first pass only | "twice": both passes
+
+
+CRON_FIXED = DstRule(gap="move", fold="once")
+CRON_WILDCARD = DstRule(gap="skip", fold="twice")
 
 
 @dataclass(frozen=True)
@@ -70,14 +86,15 @@ class Schedule:
     weekdays: frozenset = _ALL_WEEKDAYS  # 0 = Sunday
     dom_any: bool = True  # the day-of-month field was `*`
     dow_any: bool = True  # the day-of-week field was `*`
+    wildcard: bool = False  # cron's minute or hour field starts with `*` (cron's MIN_STAR, HR_STAR)
 
     def __str__(self):
         return self.text
 
     @property
-    def skips_gaps(self):
-        """True when a time lost to spring-forward is skipped rather than moved (croniter's rule)."""
-        return {t // 60 for t in self.times} == _ALL_HOURS
+    def dst_rule(self):
+        """cron's rule for this schedule on daylight-saving nights (the module docstring)."""
+        return CRON_WILDCARD if self.wildcard else CRON_FIXED
 
 
 # ---------------------------------------------------------------- parsing
@@ -90,6 +107,7 @@ def parse_schedule(text):
     raw = text.strip()
     if not raw:
         raise ValueError(f"empty schedule ({_FORMS})")
+    _refuse_other_digits(raw)
     kind, _, rest = " ".join(raw.split()).partition(" ")
     kind = kind.lower()
     if kind == "every":
@@ -101,6 +119,22 @@ def parse_schedule(text):
     if kind == "cron":
         return _parse_cron(raw, rest)
     raise ValueError(f"{raw!r} is not a schedule ({_FORMS})")
+
+
+def _refuse_other_digits(raw):
+    """A digit from another script (`５`, `٣`) or a number sign such as `²` is refused, though
+    Python's isdigit() and int() take some of them: cron and the schedulers do not."""
+    for ch in raw:
+        if ch.isdigit() or ch.isdecimal() or ch.isnumeric():
+            if ch.isascii():
+                continue
+            fix = f"write {int(ch)}" if ch.isdecimal() else "use 0-9"
+            raise ValueError(f"{raw!r}: {ch!r} is not an ASCII digit ({fix})")
+
+
+def _number(text):
+    """True for a whole number written in ASCII digits."""
+    return text.isascii() and text.isdigit()
 
 
 def _parse_every(raw, rest):
@@ -122,7 +156,7 @@ def _parse_times(raw, rest, example):
     times = set()
     for part in parts:
         hh, sep, mm = part.partition(":")
-        if not (sep and hh.isdigit() and mm.isdigit() and len(mm) == 2 and len(hh) <= 2
+        if not (sep and _number(hh) and _number(mm) and len(mm) == 2 and len(hh) <= 2
                 and int(hh) < 24 and int(mm) < 60):
             raise ValueError(f"{raw!r}: {part!r} is not a time of day HH:MM, 00:00 to 23:59 (use e.g. {example})")
         times.add(int(hh) * 60 + int(mm))
@@ -158,6 +192,7 @@ def _parse_cron(raw, rest):
         months=frozenset(months), days=frozenset(days), weekdays=weekdays,
         # Vixie cron's rule, as croniter applies it: only a field written `*` is "any day".
         dom_any=fields[2] == "*", dow_any=fields[4] == "*",
+        wildcard=fields[0].startswith("*") or fields[1].startswith("*"),
     )
     if not _can_fire(sched):
         raise ValueError(f"{raw!r} never fires: day {_describe(days)} does not occur in month "
@@ -172,7 +207,7 @@ def _parse_cron_field(raw, field, spec):
         base, slash, step_text = item.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
+            if not _number(step_text) or int(step_text) == 0:
                 raise ValueError(f"{raw!r}: {name} field {field!r}: step {step_text!r} must be a whole number "
                                  f"above 0 (use e.g. */15)")
             step = int(step_text)
@@ -184,10 +219,11 @@ def _parse_cron_field(raw, field, spec):
         elif "-" in base:
             a, _, b = base.partition("-")
             first, last = _cron_value(raw, a, spec, field), _cron_value(raw, b, spec, field)
+            if name == "day-of-week" and last == 0 and first > 0:
+                last = 7  # `mon-sun`, `5-0`: Sunday ends the range as 7, as cronie reads it
             if first > last:
-                top = 6 if name == "day-of-week" else high
                 raise ValueError(f"{raw!r}: {name} field {field!r}: range {base} runs backwards "
-                                 f"(write it as two ranges: {a}-{top},{low}-{b})")
+                                 f"({_backwards_fix(name, a, b, low, high)})")
         else:
             first = _cron_value(raw, base, spec, field)
             # "5/15" means from 5 to the end in steps of 15, as in croniter and cronie
@@ -196,12 +232,19 @@ def _parse_cron_field(raw, field, spec):
     return values
 
 
+def _backwards_fix(name, a, b, low, high):
+    if name == "day-of-week" and a == "7":
+        return f"7 is Sunday: write 0-{b}"
+    top = 6 if name == "day-of-week" else high
+    return f"write it as two ranges: {a}-{top},{low}-{b}"
+
+
 def _cron_value(raw, text, spec, field):
     name, low, high, names = spec
     key = text.lower()
     if key in names:
         return names[key]
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not _number(text) or not low <= int(text) <= high:
         allowed = f"{low}-{high}" + (f" or {next(iter(names))}..{list(names)[-1]}" if names else "")
         raise ValueError(f"{raw!r}: {name} field {field!r}: {text!r} is not a {name} ({allowed})")
     return int(text)
@@ -240,11 +283,12 @@ def _day_matches(s, day):
     return dom or dow  # both restricted: either one (vixie cron, croniter)
 
 
-def _matching_days(s, start):
-    """Dates >= start (a date) whose day matches, in order, skipping months that cannot."""
+def _matching_days(s, start, stop=None):
+    """Dates >= start (a date) whose day matches, in order, skipping months that cannot;
+    none after `stop` (a date) when given."""
     day = start
     last_hit = start.year
-    while True:
+    while stop is None or day <= stop:
         if day.year - last_hit > _SEARCH_YEARS:
             raise ValueError(f"{s.text!r} never fires")
         if day.month not in s.months:
@@ -262,30 +306,36 @@ def _matching_days(s, start):
             raise ValueError(f"{s.text!r} has no more fire times before the year 10000") from None
 
 
-def _wall_times(s, start):
-    """Naive wall-clock fire times >= start (a naive datetime), in order."""
+def wall_times(s, start, stop=None):
+    """Naive wall-clock fire times >= start (a naive datetime), in order; none on a day
+    after `stop` (a date) when given."""
     first = start.hour * 60 + start.minute + (1 if start.second or start.microsecond else 0)
-    for day in _matching_days(s, start.date()):
+    for day in _matching_days(s, start.date(), stop):
         times = s.times[bisect.bisect_left(s.times, first):] if day == start.date() else s.times
         for minute in times:
             yield datetime(day.year, day.month, day.day, minute // 60, minute % 60)
 
 
-def _instants(naive, zone, skip_gaps):
-    """Wall time -> (primary instant or None, second instant of a repeated hour or None), in UTC."""
+def _exists(aware, zone):
+    return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == aware.replace(tzinfo=None)
+
+
+def _instants(naive, zone, rule):
+    """Wall time -> (primary instant or None, second instant of a repeated hour or None), in
+    UTC, under a DstRule."""
     early = naive.replace(tzinfo=zone, fold=0)
     late = naive.replace(tzinfo=zone, fold=1)
-    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
-        second = late.astimezone(UTC) if late.utcoffset() != early.utcoffset() else None
-        return early.astimezone(UTC), second
+    if _exists(early, zone):
+        repeated = late.utcoffset() != early.utcoffset()
+        return early.astimezone(UTC), late.astimezone(UTC) if repeated and rule.fold == "twice" else None
     # Spring forward: this wall time does not exist.
-    if skip_gaps:
+    if rule.gap == "skip":
         return None, None
     moved = naive
     for _ in range(24 * 60):  # gaps are an hour or so; a day bounds any zone's history
         moved += timedelta(minutes=1)
         candidate = moved.replace(tzinfo=zone)
-        if candidate.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == moved:
+        if _exists(candidate, zone):
             return candidate.astimezone(UTC), None
     return None, None
 
@@ -311,20 +361,47 @@ def local_zone():
         return datetime.now(UTC).astimezone().tzinfo
 
 
-def next_fires(schedule, after, count=5, tz=None):
+def next_fires(schedule, after, count=5, tz=None, rule=None):
     """The next `count` fire times strictly after the aware datetime `after`, as aware
-    datetimes in `tz` (default: the local zone, honouring $TZ)."""
+    datetimes in `tz` (default: the local zone, honouring $TZ). `rule` (a DstRule) is for
+    asking what another scheduler does; the default is cron's (schedule.dst_rule)."""
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("next_fires needs an aware datetime")
     zone = tz if tz is not None else local_zone()
     if count <= 0:
         return []
+    fires = []
+    for instant in _fires(schedule, after.astimezone(UTC), zone, rule or schedule.dst_rule):
+        fires.append(instant.astimezone(zone))
+        if len(fires) >= count:
+            break
+    return fires
+
+
+def fires_between(schedule, start, end, tz=None, rule=None):
+    """Fire instants t with start < t <= end (aware datetimes), in UTC, in order; `tz` and
+    `rule` as for next_fires."""
+    zone = tz if tz is not None else local_zone()
+    start_utc, end_utc = start.astimezone(UTC), end.astimezone(UTC)
+    # A wall time moved out of a gap lands less than a day after it: a day more bounds the walk.
+    stop = (end_utc.astimezone(zone) + timedelta(days=1)).date()
+    out = []
+    for instant in _fires(schedule, start_utc, zone, rule or schedule.dst_rule, stop):
+        if instant > end_utc:
+            break
+        out.append(instant)
+    return out
+
+
+def _fires(schedule, after_utc, zone, rule, stop=None):
+    """Fire instants (UTC) strictly after after_utc, in order; for calendar schedules none
+    from wall times on days after `stop` (a date)."""
     if schedule.kind == "every":
         step = timedelta(seconds=schedule.interval)
-        k = (after - EPOCH) // step + 1
-        return [(EPOCH + (k + i) * step).astimezone(zone) for i in range(count)]
-
-    after_utc = after.astimezone(UTC)
+        k = (after_utc - EPOCH) // step + 1
+        while True:
+            yield EPOCH + k * step
+            k += 1
     wall = after_utc.astimezone(zone)
     start = wall.replace(tzinfo=None)
     if wall.fold == 0:
@@ -335,25 +412,22 @@ def next_fires(schedule, after, count=5, tz=None):
     # Primary instants (unique, first of a repeated pair, or moved out of a gap) rise with
     # the wall clock; only the second instant of a repeated hour comes out of order, so
     # those wait in `pending` until a primary passes them.
-    fires, pending = [], []
-
-    def emit(instant):
-        if instant > after_utc and (not fires or instant > fires[-1]):
-            fires.append(instant)
-
-    for naive in _wall_times(schedule, start):
-        primary, second = _instants(naive, zone, schedule.skips_gaps)
+    last, pending = after_utc, []
+    for naive in wall_times(schedule, start, stop):
+        primary, second = _instants(naive, zone, rule)
         if primary is None:
             continue
-        while pending and pending[0] <= primary and len(fires) < count:
-            emit(pending.pop(0))
-        if len(fires) < count:
-            emit(primary)
+        while pending and pending[0] <= primary:
+            instant = pending.pop(0)
+            if instant > last:
+                last = instant
+                yield instant
+        if primary > last:
+            last = primary
+            yield primary
         if second is not None:
             bisect.insort(pending, second)
-        if len(fires) >= count:
-            break
-    return [f.astimezone(zone) for f in fires]
+    yield from (t for t in pending if t > last)
 
 
 # ---------------------------------------------------------------- longest interval

@@ -13,8 +13,14 @@ How a schedule is said (OnCalendar, checked against `systemd-analyze calendar` i
   OnUnitActiveSec=DUR, with no anchor, like launchd's StartInterval.
 - Persistent=true on calendar timers: a run missed while the machine was off or asleep
   happens at the next boot. AccuracySec=1s below a minute (the default 1min would blur it).
-- Daylight saving: systemd skips a wall time lost to spring-forward and fires a repeated one
-  once; alive's schedule moves the first and fires the second twice (croniter's rule).
+- Daylight saving: systemd skips a wall time the clock jumps over and fires a repeated one
+  once, the first time, wildcard or not (systemd issues #5595, #8647), where `alive schedule
+  next` follows cron (schedule.py). So a timer whose schedule has fires on those nights that
+  systemd would miss gets more OnCalendar lines, in UTC, one rule per kind of night: for
+  `30 2 * * *` in Berlin `Sun *-03-25/1 01:00:00 UTC` (03:00 CEST on the last Sunday of
+  March), after a `# alive:` comment saying why. Where the zone's nights follow no weekday
+  rule (Morocco's follow Ramadan) the comment says what systemd will not do instead, and
+  `alive schedule systemd` prints it (notes()).
 
 ExecStart= and Environment= are quoted for systemd's own parser: each word in double
 quotes, `\\` and `"` escaped, `%` doubled (specifiers) and, in ExecStart, `$` doubled
@@ -25,6 +31,7 @@ from pathlib import Path
 
 from . import units
 from .errors import UsageError
+from .schedule import DstRule
 
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # cron numbering: 0 = Sunday
 UNIT_NAME_MAX = 255
@@ -72,11 +79,12 @@ def _plain(text):
 # ---------------------------------------------------------------- calendar
 
 
-def _field(values, high, low=0):
-    """systemd calendar component: `*`, `first/step`, or a comma list (two digits)."""
+def _field(values, high, low=0, step=True):
+    """systemd calendar component: `*`, `first/step` (unless step=False), or a comma list
+    (two digits)."""
     if values is None or set(values) == set(range(low, high + 1)):
         return "*"
-    run = units.progression(values, low, high)
+    run = units.progression(values, low, high) if step else None
     if run:
         return f"{run[0]:02d}/{run[1]}"
     return ",".join(f"{v:02d}" for v in sorted(values))
@@ -91,7 +99,9 @@ def calendar_specs(schedule):
     else:
         variants = ([("", _field(days, 31, low=1))] if days else []) + \
                    ([(",".join(WEEKDAYS[w] for w in weekdays) + " ", "*")] if weekdays else [])
-    return [f"{dow}*-{month}-{dom} {_field(hours, 23)}:{_field(minutes, 59)}:00"
+    # Hours as a list: systemd 252 finds no next elapse for `00/2` ("Infinite loop in calendar
+    # calculation") on a night the clock jumps from 00:00 to 01:00 (Havana, Santiago).
+    return [f"{dow}*-{month}-{dom} {_field(hours, 23, step=False)}:{_field(minutes, 59)}:00"
             for hours, minutes in units.clock_groups(schedule) for dow, dom in variants]
 
 
@@ -106,8 +116,31 @@ def every_specs(seconds):
     return None
 
 
-def timer_lines(schedule):
-    """The [Timer] settings of a schedule."""
+# systemd's rule on DST nights (see above), as schedule.next_fires can apply it.
+SYSTEMD_DST = DstRule(gap="skip", fold="once")
+DST_WHY = ("daylight saving time: systemd skips a time the clock jumps over and fires a repeated time once; "
+           "these lines in UTC fire on those nights where `alive schedule next` says")
+
+
+def dst_lines(schedule, zone, now):
+    """(OnCalendar values in UTC that make a calendar timer fire on the zone's DST nights where
+    `alive schedule next` says, note or None): the note says why there are none when some
+    are needed but no weekday rule says them."""
+    groups, missed = units.dst_extra(schedule, zone, now, SYSTEMD_DST)
+    if groups is None:
+        first = missed[0].astimezone(zone)
+        return [], (f"systemd skips a time the clock jumps over and fires a repeated time once, and the "
+                    f"daylight-saving nights of {zone} follow no weekday rule an OnCalendar line can say: "
+                    f"this timer will not fire as `alive schedule next` says on those nights (first: "
+                    f"{first.isoformat(timespec='minutes')})")
+    return [f"{','.join(WEEKDAYS[w] for w in sorted(wd))} *-{_field(mo, 12, low=1)}-{_field(d, 31, low=1)} "
+            f"{_field(h, 23)}:{_field(m, 59)}:00 UTC" for wd, mo, d, h, m in groups], None
+
+
+def timer_lines(schedule, zone=None, now=None):
+    """The [Timer] settings of a schedule; calendar ones with their DST lines for `zone`
+    (default: the local zone) written at `now`."""
+    extra = []
     if schedule.kind == "every":
         specs = every_specs(schedule.interval)
         if specs is None:
@@ -115,7 +148,11 @@ def timer_lines(schedule):
             return [f"OnBootSec={span}", f"OnUnitActiveSec={span}"]
     else:
         specs = calendar_specs(schedule)
-    lines = [f"OnCalendar={s}" for s in specs] + ["Persistent=true"]
+        now, zone = units.clock(now, zone)
+        more, note = dst_lines(schedule, zone, now)
+        if note or more:
+            extra = [f"# alive: {note or DST_WHY}"] + [f"OnCalendar={s}" for s in more]
+    lines = [f"OnCalendar={s}" for s in specs] + extra + ["Persistent=true"]
     if schedule.kind == "every" and schedule.interval < 60:
         lines.append("AccuracySec=1s")
     return lines
@@ -143,8 +180,8 @@ def service_text(setup, job):
             f"StandardOutput=append:{log}\nStandardError=append:{log}\n")
 
 
-def timer_text(setup, job):
-    lines = "".join(f"{line}\n" for line in timer_lines(job.schedule))
+def timer_text(setup, job, now=None, tz=None):
+    lines = "".join(f"{line}\n" for line in timer_lines(job.schedule, tz, now))
     return (f"# Written by `alive schedule systemd` from fleet.toml: change fleet.toml, not this file.\n"
             f"[Unit]\nDescription=alive {_plain(job.name)} timer: {_plain(job.schedule.text)}\n\n"
             f"[Timer]\n{lines}\n[Install]\nWantedBy=timers.target\n")
@@ -152,10 +189,23 @@ def timer_text(setup, job):
 
 def render(setup, job_list, now=None, tz=None):
     """{file name: unit text} for every job: a .service and a .timer each."""
+    now, tz = units.clock(now, tz)
     out = {}
     for job in job_list:
         out[unit_name(setup, job, "service")] = service_text(setup, job)
-        out[unit_name(setup, job, "timer")] = timer_text(setup, job)
+        out[unit_name(setup, job, "timer")] = timer_text(setup, job, now, tz)
+    return out
+
+
+def notes(setup, job_list, now=None, tz=None):
+    """What the timers cannot do as `alive schedule next` says, one line per job."""
+    now, tz = units.clock(now, tz)
+    out = []
+    for job in job_list:
+        if job.schedule.kind != "every":
+            note = dst_lines(job.schedule, tz, now)[1]
+            if note:
+                out.append(f"{job.name} ({job.schedule.text}): {note}")
     return out
 
 
@@ -173,8 +223,9 @@ def user_manager_problem():
     return None if code == 0 else units.last_line(err)
 
 
-def _require_user_manager():
-    units.require_tool("systemctl", NO_SYSTEMCTL)
+def _require_user_manager(dry_run=False):
+    if not units.require_tool("systemctl", NO_SYSTEMCTL, dry_run):
+        return
     problem = user_manager_problem()
     if problem:
         raise UsageError(f"systemctl --user cannot reach your user service manager ({problem}); on a server "
@@ -194,8 +245,8 @@ def _systemctl(*args, say, dry_run):
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     """Write the units, reload, enable and (re)start every timer; stop and remove ours
     that the fleet no longer has."""
-    _require_user_manager()
-    files = render(setup, job_list)
+    _require_user_manager(dry_run)
+    files = render(setup, job_list, now, tz)
     folder = unit_dir()
     stale = [n for n in owned_files(setup, folder) if n not in files]
     _stop_and_remove(folder, stale, " (no longer in fleet.toml)", say, dry_run)
@@ -212,7 +263,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
 
 
 def uninstall(setup, say=print, dry_run=False):
-    _require_user_manager()
+    _require_user_manager(dry_run)
     folder = unit_dir()
     names = owned_files(setup, folder)
     if not names:
@@ -238,7 +289,7 @@ def compare(setup, job_list, now=None, tz=None):
     import shutil
 
     folder = unit_dir()
-    expected = {n: t.encode() for n, t in render(setup, job_list).items()}
+    expected = {n: t.encode() for n, t in render(setup, job_list, now, tz).items()}
     found = units.read_files(folder, owned_files(setup, folder))
     inactive = []
     timers = [n for n in expected if n.endswith(".timer") and n in found]

@@ -10,16 +10,26 @@ Also here, because every writer needs them: the calendar helpers that turn a Sch
 "products" of hours x minutes (x seconds) a unit format can say, the environment of a
 scheduled run, which scheduler this system uses, and the few subprocess calls the
 installers make.
+
+Daylight saving time: `alive schedule next` follows cron's rule (schedule.py). On the nights
+the local zone changes its UTC offset, dst_extra() finds the fires a scheduler with another
+rule (systemd's) would miss and says them as weekday rules in UTC ("Sunday 25-31 March,
+01:00 UTC"), seen whole over DST_YEARS; dst_conflicts() finds the wall times a schedule has
+in a skipped or repeated hour, for the schedulers whose rule is not known (launchd).
 """
+import functools
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import UsageError
-from .schedule import parse_schedule
+from .schedule import fires_between, parse_schedule, wall_times
+
+UTC = timezone.utc
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE_BIN = ROOT / "bin" / "alive"
@@ -36,6 +46,9 @@ ALL_SECONDS = frozenset(range(60))
 ALL_DAYS = frozenset(range(1, 32))
 ALL_MONTHS = frozenset(range(1, 13))
 ALL_WEEKDAYS = frozenset(range(7))  # cron numbering: 0 = Sunday
+# Dates fall on the same weekdays every 28 years (1901-2099): a weekday rule seen over 28
+# years is seen whole, so the rules derived from them hold every year.
+DST_YEARS = 28
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,109 @@ def progression(values, low, high):
     return values[0], step
 
 
+# ---------------------------------------------------------------- daylight saving time
+
+
+def clock(now=None, tz=None):
+    """(now, zone) for writing units: the given ones, else the current time and the local zone."""
+    from .schedule import local_zone
+    from .timeutil import utcnow
+
+    return now or utcnow(), tz or local_zone()
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change of a zone's UTC offset (a daylight-saving night)."""
+
+    at: datetime  # the instant, UTC
+    before: int   # UTC offset before, seconds
+    after: int    # UTC offset after
+
+    def wall(self, offset):
+        """The wall-clock time (naive) the instant shows at an offset."""
+        return (self.at + timedelta(seconds=offset)).replace(tzinfo=None)
+
+
+def _offset(instant, zone):
+    return int(instant.astimezone(zone).utcoffset().total_seconds())
+
+
+@functools.lru_cache(maxsize=64)
+def offset_changes(zone, first, last):
+    """The zone's Changes from `first` to `last` (aware datetimes), in order. Found by looking
+    every 6 hours (no zone changes twice within 6 hours), then to the second."""
+    out = []
+    t, before = first, _offset(first, zone)
+    step = timedelta(hours=6)
+    while t < last:
+        after = _offset(t + step, zone)
+        if after != before:
+            lo, hi = t, t + step
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if _offset(mid, zone) == before else (lo, mid)
+            out.append(Change(hi.replace(microsecond=0), before, after))
+            before = after
+        t += step
+    return tuple(out)
+
+
+def _dst_years(zone, now):
+    first = datetime(now.year, 1, 1, tzinfo=UTC)
+    return offset_changes(zone, first, first.replace(year=now.year + DST_YEARS))
+
+
+def dst_extra(schedule, zone, now, rule):
+    """What a scheduler following `rule` (a schedule.DstRule that fires no more than cron's,
+    as systemd's) must add to a calendar schedule so it fires where `alive schedule next`
+    says on the zone's DST nights: (groups, missed). missed: the instants (UTC, sorted) it
+    would miss over DST_YEARS from now's year; groups: the (weekdays, months, days, hours,
+    minutes) products in UTC that say exactly those, or None when no weekday rule does."""
+    missed = set()
+    for change in _dst_years(zone, now):
+        span = timedelta(seconds=abs(change.after - change.before))
+        start, end = change.at - span - timedelta(seconds=1), change.at + span
+        promised = set(fires_between(schedule, start, end, zone))
+        missed |= promised - set(fires_between(schedule, start, end, zone, rule))
+    if not missed:
+        return [], []
+    points = {((t.weekday() + 1) % 7, t.month, t.day, t.hour, t.minute) for t in missed}
+    groups = product_groups(points)
+    years = range(now.year, now.year + DST_YEARS)
+    return (groups if _utc_instants(groups, years) == missed else None), sorted(missed)
+
+
+def _utc_instants(groups, years):
+    """Every instant (UTC) the products say in those years: what the added lines fire."""
+    out = set()
+    for weekdays, months, days, hours, minutes in groups:
+        for year in years:
+            for month in months:
+                for day in days:
+                    try:
+                        d = date(year, month, day)
+                    except ValueError:  # 30 February
+                        continue
+                    if (d.weekday() + 1) % 7 in weekdays:
+                        out |= {datetime(year, month, day, h, m, tzinfo=UTC) for h in hours for m in minutes}
+    return out
+
+
+def dst_conflicts(schedule, zone, now, days=366):
+    """[(Change, [naive wall times])]: the zone's DST nights in the `days` after now on which
+    a calendar schedule has wall times that do not exist (a gap) or happen twice (a fold)."""
+    out = []
+    for change in _dst_years(zone, now):
+        if not now <= change.at < now + timedelta(days=days):
+            continue
+        lo, hi = sorted((change.wall(change.before), change.wall(change.after)))
+        walls = [t for t in wall_times(schedule, lo, hi.date()) if t < hi]
+        if walls:
+            out.append((change, walls))
+    return out
+
+
 # ---------------------------------------------------------------- this system
 
 
@@ -257,10 +373,20 @@ def module(kind):
     return importlib.import_module(f"alive.{kind}")
 
 
-def require_tool(program, what):
-    """Refuse (exit 3, one line) when `program` is not on PATH."""
-    if not shutil.which(program):
+def require_tool(program, what, dry_run=False):
+    """Refuse (exit 3, one line) when `program` is not on PATH; in a dry run only say so
+    (on stderr) and go on. True when it is there."""
+    if shutil.which(program):
+        return True
+    if not dry_run:
         raise UsageError(f"{program} not found on PATH: {what}")
+    note(f"{program} not found on PATH: without --dry-run this refuses")
+    return False
+
+
+def note(text):
+    """A line for the person running `alive schedule`, on stderr (stdout may be a unit)."""
+    print(f"alive schedule: note: {text}", file=sys.stderr)
 
 
 def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
