@@ -31,6 +31,7 @@ from datetime import timedelta
 
 from . import units
 from .errors import RuntimeFailure, UsageError
+from .textview import plural
 
 NO_CRONTAB = "install cron (Debian: apt-get install cron) or use `alive schedule systemd` / `launchd`"
 
@@ -270,9 +271,9 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     old = current() if present else ""
     new = merge(old, new_block, setup.label_prefix)
     if new == old:
-        say(f"unchanged: the crontab already holds these {len(job_list)} jobs")
+        say(f"unchanged: the crontab already holds these {plural(len(job_list), 'job')}")
         return 0
-    say(f"{'would write' if dry_run else 'writing'} {len(job_list)} jobs to the crontab "
+    say(f"{'would write' if dry_run else 'writing'} {plural(len(job_list), 'job')} to the crontab "
         f"(lines outside {begin(setup.label_prefix)!r} ... {end(setup.label_prefix)!r} kept)")
     if not dry_run:
         from pathlib import Path

@@ -32,6 +32,7 @@ from pathlib import Path
 from . import units
 from .errors import UsageError
 from .schedule import DstRule
+from .textview import plural
 
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # cron numbering: 0 = Sunday
 UNIT_NAME_MAX = 255
@@ -250,7 +251,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     folder = unit_dir()
     stale = [n for n in owned_files(setup, folder) if n not in files]
     _stop_and_remove(folder, stale, " (no longer in fleet.toml)", say, dry_run)
-    say(f"{'would write' if dry_run else 'writing'} {len(files)} units to {folder}")
+    say(f"{'would write' if dry_run else 'writing'} {plural(len(files), 'unit')} to {folder}")
     if not dry_run:
         units.write_files(folder, {n: t.encode() for n, t in files.items()})
         Path(setup.home, "logs").mkdir(parents=True, exist_ok=True)  # append: creates no folders
