@@ -484,13 +484,12 @@ def test_a_crash_between_saving_the_outbox_and_the_state_does_not_send_twice(hom
 
 
 def test_re_enqueueing_the_same_event_is_a_no_op(home):
-    messages = []
+    # was notify.enqueue; the outbox is now made by regroup (one message per run)
     reg = make_reg(home, command=CommandChannel(argv=["true"]))
-    log = notify.Log(home, T0, notify.Summary())
     event = notify.Event("task:x", notify.INTO_RED, item("x", RED), "2026-05-02T08:00:00Z", "2026-05-02T08:00:00Z")
-    notify.enqueue(messages, notify.build_message(event, reg, T0), log)
-    notify.enqueue(messages, notify.build_message(event, reg, T0 + timedelta(minutes=1)), log)
-    assert [m.id for m in messages] == ["task:x/red/2026-05-02T08:00:00Z"]
+    messages, new, _, _ = notify.regroup([], [event], reg, T0)
+    again, none, _, _ = notify.regroup(messages, [event], reg, T0 + timedelta(minutes=1))
+    assert [m.id for m in again] == ["task:x/red/2026-05-02T08:00:00Z"] and new.id == again[0].id and none is None
 
 
 def test_the_outbox_is_bounded_and_drops_the_oldest_with_a_log_line(home, ntfy, token, monkeypatch):

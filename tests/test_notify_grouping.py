@@ -156,7 +156,8 @@ def test_a_flip_that_reverts_before_its_message_was_tried_is_not_sent(home, ntfy
     summary = check(home, reg, item("a", GREEN), item("b", RED), now=T0 + timedelta(minutes=1))
     assert titles(ntfy) == ["RED: task b"] and summary["queued"] == 0
     assert ntfy.requests[0]["body"].endswith("RED since 2026-05-02T08:00:00Z")
-    assert "not sent: task:a was RED and recovered before its message went out" in log_text(home)
+    assert ("not sent: task:a/red/2026-05-02T08:00:00Z (task:a was RED and recovered before its message went out)"
+            in log_text(home))
     state = json.loads((home / "state" / "notify.json").read_text())["items"]
     assert state["task:a"] == {"color": GREEN} and state["task:b"]["color"] == RED
     check(home, reg, item("a", GREEN), item("b", RED), now=T0 + timedelta(minutes=2))

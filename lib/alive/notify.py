@@ -174,7 +174,7 @@ def _run(home, reg, result, now, summary):
     reconcile(items, messages)
     items, events = plan(items, result.items, reg.notify, now)
     summary.events = len(events)
-    messages, new, dropped = regroup(messages, events, reg, now)
+    messages, new, joined, dropped = regroup(messages, events, reg, now)
     gone = bound(messages, log)
     if summary.unrecorded is None:
         try:
@@ -185,8 +185,7 @@ def _run(home, reg, result, now, summary):
     if summary.unrecorded is None:
         # Logged once it is true: when the outbox cannot be saved (a full disk), nothing was queued.
         if new:
-            log.line(f"queued {new.id} {new.title!r}" + (f" ({', '.join(p['id'] for p in new.parts)})"
-                                                         if new.id.startswith("group/") else ""))
+            log.line(queued_text(new, events, joined))
         for part in dropped:
             log.line(not_sent_text(part))
         if gone:
@@ -366,9 +365,10 @@ WORDS = {INTO_RED: "RED", RENOTIFY: "still RED", RECOVERED: "recovered"}
 def group_title(parts):
     counts = {kind: sum(1 for p in parts if p["event"] == kind) for kind in ORDER}
     said = [f"{n} {WORDS[kind]}" for kind, n in counts.items() if n]
+    items = plural(len({p.get("key") for p in parts}), "item")
     if len(said) > 1:
-        return f"{len(parts)} items: " + ", ".join(said)
-    title = f"{len(parts)} items {WORDS[parts[0]['event']]}"
+        return f"{items}: " + ", ".join(said)
+    title = f"{items} {WORDS[parts[0]['event']]}"
     if parts[0]["event"] != RECOVERED:
         # One expired login behind five sources: the title says the cause, the lines who.
         shared = [r for r in parts[0].get("reasons", []) if all(r in p.get("reasons", []) for p in parts)]
@@ -378,8 +378,14 @@ def group_title(parts):
 
 
 def group_body(parts):
-    ordered = sorted(parts, key=lambda p: (ORDER.get(p.get("event"), 3), p.get("key") or ""))
-    lines = [p.get("line") or p.get("title") or p["id"] for p in ordered]
+    """A line per part: the new REDs first, then reminders, then recoveries (by what an
+    item's last word is), and by name; an item told twice (recovered, then RED again)
+    keeps its two lines in the order they happened."""
+    by_key = {}
+    for p in parts:
+        by_key.setdefault(p.get("key") or "", []).append(p)
+    ordered = sorted(by_key.items(), key=lambda kv: (ORDER.get(kv[1][-1].get("event"), 3), kv[0]))
+    lines = [p.get("line") or p.get("title") or p["id"] for _, told in ordered for p in told]
     if len(lines) > GROUP_LINES_MAX:
         more = len(lines) - GROUP_LINES_MAX
         lines = lines[:GROUP_LINES_MAX] + [f"... and {more} more (alive check lists them all)"]
@@ -409,12 +415,22 @@ def _spell_text(red_since, now, sep=" ("):
     return f"since {red_since}{sep}{took}" + (")" if sep == " (" else "")
 
 
+def queued_text(msg, events, joined):
+    """The log line of a message queued: its id; for a group, the events of this run it
+    tells and the unsent messages it replaces (tools count parts from these); its title."""
+    told = f" events={','.join(e.id for e in events)}" if msg.id.startswith("group/") and events else ""
+    replaces = f" joined={','.join(joined)}" if joined else ""
+    return f"queued {msg.id}{told}{replaces} {msg.title!r}"
+
+
 def not_sent_text(part):
     if part["event"] == INTO_RED:
-        return f"not sent: {part['key']} was RED and recovered before its message went out"
-    if part["event"] == RENOTIFY:
-        return f"not sent: the reminder {part['id']} (a newer word on {part['key']} replaces it)"
-    return f"not sent: {part['id']} (the RED it recovers from was never sent)"
+        why = f"{part['key']} was RED and recovered before its message went out"
+    elif part["event"] == RENOTIFY:
+        why = f"a newer word on {part['key']} replaces this reminder"
+    else:
+        why = f"the RED of {part['key']} it recovers from was never sent"
+    return f"not sent: {part['id']} ({why})"
 
 
 def coalesce(parts):
@@ -468,29 +484,24 @@ def save_outbox(path, messages):
     statefile.save(path, {"version": 1, "messages": [asdict(m) for m in messages]})
 
 
-def enqueue(messages, msg, log=None):
-    """Append msg unless a message with its id is already waiting: same event, no-op.
-    -> True when appended (the caller logs it once the outbox is saved)."""
-    if any(m.id == msg.id for m in messages):
-        return False
-    messages.append(msg)
-    return True
-
-
 def regroup(messages, events, reg, now):
     """This run's events join the parts of every message no run has tried to send yet,
     as ONE message at the end of the outbox; flips that reverted meanwhile are dropped
-    (coalesce). -> (the outbox, the new message or None, the parts dropped)."""
+    (coalesce). -> (the outbox, the new message or None, the ids of the unsent messages
+    it replaces, the parts dropped)."""
     untried = [m for m in messages if not m.tried]
     if not events and len(untried) <= 1:
-        return messages, None, []
+        return messages, None, [], []
     parts = [p for m in untried for p in m.parts] + [event_part(e, reg, now) for e in events]
+    # The same event again (derived twice within one second after a crash): told once.
+    seen = set()
+    parts = [p for p in parts if not (p["id"] in seen or seen.add(p["id"]))]
     kept, dropped = coalesce(parts)
-    outbox = [m for m in messages if m.tried]
     new = message_of(kept, reg, now) if kept else None
     if new is not None and len(untried) == 1 and untried[0].id == new.id:
-        return messages, None, dropped            # the same message again: no-op
-    return outbox + ([new] if new else []), new, dropped
+        return messages, None, [], dropped         # the same message again: no-op
+    outbox = [m for m in messages if m.tried]
+    return outbox + ([new] if new else []), new, [m.id for m in untried], dropped
 
 
 def bound(messages, log):
@@ -541,6 +552,13 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
             if time.monotonic() > deadline:
                 log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
                 return len(taken)
+            first = not msg.tried
+            msg.attempts += 1
+            if first:
+                # Saved as tried before it leaves: a message that may have reached a channel
+                # is never joined into a new group (regroup), which would send it again
+                # under another id and another ntfy sequence id.
+                save()
             if channel == NTFY:
                 outcome = send_ntfy(notify_cfg.ntfy, msg, token)
             else:
@@ -571,7 +589,6 @@ def answered(msg, channel):
 
 
 def record(msg, channel, outcome, log):
-    msg.attempts += 1
     if outcome.state == SENT:
         msg.delivered[channel] = log.stamp
         msg.last_error = None
