@@ -10,7 +10,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from test_notify import T0, check, item, log_text, make_reg, ntfy, outbox, recording_command, records, token  # noqa: F401
+from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, recording_command,  # noqa: F401
+                         records, token)
 
 from alive import notify
 from alive.health import GREEN, RED, YELLOW
@@ -162,6 +163,26 @@ def test_a_flip_that_reverts_before_its_message_was_tried_is_not_sent(home, ntfy
     assert state["task:a"] == {"color": GREEN} and state["task:b"]["color"] == RED
     check(home, reg, item("a", GREEN), item("b", RED), now=T0 + timedelta(minutes=2))
     assert len(ntfy.requests) == 1
+
+
+def test_a_crash_after_a_flip_was_cancelled_never_sends_its_recovery_alone(home, ntfy, token, monkeypatch):
+    # found by the crash suite: the outbox no longer held the RED, notify.json (not saved
+    # yet) still did, and the next run sent "recovered" for a RED nobody was told
+    reg = make_reg(home, ntfy)
+    with monkeypatch.context() as m:
+        not_delivered(m)
+        check(home, reg, item("a", RED))
+    stale = (home / "state" / "notify.json").read_text()
+    check(home, reg, item("a", GREEN), now=T0 + timedelta(minutes=1))        # the pair is cancelled ...
+    (home / "state" / "notify.json").write_text(stale)                      # ... and the state save lost
+    assert [p["id"] for p in json.loads((home / "state" / "outbox.json").read_text())["cancelled"]] == [
+        "task:a/red/2026-05-02T08:00:00Z", "task:a/recovered/2026-05-02T08:00:00Z"]
+    check(home, reg, item("a", GREEN), now=T0 + timedelta(minutes=2))
+    check(home, reg, item("a", GREEN), now=T0 + timedelta(minutes=3))
+    assert ntfy.requests == []
+    assert "cancelled" not in json.loads((home / "state" / "outbox.json").read_text())   # needed no more
+    check(home, reg, item("a", RED), now=T0 + timedelta(minutes=4))
+    assert titles(ntfy) == ["RED: task a"]
 
 
 def test_unsent_messages_of_earlier_runs_join_this_run_as_one_message(home, ntfy, token, monkeypatch):

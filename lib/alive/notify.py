@@ -169,16 +169,19 @@ def _run(home, reg, result, now, summary):
     outbox_path = paths.state_dir(home) / OUTBOX_FILE
     state, warning = statefile.load(state_path, now)
     log.warn(warning)
-    messages = read_outbox(outbox_path, now, log)
+    messages, cancelled = read_outbox(outbox_path, now, log)
     items = state_entries(state)
-    reconcile(items, messages)
+    if settled(items, cancelled):
+        cancelled = []               # notify.json already says what they say
+    reconcile(items, messages, cancelled)
     items, events = plan(items, result.items, reg.notify, now)
     summary.events = len(events)
     messages, new, joined, dropped = regroup(messages, events, reg, now)
+    cancelled = cancelled + dropped
     gone = bound(messages, log)
     if summary.unrecorded is None:
         try:
-            save_outbox(outbox_path, messages)           # first: the write-ahead log
+            save_outbox(outbox_path, messages, cancelled)   # first: the write-ahead log
             statefile.save(state_path, {"version": 1, "items": items})
         except OSError as exc:
             summary.unrecorded = _why(exc)
@@ -196,7 +199,8 @@ def _run(home, reg, result, now, summary):
             msg.body += f"\n(alive cannot write state/ ({summary.unrecorded}): this message may come again)"
     from .registry import secret_env_names
 
-    sent = deliver(outbox_path, messages, reg.notify, log, cwd=home, hide_env=secret_env_names(reg))
+    sent = deliver(outbox_path, messages, reg.notify, log, cwd=home, hide_env=secret_env_names(reg),
+                   cancelled=cancelled)
     summary.queued = len(messages)
     if summary.unrecorded is not None:     # the headline: said first
         text = unrecorded_text(paths.state_dir(home), summary.unrecorded, sent, len(messages))
@@ -286,52 +290,65 @@ def renotify_due(notified_at, renotify_s, now):
     return elapsed >= renotify_s or elapsed < -SKEW_S
 
 
-def reconcile(entries, messages):
-    """Apply to the state what queued messages say happened. Only matters after a crash
-    between saving the outbox and saving notify.json: without it the next run would see
-    the same flip again, stamp it with a new time, and send it a second time."""
-    for msg in messages:
-        for part in msg.parts:
-            key, event, at = part.get("key"), part.get("event"), part.get("at") or msg.created_at
-            entry = entries.get(key) or {}
-            if event in (INTO_RED, RENOTIFY) and (entry.get("notified_at") or "") < at:
-                entries[key] = {"color": RED, "red_since": part.get("red_since") or at, "notified_at": at}
-            elif event == RECOVERED and entry.get("color") == RED and entry.get("red_since") == part.get("red_since"):
-                entries[key] = {"color": part.get("color")}
+def reconcile(entries, messages, cancelled=()):
+    """Apply to the state what the outbox says happened: the parts of its messages, and
+    the parts `cancelled` (flips that reverted before they were sent: coalesce), in the
+    order they happened. Only matters after a crash between saving the outbox and saving
+    notify.json: without it the next run would see the same flip again, stamp it with a
+    new time, and send it a second time (or send the recovery of a RED it never sent)."""
+    parts = [(p.get("at") or msg.created_at, p) for msg in messages for p in msg.parts]
+    parts += [(p.get("at") or "", p) for p in cancelled]
+    for at, part in sorted(parts, key=lambda ap: ap[0]):
+        key, event = part.get("key"), part.get("event")
+        entry = entries.get(key) or {}
+        if event in (INTO_RED, RENOTIFY) and (entry.get("notified_at") or "") < at:
+            entries[key] = {"color": RED, "red_since": part.get("red_since") or at, "notified_at": at}
+        elif event == RECOVERED and entry.get("color") == RED and entry.get("red_since") == part.get("red_since"):
+            entries[key] = {"color": part.get("color")}
+
+
+def settled(entries, cancelled):
+    """True when notify.json already holds what the cancelled parts say (they were saved
+    with the outbox of a run that then saved notify.json too): they are needed no more."""
+    def reds(es):
+        return {k: (e.get("red_since"), e.get("notified_at")) for k, e in es.items() if e.get("color") == RED}
+
+    after = {k: dict(v) for k, v in entries.items()}
+    reconcile(after, [], cancelled)
+    return reds(after) == reds(entries)
 
 
 # ---------------------------------------------------------------- messages
 
-def event_part(event, reg, now):
+def event_part(event, now):
     """One event as a part of a message: what reconcile() needs, and its texts: the
     title and body of a message of its own, and its line in a grouped message."""
     item = event.item
     label = f"{item.kind} {item.name}"
-    spell = _spell_text(event.red_since, now)
+    since, lasted = f"since {event.red_since}", _lasted(event.red_since, now)
     why = "; ".join(item.reasons)
     if event.kind == RECOVERED:
-        title, lines = f"recovered: {label}", [f"now {item.color}; was RED {spell}", *item.reasons]
-        line = f"{title}: now {item.color}" + (f": {why}" if why else "") + f" (was RED {_spell_text(event.red_since, now, ', ')})"
+        title = f"recovered: {label}"
+        lines = [f"now {item.color}; was RED {since}" + (f" ({lasted})" if lasted else ""), *item.reasons]
+        line = f"{title}: now {item.color}" + (f": {why}" if why else "") \
+            + f" (was RED {since}" + (f", {lasted})" if lasted else ")")
     else:
         title = f"{'still RED' if event.kind == RENOTIFY else 'RED'}: {label}"
         # A reminder says how long it has lasted; a first message has lasted no time yet.
-        when = f"RED {spell}" if event.kind == RENOTIFY else f"RED since {event.red_since}"
-        lines = [*item.reasons, when]
-        when = _spell_text(event.red_since, now, ", ") if event.kind == RENOTIFY else when
+        if event.kind == RENOTIFY:
+            lines = [*item.reasons, f"RED {since}" + (f" ({lasted})" if lasted else "")]
+            when = since + (f", {lasted}" if lasted else "")
+        else:
+            lines, when = [*item.reasons, f"RED {since}"], f"RED {since}"
         line = f"{title}: " + (f"{why} " if why else "") + f"({when})"
     return {"id": event.id, "key": event.key, "event": event.kind, "color": item.color,
             "red_since": event.red_since, "at": format_iso(now), "title": title, "body": "\n".join(lines),
             "line": line, "reasons": list(item.reasons)}
 
 
-def build_message(event, reg, now):
-    """The message of one event."""
-    return message_of([event_part(event, reg, now)], reg, now)
-
-
 def build_group(events, reg, now):
     """The message of one run's events: one message, whatever their number."""
-    return message_of([event_part(e, reg, now) for e in events], reg, now)
+    return message_of([event_part(e, now) for e in events], reg, now)
 
 
 def message_of(parts, reg, now):
@@ -407,12 +424,12 @@ def _loudness(priority):
     return PRIORITIES.index(text) + 1 if text in PRIORITIES else 5 if text == "max" else 3
 
 
-def _spell_text(red_since, now, sep=" ("):
+def _lasted(red_since, now):
+    """How long a RED spell has lasted, as text, or None when its start is not a time."""
     try:
-        took = format_duration(seconds_between(parse_iso(red_since), now))
+        return format_duration(seconds_between(parse_iso(red_since), now))
     except ValueError:
-        return f"since {red_since}"
-    return f"since {red_since}{sep}{took}" + (")" if sep == " (" else "")
+        return None
 
 
 def queued_text(msg, events, joined):
@@ -465,11 +482,12 @@ def coalesce(parts):
 # ---------------------------------------------------------------- outbox
 
 def read_outbox(path, now, log):
-    """The outbox's messages. A damaged outbox is set aside (its shape is statefile's), and
-    the messages in it that can still be read are kept: each is a notification not yet sent."""
+    """-> (messages, cancelled parts). A damaged outbox is set aside (its shape is
+    statefile's), and the messages in it that can still be read are kept: each is a
+    notification not yet sent."""
     doc, warning = statefile.load(path, now, salvage=_readable_messages)
     log.warn(warning)
-    return [Message.from_json(m) for m in doc.get("messages") or []]
+    return [Message.from_json(m) for m in doc.get("messages") or []], list(doc.get("cancelled") or [])
 
 
 def _readable_messages(data):
@@ -480,8 +498,12 @@ def _readable_messages(data):
     return {"messages": kept}, f"kept the {plural(len(kept), 'readable message')} in it"
 
 
-def save_outbox(path, messages):
-    statefile.save(path, {"version": 1, "messages": [asdict(m) for m in messages]})
+def save_outbox(path, messages, cancelled=()):
+    """The messages, and the parts cancelled until notify.json is known to hold them."""
+    doc = {"version": 1, "messages": [asdict(m) for m in messages]}
+    if cancelled:
+        doc["cancelled"] = list(cancelled)
+    statefile.save(path, doc)
 
 
 def regroup(messages, events, reg, now):
@@ -492,7 +514,7 @@ def regroup(messages, events, reg, now):
     untried = [m for m in messages if not m.tried]
     if not events and len(untried) <= 1:
         return messages, None, [], []
-    parts = [p for m in untried for p in m.parts] + [event_part(e, reg, now) for e in events]
+    parts = [p for m in untried for p in m.parts] + [event_part(e, now) for e in events]
     # The same event again (derived twice within one second after a crash): told once.
     seen = set()
     parts = [p for p in parts if not (p["id"] in seen or seen.add(p["id"]))]
@@ -522,13 +544,14 @@ def configured_channels(notify_cfg):
     return [name for name, cfg in ((NTFY, notify_cfg.ntfy), (COMMAND, notify_cfg.command)) if cfg]
 
 
-def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
+def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, cancelled=()):
     """Send each message to each channel that has not answered it yet, oldest first.
     -> how many messages at least one channel took in this run.
     A channel that fails once is left alone for the rest of this run (a server that is
     down would cost a timeout per message). The outbox is saved after every attempt, so
-    a crash right after an answer cannot lead to a second send; when it cannot be saved
-    (log.summary.unrecorded), sending goes on without saving. The command channel runs
+    a crash right after an answer cannot lead to a second send (`cancelled` is saved with
+    it, see reconcile); when it cannot be saved (log.summary.unrecorded), sending goes on
+    without saving. The command channel runs
     in `cwd` (ALIVE_HOME), so a relative argv works as it does for producers, without the
     variables in `hide_env` (every token variable of the registry; default: the ntfy one)."""
     channels = configured_channels(notify_cfg)
@@ -543,7 +566,7 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
     def save():
         if log.summary.unrecorded is None:
             try:
-                save_outbox(outbox_path, messages)
+                save_outbox(outbox_path, messages, cancelled)
             except OSError as exc:   # the disk filled up meanwhile: go on sending, unrecorded
                 log.summary.unrecorded = _why(exc)
 

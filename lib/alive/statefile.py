@@ -111,7 +111,7 @@ SOURCE_FACTS = record(last_attempt_at=iso_time, last_success_at=iso_time, last_t
 SHAPES = {
     "notify.json": record(version=count, items=map_of(record(color=COLOR, red_since=iso_time,
                                                              notified_at=iso_time))),
-    "outbox.json": record(version=count, messages=list_of(MESSAGE)),
+    "outbox.json": record(version=count, messages=list_of(MESSAGE), cancelled=list_of(PART)),
     "watchdog.json": record(sources=map_of(SOURCE_FACTS)),
     "probes.json": map_of(record(state=one_of("alive", "expired", "no_tab", "error"), checked_at=iso_time,
                                  detail=text)),

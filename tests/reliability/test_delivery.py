@@ -16,13 +16,12 @@ import time
 
 import pytest
 
-from .test_crash import (COMMAND, DEADLINE_S, LANES, Ledger, StandIn, aim, audit_home, beat, calibrated,
-                         command_received, final_colors, install, lanes, notify_toml, run_alive)
+from .test_crash import (LANES, StandIn, aim, audit_home, command_received, final_colors, flips_under_kills,
+                         lanes)
 from .test_write_crash import SOAK
 
 ANSWER_S = 0.15            # the stand-in answers this long after it has read the message
 ITEMS = 4
-FLIP_GAP_S = 2.0           # an item flips at most this often, so two spells never share a second
 KILLS = 5 * SOAK           # landed kills per lane (the runs here wait for a slow server: fewer than test_crash)
 
 
@@ -31,11 +30,6 @@ def slow_stand_in():
     s = StandIn(delay_s=ANSWER_S)
     yield s
     s.close()
-
-
-def in_flight(stand_in, topic):
-    """A predicate that holds while the stand-in holds a POST of this topic unanswered."""
-    return lambda: lambda: not stand_in.idle(topic)
 
 
 def repeats(got):
@@ -51,39 +45,18 @@ def delivery_lane(lane, stand_in, base):
     rng = random.Random(7400 + lane)
     topic = f"dl{lane}"
     home = base / topic
-    health = home / "health"
-    health.mkdir(parents=True)
-    install(home, "cmd.py", COMMAND)
-    (home / "fleet.toml").write_text('[settings]\ndefault_max_gap = "36h"\n' + notify_toml(stand_in, topic))
-    ledger = Ledger(home, stand_in, topic)
     status = {f"d{i}": "ok" for i in range(ITEMS)}
-    flipped = {task: 0.0 for task in status}
-    for task, st in status.items():
-        beat(health, task, st)
-    span = calibrated(home, ["check", "--notify"], (0, 1, 2))
-    kills, runs, deadline = 0, 0, time.monotonic() + DEADLINE_S
-    while kills < KILLS:
-        assert time.monotonic() < deadline, f"lane {lane}: only {kills} kills in {DEADLINE_S}s"
-        ready = [t for t in sorted(status) if time.monotonic() - flipped[t] > FLIP_GAP_S]
-        for task in rng.sample(ready, min(len(ready), 1)):
-            status[task] = "ok" if status[task] == "error" else "error"
-            flipped[task] = time.monotonic()
-            beat(health, task, status[task])
+
+    def aim_at(ledger, span):
         # half the runs are left alone; of the others most die while their POST is in flight
-        kill_after, kill_on = aim(rng, span + ANSWER_S, [(0.8, in_flight(stand_in, topic))]) \
-            if rng.random() < 0.5 else (None, None)
-        run = run_alive(home, ["check", "--notify"], kill_after=kill_after, kill_on=kill_on)
-        runs += 1
-        assert run.problem((0, 1, 2)) is None, run.problem((0, 1, 2))
-        if run.killed:
-            kills += 1
-            ledger.killed(run)
-    for _ in range(2):
-        run = run_alive(home, ["check", "--notify"])
-        assert run.problem((0, 2)) is None, run.problem((0, 2))
-    ledger.settle()
+        if rng.random() < 0.5:
+            return None, None
+        return aim(rng, span + ANSWER_S, [(0.8, lambda: lambda: not stand_in.idle(topic))])
+
+    ledger, runs = flips_under_kills(home, stand_in, topic, rng, status, aim_at, KILLS, most_flips=1)
     audit_home(home)
     sent, _ = ledger.audit(final_colors(home))      # lost: 0, flips in order, one sequence id per message
+    kills = len(ledger.kills)
     ntfy_dups, messages = repeats(stand_in.received(topic))
     command_dups, _ = repeats(command_received(home))
     # a kill costs at most one repeat per channel: of the message whose answer it cut off
