@@ -2,8 +2,9 @@
 
 A damaged file is never a crash and never silently lost. Damaged means: not JSON, not a
 JSON object, or the wrong types where alive reads them (`"sources": []`,
-`consecutive_failures: 1e400`, text where a time belongs). Every state file's shape is
-checked here, in one place (SHAPES, found by the file's name), by every reader:
+`consecutive_failures: 1e400`, text where a number belongs, a pause that ends "soon").
+Each state file's shape is checked here, in one place (SHAPES, found by the file's name),
+by every reader:
   - load(), for commands that write state: the file is set aside as
     <name>.corrupt-<time> and the caller starts afresh with a warning it can report;
   - peek(), for commands that only read (check, report, serve): the file is ignored,
@@ -104,7 +105,10 @@ MESSAGE = record(required=("id", "title", "body", "created_at"),
                  body=text, priority=text, tags=list_of(text), click=nullable(text), delivered=map_of(text),
                  dropped=map_of(text), attempts=count, last_error=nullable(text), parts=list_of(PART))
 REQUEST = record(ref=text, source=text, attempt=count)
-SOURCE_FACTS = record(last_attempt_at=iso_time, last_success_at=iso_time, last_trigger_at=iso_time,
+# Times are ISO 8601 where a decision reads them (a pause's end, a probe's age, a RED
+# spell); watchdog.json's times are only shown (every reader parses them defensively), so
+# there text is enough.
+SOURCE_FACTS = record(last_attempt_at=text, last_success_at=text, last_trigger_at=text,
                       last_refresh_by=text, attempts=count, consecutive_failures=count,
                       last_error=nullable(text), last_stderr_tail=text)
 
