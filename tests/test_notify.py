@@ -178,7 +178,9 @@ def test_going_red_sends_one_message_and_staying_red_sends_nothing_more(home, nt
 def test_the_first_check_ever_notifies_only_what_is_red_now(home, ntfy, token):
     reg = make_reg(home, ntfy)
     check(home, reg, item("a", GREEN), item("b", YELLOW), item("c", RED), item("track", RED, kind="source"))
-    assert sorted(r["headers"]["Title"] for r in ntfy.requests) == ["RED: source track", "RED: task c"]
+    assert [r["headers"]["Title"] for r in ntfy.requests] == ["2 items RED"]      # one run, one message
+    assert [ln.split(" (")[0] for ln in ntfy.requests[0]["body"].splitlines()] == [
+        "RED: source track: track is red", "RED: task c: c is red"]
 
 
 @pytest.mark.parametrize("offset, expected", [(-1, 0), (0, 1), (1, 1)])
@@ -429,9 +431,8 @@ def test_a_configured_token_that_is_missing_keeps_the_message_instead_of_sending
 
 def test_a_non_ascii_title_travels_as_rfc_2047_and_decodes_to_the_original(ntfy):
     title = "RED: tâche données ☃ — " + "é" * 40
-    msg = notify.Message(id="m", key="task:x", event="red", color=RED, red_since="2026-05-02T08:00:00Z",
-                         created_at="2026-05-02T08:00:00Z", title=title, body="corps ☃", priority="high",
-                         tags=["rotating_light", "données"], click=None)
+    msg = notify.Message(id="m", created_at="2026-05-02T08:00:00Z", title=title, body="corps ☃", priority="high",
+                         tags=["rotating_light", "données"], parts=[], click=None)
     outcome = notify.send_ntfy(Ntfy(topic="t", server=ntfy.url), msg)
     assert outcome.state == notify.SENT
     h = ntfy.requests[0]["headers"]
@@ -483,25 +484,24 @@ def test_a_crash_between_saving_the_outbox_and_the_state_does_not_send_twice(hom
 
 
 def test_re_enqueueing_the_same_event_is_a_no_op(home):
-    messages = []
+    # was notify.enqueue; the outbox is now made by regroup (one message per run)
     reg = make_reg(home, command=CommandChannel(argv=["true"]))
-    log = notify.Log(home, T0, notify.Summary())
     event = notify.Event("task:x", notify.INTO_RED, item("x", RED), "2026-05-02T08:00:00Z", "2026-05-02T08:00:00Z")
-    notify.enqueue(messages, notify.build_message(event, reg, T0), log)
-    notify.enqueue(messages, notify.build_message(event, reg, T0 + timedelta(minutes=1)), log)
-    assert [m.id for m in messages] == ["task:x/red/2026-05-02T08:00:00Z"]
+    messages, new, _, _ = notify.regroup([], [event], reg, T0)
+    again, none, _, _ = notify.regroup(messages, [event], reg, T0 + timedelta(minutes=1))
+    assert [m.id for m in again] == ["task:x/red/2026-05-02T08:00:00Z"] and new.id == again[0].id and none is None
 
 
 def test_the_outbox_is_bounded_and_drops_the_oldest_with_a_log_line(home, ntfy, token, monkeypatch):
-    monkeypatch.setattr(notify, "OUTBOX_MAX", 3)
+    monkeypatch.setattr(notify, "OUTBOX_MAX", 1)
     reg = make_reg(home, ntfy)
     ntfy.stop()
-    check(home, reg, item("a", RED), item("b", RED))
-    summary = check(home, reg, item("a", RED), item("b", RED), item("c", RED), item("d", RED),
-                    now=T0 + timedelta(minutes=1))
-    assert [m["key"] for m in outbox(home)] == ["task:b", "task:c", "task:d"]
-    assert summary["dropped"] == 1 and summary["queued"] == 3
-    assert "outbox full (max 3): dropped the 1 oldest: task:a/red/2026-05-02T08:00:00Z" in log_text(home)
+    check(home, reg, item("a", RED), item("b", RED))              # one run, one message (a group)
+    [first] = outbox(home)
+    summary = check(home, reg, item("a", RED), item("b", RED), item("c", RED), now=T0 + timedelta(minutes=1))
+    assert [m["id"] for m in outbox(home)] == ["task:c/red/2026-05-02T08:01:00Z"]
+    assert summary["dropped"] == 1 and summary["queued"] == 1
+    assert f"outbox full (max 1): dropped the 1 oldest: {first['id']}" in log_text(home)
 
 
 def test_a_message_is_not_lost_when_the_outbox_holds_an_unrelated_one(home, ntfy, token):
@@ -528,7 +528,9 @@ def test_a_corrupt_state_file_is_set_aside_with_a_warning(home, ntfy, token, cap
     assert check(home, reg, item("x", RED), now=T0 + timedelta(minutes=1))["warnings"] == []
 
 
-def test_outbox_entries_that_are_not_messages_are_skipped_with_a_warning(home, ntfy, token):
+def test_an_outbox_with_entries_that_are_not_messages_is_set_aside_and_the_readable_ones_kept(home, ntfy, token):
+    # was: the bad entries skipped; now the file is set aside like any damaged state file
+    # (kept for a person), and the messages that can be read still go out
     (home / "state").mkdir()
     good = {"id": "task:y/red/2026-05-02T07:00:00Z", "key": "task:y", "event": "red", "color": RED,
             "red_since": "2026-05-02T07:00:00Z", "created_at": "2026-05-02T07:00:00Z", "title": "RED: task y",
@@ -537,8 +539,10 @@ def test_outbox_entries_that_are_not_messages_are_skipped_with_a_warning(home, n
     (home / "state" / "outbox.json").write_text(json.dumps({"messages": [42, {"id": "only-an-id"}, bad_delivered,
                                                                          good]}))
     summary = check(home, make_reg(home, ntfy), item("x", RED))
-    assert any("skipped 3 entries" in w for w in summary["warnings"])
-    assert sorted(r["headers"]["Title"] for r in ntfy.requests) == ["RED: task x", "RED: task y"]
+    assert any("outbox.json holds the wrong types: messages[0] is 42, not an object; set aside as outbox.json.corrupt-"
+               in w and w.endswith("kept the 1 readable message in it") for w in summary["warnings"]), summary
+    assert [r["headers"]["Title"] for r in ntfy.requests] == ["2 items RED"]     # never tried: joins this run
+    assert [ln.split(":")[1] for ln in ntfy.requests[0]["body"].splitlines()] == [" task x", " task y"]
 
 
 def test_while_another_run_holds_the_lock_nothing_is_sent_and_the_flip_waits(home, ntfy, token, monkeypatch):

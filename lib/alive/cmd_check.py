@@ -2,7 +2,7 @@
 import json
 import sys
 
-from . import alerts, cliutil, facts, health, paths, registry, textview, tokens
+from . import alerts, cliutil, facts, health, paths, registry, statefile, textview, tokens
 from .timeutil import utcnow
 
 EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
@@ -31,6 +31,11 @@ def main(argv):
     args = build_parser().parse_args(argv)
     home, reg = load(args)
     now = utcnow()
+    if args.notify:
+        # A command that writes state/ sets aside what it finds damaged there, so the next
+        # run is clean; a plain check only reads (a damaged file is ignored, saying so).
+        for warning in statefile.sweep(paths.state_dir(home), now):
+            print(f"alive check: warning: {warning}", file=sys.stderr)
     result = run_check(home, reg, now)
     # alerts/ is a side channel: when it cannot be written (a full disk) the verdict is
     # still printed and still decides the exit code, with one line on stderr (at least 1).
@@ -58,5 +63,8 @@ def main(argv):
     if alerts_problem:
         sys.stdout.flush()
         print(alerts_problem, file=sys.stderr)
+    # Notifications that could not be recorded (state/ unwritable) were still sent and
+    # said so on stderr; the exit code says it too: never 0.
+    if alerts_problem or (sent and sent.get("unrecorded")):
         return max(EXIT[result.overall], 1)
     return EXIT[result.overall]

@@ -5,6 +5,8 @@ GREY while it is in force, and an expired pause simply stops counting.
 """
 from datetime import timedelta
 
+import sys
+
 from . import cliutil, heartbeat, paths, registry, statefile
 from .errors import RuntimeFailure, UsageError
 from .timeutil import format_iso, utcnow
@@ -14,12 +16,15 @@ def pauses_path(home):
     return paths.state_dir(home) / "pauses.json"
 
 
-def update(home, change):
-    """statefile.update of pauses.json; an unwritable state/ is one line and exit 1."""
+def update(home, change, command):
+    """statefile.update of pauses.json; an unwritable state/ is one line and exit 1, a
+    damaged pauses.json is set aside (one line says so) and the change made to a fresh one."""
     try:
-        statefile.update(pauses_path(home), change)
+        _, warning = statefile.update(pauses_path(home), change)
     except OSError as exc:
         raise RuntimeFailure(f"cannot write {pauses_path(home)}: {exc.strerror or exc}") from None
+    if warning:
+        print(f"alive {command}: warning: {warning}", file=sys.stderr)
 
 
 def item_key(target, reg):
@@ -73,7 +78,7 @@ def pause_main(argv):
     now = utcnow()
     until = format_iso(now + timedelta(seconds=args.duration)) if args.duration else None
     entry = {"since": format_iso(now), "until": until, "reason": args.reason}
-    update(home, lambda data: data.__setitem__(key, entry))
+    update(home, lambda data: data.__setitem__(key, entry), "pause")
     print(f"paused {key} {'until ' + until if until else 'until resumed'}"
           f"{': ' + args.reason if args.reason else ''}")
     return 0
@@ -84,7 +89,7 @@ def resume_main(argv):
     home = paths.existing_home(args.home)
     key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
     found = []
-    update(home, lambda data: found.append(data.pop(key, None)))
+    update(home, lambda data: found.append(data.pop(key, None)), "resume")
     print(f"resumed {key}" if found[0] else f"{key} was not paused")
     return 0
 

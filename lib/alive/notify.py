@@ -3,16 +3,27 @@
 after_check() is the one entry point, used by `alive check --notify` and the watchdog:
   1. compare each item's color with state/notify.json and decide the events: into RED,
      still RED after `renotify`, out of RED (recovery);
-  2. append their messages to state/outbox.json, which is saved BEFORE notify.json: the
-     outbox is a write-ahead log, so a crash between the two saves loses nothing, and
-     reconcile() keeps the next run from deriving the same event twice;
-  3. deliver the outbox, channel by channel, saving after every answer.
+  2. group them: the events of one run are ONE message (a part per event; more than one
+     part is titled "3 items RED", a line each), joined by the parts of any message an
+     earlier run queued and never tried to send; a flip that reverted before its message
+     was tried is not sent (coalesce);
+  3. save that outbox, state/outbox.json, BEFORE notify.json: the outbox is a write-ahead
+     log, so a crash between the two saves loses nothing, and reconcile() keeps the next
+     run from deriving the same event twice;
+  4. deliver the outbox, channel by channel, saving after every answer.
 
 A message leaves the outbox once every configured channel has taken it or refused it for
 good (a 4xx other than 429). It goes to a channel again only when no answer came back
 (refused connection, timeout, 429, 5xx, a failing command), so a crash or an outage never
-resends what was already answered. The ntfy token is read at send time, never stored, and
-scrubbed from every text this module writes or returns.
+resends what was already answered; a kill between a server's answer and the save that
+records it can (at least once, never lost). Each ntfy POST carries X-Sequence-ID, the same
+for every try of one message: ntfy 2.16+ clients then show a repeat as an update of the
+first notification, not a second one. The ntfy token is read at send time, never stored,
+and scrubbed from every text this module writes or returns.
+
+When state/ cannot be written (read-only, full), nothing can be recorded: the messages of
+the run are still sent, each saying it may come again, and the summary says why
+(`unrecorded`), so `check --notify` exits non-zero instead of printing "0 sent".
 
 urllib, subprocess and fcntl are imported inside the functions that use them: a check
 with nothing to deliver should not pay for them (DESIGN §8.10).
@@ -21,8 +32,7 @@ import os
 import re
 import sys
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import atomic, paths, statefile, tokens
@@ -34,6 +44,7 @@ OUTBOX_MAX = 500             # over this, the oldest messages are dropped (and a
 LOCK_WAIT_S = 30             # another run delivering holds the lock at most about this long ...
 DELIVERY_BUDGET_S = 120      # ... because one run stops sending after this, the rest waits
 KILL_WAIT_S = 5              # after killing a timed-out command, how long to wait for its pipes
+GROUP_LINES_MAX = 20         # a grouped message lists this many parts, then says how many more
 STATE_FILE = "notify.json"
 OUTBOX_FILE = "outbox.json"
 LOG_FILE = "notify.log"
@@ -41,6 +52,7 @@ LOG_FILE = "notify.log"
 INTO_RED, RENOTIFY, RECOVERED = "red", "renotify", "recovered"
 SENT, RETRY, DROP = "sent", "retry", "drop"
 NTFY, COMMAND = "ntfy", "command"
+PRIORITIES = ("min", "low", "default", "high", "urgent")   # ntfy's names, quietest first
 
 
 # ---------------------------------------------------------------- records
@@ -60,16 +72,16 @@ class Event:
 
 @dataclass
 class Message:
+    """One outbox entry: what each channel gets once. `parts` are the events it tells,
+    each {id, key, event, color, red_since, at, title, body, line, reasons}: reconcile()
+    needs the first six, a later run that joins this message into a group the rest."""
     id: str
-    key: str
-    event: str
-    color: str               # the item's color when the event happened (reconcile() needs it)
-    red_since: str
     created_at: str
     title: str
     body: str
     priority: str
     tags: list
+    parts: list
     click: str | None = None
     delivered: dict = field(default_factory=dict)   # channel -> ISO time its answer came
     dropped: dict = field(default_factory=dict)     # channel -> why it refused for good
@@ -78,17 +90,21 @@ class Message:
 
     @classmethod
     def from_json(cls, data):
-        """A Message from its outbox entry, or None when the entry is not one."""
-        if not isinstance(data, dict):
-            return None
-        try:
-            msg = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
-        except TypeError:
-            return None
-        # Types that delivery relies on: a string `delivered` would make "ntfy" in "...ntfy..." true.
-        shapes = ((msg.id, str), (msg.key, str), (msg.title, str), (msg.body, str), (msg.created_at, str),
-                  (msg.tags, list), (msg.delivered, dict), (msg.dropped, dict), (msg.attempts, int))
-        return msg if all(isinstance(value, kind) for value, kind in shapes) else None
+        """A Message from an outbox entry of the right shape (statefile.MESSAGE). An entry
+        of the format before grouping has key/event/color/red_since instead of parts."""
+        parts = data.get("parts")
+        if parts is None:
+            parts = [{"id": data["id"], **{k: data[k] for k in ("key", "event", "color", "red_since") if k in data},
+                      "title": data["title"], "body": data["body"],
+                      "line": f"{data['title']}: {'; '.join(data['body'].splitlines())}"}]
+        return cls(id=data["id"], created_at=data["created_at"], title=data["title"], body=data["body"],
+                   priority=data.get("priority", "default"), tags=data.get("tags", []), parts=parts,
+                   click=data.get("click"), delivered=data.get("delivered", {}), dropped=data.get("dropped", {}),
+                   attempts=data.get("attempts", 0), last_error=data.get("last_error"))
+
+    @property
+    def tried(self):
+        return bool(self.attempts or self.delivered or self.dropped)
 
 
 @dataclass
@@ -104,6 +120,7 @@ class Summary:
     queued: int = 0          # messages still in the outbox afterwards
     dropped: int = 0         # deliveries refused for good + messages pushed out of a full outbox
     warnings: list = field(default_factory=list)
+    unrecorded: str | None = None   # why state/ could not be written (then nothing was recorded)
 
     def to_dict(self):
         return asdict(self)
@@ -114,24 +131,36 @@ class Summary:
 def after_check(home, reg, result, now):
     """Notify the flips of `result` and deliver the outbox. Never raises for a bad
     channel or a bad state file: everything goes into the returned summary dict
-    {events, sent, queued, dropped, warnings}; warnings also go to stderr."""
+    {events, sent, queued, dropped, warnings, unrecorded}; warnings also go to stderr."""
+    from . import locks
+
     home = Path(home)
     summary = Summary()
     if not configured_channels(reg.notify):
         summary.warnings.append("no notification channel configured: add [notify.ntfy] or [notify.command]")
     else:
+        # One notifier at a time (watchdog and `check --notify` may overlap): two senders
+        # would each deliver the same outbox message. A state/ that cannot even hold the
+        # lock cannot record anything either: the run still sends, unrecorded.
         try:
-            with _locked(paths.state_dir(home) / "notify.lock") as got:
-                if got:
-                    _run(home, reg, result, now, summary)
-                else:
-                    summary.warnings.append("another run is delivering notifications; these flips wait for the next run")
+            fd = locks.acquire(paths.state_dir(home) / "notify.lock", LOCK_WAIT_S)
         except OSError as exc:
-            # An unwritable state/ must not break the check that called us (DESIGN §8.5).
-            summary.warnings.append(f"notifications not processed: {exc}")
+            fd, summary.unrecorded = None, _why(exc)
+        if fd is None and summary.unrecorded is None:
+            summary.warnings.append("another run is delivering notifications; these flips wait for the next run")
+        else:
+            try:
+                _run(home, reg, result, now, summary)
+            finally:
+                if fd is not None:
+                    os.close(fd)
     for warning in summary.warnings:
         print(f"alive: notify: {warning}", file=sys.stderr)
     return summary.to_dict()
+
+
+def _why(exc):
+    return exc.strerror or str(exc)
 
 
 def _run(home, reg, result, now, summary):
@@ -140,47 +169,64 @@ def _run(home, reg, result, now, summary):
     outbox_path = paths.state_dir(home) / OUTBOX_FILE
     state, warning = statefile.load(state_path, now)
     log.warn(warning)
-    messages = read_outbox(outbox_path, now, log)
+    messages, cancelled = read_outbox(outbox_path, now, log)
     items = state_entries(state)
-    reconcile(items, messages)
+    if settled(items, cancelled):
+        cancelled = []               # notify.json already says what they say
+    reconcile(items, messages, cancelled)
     items, events = plan(items, result.items, reg.notify, now)
     summary.events = len(events)
-    queued = [msg for msg in (build_message(event, reg, now) for event in events) if enqueue(messages, msg)]
+    messages, new, joined, dropped = regroup(messages, events, reg, now)
+    cancelled = cancelled + dropped
     gone = bound(messages, log)
-    save_outbox(outbox_path, messages)           # first: the write-ahead log
-    # Logged once it is true: when the outbox cannot be saved (a full disk), nothing was queued.
-    for msg in queued:
-        log.line(f"queued {msg.id} {msg.title!r}")
-    if gone:
-        log.line(f"outbox full (max {OUTBOX_MAX}): dropped the {len(gone)} oldest: " + ", ".join(m.id for m in gone))
-    statefile.save(state_path, {"version": 1, "items": items})
+    if summary.unrecorded is None:
+        try:
+            save_outbox(outbox_path, messages, cancelled)   # first: the write-ahead log
+            statefile.save(state_path, {"version": 1, "items": items})
+        except OSError as exc:
+            summary.unrecorded = _why(exc)
+    if summary.unrecorded is None:
+        # Logged once it is true: when the outbox cannot be saved (a full disk), nothing was queued.
+        if new:
+            log.line(queued_text(new, events, joined))
+        for part in dropped:
+            log.line(not_sent_text(part))
+        if gone:
+            log.line(f"outbox full (max {OUTBOX_MAX}): dropped the {len(gone)} oldest: "
+                     + ", ".join(m.id for m in gone))
+    else:
+        for msg in messages:     # unsaved: nothing says it was sent, so it may come again
+            msg.body += f"\n(alive cannot write state/ ({summary.unrecorded}): this message may come again)"
     from .registry import secret_env_names
 
-    deliver(outbox_path, messages, reg.notify, log, cwd=home, hide_env=secret_env_names(reg))
+    sent = deliver(outbox_path, messages, reg.notify, log, cwd=home, hide_env=secret_env_names(reg),
+                   cancelled=cancelled)
     summary.queued = len(messages)
+    if summary.unrecorded is not None:     # the headline: said first
+        text = unrecorded_text(paths.state_dir(home), summary.unrecorded, sent, len(messages))
+        summary.warnings.insert(0, text)
+        log.line(f"warning: {text}")
+
+
+def unrecorded_text(state_dir, why, sent, left):
+    if sent:
+        text = f"{plural(sent, 'message')} of this run sent without being recorded: it may be sent again"
+    elif not left:
+        text = "nothing to send in this run, and nothing can be recorded"
+    else:
+        text = "nothing could be sent"
+    if left:
+        text += f"; {plural(left, 'message')} not delivered, tried again by the next run"
+    return f"cannot write {state_dir}: {why}; {text}"
+
+
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def state_entries(state):
-    """The per-item entries of notify.json, ignoring anything that is not one."""
-    raw = state.get("items")
-    if not isinstance(raw, dict):
-        return {}
-    return {key: entry for key, entry in raw.items() if isinstance(entry, dict)}
-
-
-@contextmanager
-def _locked(lock_path):
-    """One notifier at a time (watchdog and `check --notify` may overlap): two senders
-    would each deliver the same outbox message. Waits at most LOCK_WAIT_S; yields False
-    when the lock could not be had."""
-    from . import locks
-
-    fd = locks.acquire(lock_path, LOCK_WAIT_S)
-    try:
-        yield fd is not None
-    finally:
-        if fd is not None:
-            os.close(fd)
+    """The per-item entries of notify.json (its shape is checked when it is read)."""
+    return dict(state.get("items") or {})
 
 
 # ---------------------------------------------------------------- flips (pure)
@@ -244,77 +290,240 @@ def renotify_due(notified_at, renotify_s, now):
     return elapsed >= renotify_s or elapsed < -SKEW_S
 
 
-def reconcile(entries, messages):
-    """Apply to the state what queued messages say happened. Only matters after a crash
-    between saving the outbox and saving notify.json: without it the next run would see
-    the same flip again, stamp it with a new time, and send it a second time."""
-    for msg in messages:
-        entry = entries.get(msg.key) or {}
-        if msg.event in (INTO_RED, RENOTIFY) and (entry.get("notified_at") or "") < msg.created_at:
-            entries[msg.key] = {"color": RED, "red_since": msg.red_since, "notified_at": msg.created_at}
-        elif msg.event == RECOVERED and entry.get("color") == RED and entry.get("red_since") == msg.red_since:
-            entries[msg.key] = {"color": msg.color}
+def reconcile(entries, messages, cancelled=()):
+    """Apply to the state what the outbox says happened: the parts of its messages, and
+    the parts `cancelled` (flips that reverted before they were sent: coalesce), in the
+    order they happened. Only matters after a crash between saving the outbox and saving
+    notify.json: without it the next run would see the same flip again, stamp it with a
+    new time, and send it a second time (or send the recovery of a RED it never sent)."""
+    parts = [(p.get("at") or msg.created_at, p) for msg in messages for p in msg.parts]
+    parts += [(p.get("at") or "", p) for p in cancelled]
+    for at, part in sorted(parts, key=lambda ap: ap[0]):
+        key, event = part.get("key"), part.get("event")
+        entry = entries.get(key) or {}
+        if event in (INTO_RED, RENOTIFY) and (entry.get("notified_at") or "") < at:
+            entries[key] = {"color": RED, "red_since": part.get("red_since") or at, "notified_at": at}
+        elif event == RECOVERED and entry.get("color") == RED and entry.get("red_since") == part.get("red_since"):
+            entries[key] = {"color": part.get("color")}
+
+
+def settled(entries, cancelled):
+    """True when notify.json already holds what the cancelled parts say (they were saved
+    with the outbox of a run that then saved notify.json too): they are needed no more."""
+    def reds(es):
+        return {k: (e.get("red_since"), e.get("notified_at")) for k, e in es.items() if e.get("color") == RED}
+
+    after = {k: dict(v) for k, v in entries.items()}
+    reconcile(after, [], cancelled)
+    return reds(after) == reds(entries)
 
 
 # ---------------------------------------------------------------- messages
 
-def build_message(event, reg, now):
-    item, ntfy = event.item, reg.notify.ntfy
+def event_part(event, now):
+    """One event as a part of a message: what reconcile() needs, and its texts: the
+    title and body of a message of its own, and its line in a grouped message."""
+    item = event.item
     label = f"{item.kind} {item.name}"
-    spell = _spell_text(event.red_since, now)
-    configured = ntfy.priority if ntfy else "default"
+    since, lasted = f"since {event.red_since}", _lasted(event.red_since, now)
+    why = "; ".join(item.reasons)
     if event.kind == RECOVERED:
         title = f"recovered: {label}"
-        lines = [f"now {item.color}; was RED {spell}", *item.reasons]
-        # A recovery is good news: never louder than "default", quieter if the user chose so.
-        priority = configured if configured in ("min", "low") else "default"
-        tag = "white_check_mark"
+        lines = [f"now {item.color}; was RED {since}" + (f" ({lasted})" if lasted else ""), *item.reasons]
+        line = f"{title}: now {item.color}" + (f": {why}" if why else "") \
+            + f" (was RED {since}" + (f", {lasted})" if lasted else ")")
     else:
         title = f"{'still RED' if event.kind == RENOTIFY else 'RED'}: {label}"
         # A reminder says how long it has lasted; a first message has lasted no time yet.
-        lines = [*item.reasons, f"RED {spell}" if event.kind == RENOTIFY else f"RED since {event.red_since}"]
-        priority, tag = configured, "rotating_light"
+        if event.kind == RENOTIFY:
+            lines = [*item.reasons, f"RED {since}" + (f" ({lasted})" if lasted else "")]
+            when = since + (f", {lasted}" if lasted else "")
+        else:
+            lines, when = [*item.reasons, f"RED {since}"], f"RED {since}"
+        line = f"{title}: " + (f"{why} " if why else "") + f"({when})"
+    return {"id": event.id, "key": event.key, "event": event.kind, "color": item.color,
+            "red_since": event.red_since, "at": format_iso(now), "title": title, "body": "\n".join(lines),
+            "line": line, "reasons": list(item.reasons)}
+
+
+def build_group(events, reg, now):
+    """The message of one run's events: one message, whatever their number."""
+    return message_of([event_part(e, now) for e in events], reg, now)
+
+
+def message_of(parts, reg, now):
+    """One message telling `parts`. A single part keeps its own title and body; more are a
+    group: "3 items RED" (with their common reason, when they share one), a line each.
+    The id is stable: the event's id, or one made of the parts' ids (never of `now`)."""
+    import hashlib
+
+    ntfy = reg.notify.ntfy
+    configured = ntfy.priority if ntfy else "default"
+    red = any(p["event"] != RECOVERED for p in parts)
+    tag = "rotating_light" if red else "white_check_mark"
     extra = [t for t in (ntfy.tags if ntfy and ntfy.tags else []) if t != tag]
-    return Message(id=event.id, key=event.key, event=event.kind, color=item.color, red_since=event.red_since,
-                   created_at=format_iso(now), title=title, body="\n".join(lines), priority=priority,
-                   tags=[tag, *extra], click=reg.settings.dashboard_url or None)
+    if len(parts) == 1:
+        msg_id, title, body = parts[0]["id"], parts[0]["title"], parts[0]["body"]
+    else:
+        ids = sorted(p["id"] for p in parts)
+        newest = max(i.rsplit("/", 1)[-1] for i in ids)
+        msg_id = f"group/{newest}/{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:12]}"
+        title, body = group_title(parts), group_body(parts)
+    return Message(id=msg_id, created_at=format_iso(now), title=title, body=body,
+                   priority=max((part_priority(p, configured) for p in parts), key=_loudness), tags=[tag, *extra],
+                   parts=list(parts),
+                   click=reg.settings.dashboard_url or None)
 
 
-def _spell_text(red_since, now):
+ORDER = {INTO_RED: 0, RENOTIFY: 1, RECOVERED: 2}
+WORDS = {INTO_RED: "RED", RENOTIFY: "still RED", RECOVERED: "recovered"}
+
+
+def group_title(parts):
+    counts = {kind: sum(1 for p in parts if p["event"] == kind) for kind in ORDER}
+    said = [f"{n} {WORDS[kind]}" for kind, n in counts.items() if n]
+    items = plural(len({p.get("key") for p in parts}), "item")
+    if len(said) > 1:
+        return f"{items}: " + ", ".join(said)
+    title = f"{items} {WORDS[parts[0]['event']]}"
+    if parts[0]["event"] != RECOVERED:
+        # One expired login behind five sources: the title says the cause, the lines who.
+        shared = [r for r in parts[0].get("reasons", []) if all(r in p.get("reasons", []) for p in parts)]
+        if shared:
+            title += f": {shared[-1]}"
+    return title
+
+
+def group_body(parts):
+    """A line per part: the new REDs first, then reminders, then recoveries (by what an
+    item's last word is), and by name; an item told twice (recovered, then RED again)
+    keeps its two lines in the order they happened."""
+    by_key = {}
+    for p in parts:
+        by_key.setdefault(p.get("key") or "", []).append(p)
+    ordered = sorted(by_key.items(), key=lambda kv: (ORDER.get(kv[1][-1].get("event"), 3), kv[0]))
+    lines = [p.get("line") or p.get("title") or p["id"] for _, told in ordered for p in told]
+    if len(lines) > GROUP_LINES_MAX:
+        more = len(lines) - GROUP_LINES_MAX
+        lines = lines[:GROUP_LINES_MAX] + [f"... and {more} more (alive check lists them all)"]
+    return "\n".join(lines)
+
+
+def part_priority(part, configured):
+    if part["event"] == RECOVERED:
+        # A recovery is good news: never louder than "default", quieter if the user chose so.
+        return configured if configured in ("min", "low") else "default"
+    return configured
+
+
+def _loudness(priority):
+    """ntfy priorities by name or number (1-5), "max" being "urgent"."""
+    text = str(priority).strip().lower()
+    if text.isdigit():
+        return int(text)
+    return PRIORITIES.index(text) + 1 if text in PRIORITIES else 5 if text == "max" else 3
+
+
+def _lasted(red_since, now):
+    """How long a RED spell has lasted, as text, or None when its start is not a time."""
     try:
-        return f"since {red_since} ({format_duration(seconds_between(parse_iso(red_since), now))})"
+        return format_duration(seconds_between(parse_iso(red_since), now))
     except ValueError:
-        return f"since {red_since}"
+        return None
+
+
+def queued_text(msg, events, joined):
+    """The log line of a message queued: its id; for a group, the events of this run it
+    tells and the unsent messages it replaces (tools count parts from these); its title."""
+    told = f" events={','.join(e.id for e in events)}" if msg.id.startswith("group/") and events else ""
+    replaces = f" joined={','.join(joined)}" if joined else ""
+    return f"queued {msg.id}{told}{replaces} {msg.title!r}"
+
+
+def not_sent_text(part):
+    if part["event"] == INTO_RED:
+        why = f"{part['key']} was RED and recovered before its message went out"
+    elif part["event"] == RENOTIFY:
+        why = f"a newer word on {part['key']} replaces this reminder"
+    else:
+        why = f"the RED of {part['key']} it recovers from was never sent"
+    return f"not sent: {part['id']} ({why})"
+
+
+def coalesce(parts):
+    """The parts of messages never tried, in the order they happened -> (kept, dropped),
+    each in that order. Per item: a RED and the recovery of the same spell cancel out (the
+    flip reverted before anyone was told); a reminder followed by anything about the same
+    item is dropped (the later word replaces it), and so is a reminder of a spell whose
+    first RED has not been sent yet (that RED says it)."""
+    kept, dropped, last = {}, set(), {}
+    for n, part in enumerate(parts):
+        key, event = part.get("key"), part.get("event")
+        before = last.get(key)
+        prev = parts[before] if before is not None else None
+        if prev is not None and prev.get("event") == INTO_RED and event == RECOVERED \
+                and prev.get("red_since") == part.get("red_since"):
+            del kept[before]
+            dropped |= {before, n}
+            last.pop(key)
+            continue
+        if prev is not None and prev.get("event") == RENOTIFY:
+            del kept[before]
+            dropped.add(before)
+        elif prev is not None and prev.get("event") == INTO_RED and event == RENOTIFY \
+                and prev.get("red_since") == part.get("red_since"):
+            dropped.add(n)
+            continue
+        kept[n] = part
+        last[key] = n
+    return list(kept.values()), [parts[n] for n in sorted(dropped)]
 
 
 # ---------------------------------------------------------------- outbox
 
 def read_outbox(path, now, log):
-    doc, warning = statefile.load(path, now)
+    """-> (messages, cancelled parts). A damaged outbox is set aside (its shape is
+    statefile's), and the messages in it that can still be read are kept: each is a
+    notification not yet sent."""
+    doc, warning = statefile.load(path, now, salvage=_readable_messages)
     log.warn(warning)
-    raw = doc.get("messages")
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        log.warn(f"{OUTBOX_FILE}: 'messages' is not a list; starting with an empty outbox")
-        return []
-    messages = [Message.from_json(m) for m in raw]
-    if None in messages:
-        log.warn(f"{OUTBOX_FILE}: skipped {messages.count(None)} entries that are not messages")
-    return [m for m in messages if m is not None]
+    return [Message.from_json(m) for m in doc.get("messages") or []], list(doc.get("cancelled") or [])
 
 
-def save_outbox(path, messages):
-    statefile.save(path, {"version": 1, "messages": [asdict(m) for m in messages]})
+def _readable_messages(data):
+    raw = data.get("messages") if isinstance(data, dict) else None
+    kept = [m for m in raw if statefile.MESSAGE(m, "") is None] if isinstance(raw, list) else []
+    if not kept:
+        return {}, None
+    return {"messages": kept}, f"kept the {plural(len(kept), 'readable message')} in it"
 
 
-def enqueue(messages, msg, log=None):
-    """Append msg unless a message with its id is already waiting: same event, no-op.
-    -> True when appended (the caller logs it once the outbox is saved)."""
-    if any(m.id == msg.id for m in messages):
-        return False
-    messages.append(msg)
-    return True
+def save_outbox(path, messages, cancelled=()):
+    """The messages, and the parts cancelled until notify.json is known to hold them."""
+    doc = {"version": 1, "messages": [asdict(m) for m in messages]}
+    if cancelled:
+        doc["cancelled"] = list(cancelled)
+    statefile.save(path, doc)
+
+
+def regroup(messages, events, reg, now):
+    """This run's events join the parts of every message no run has tried to send yet,
+    as ONE message at the end of the outbox; flips that reverted meanwhile are dropped
+    (coalesce). -> (the outbox, the new message or None, the ids of the unsent messages
+    it replaces, the parts dropped)."""
+    untried = [m for m in messages if not m.tried]
+    if not events and len(untried) <= 1:
+        return messages, None, [], []
+    parts = [p for m in untried for p in m.parts] + [event_part(e, now) for e in events]
+    # The same event again (derived twice within one second after a crash): told once.
+    seen = set()
+    parts = [p for p in parts if not (p["id"] in seen or seen.add(p["id"]))]
+    kept, dropped = coalesce(parts)
+    new = message_of(kept, reg, now) if kept else None
+    if new is not None and len(untried) == 1 and untried[0].id == new.id:
+        return messages, None, [], dropped         # the same message again: no-op
+    outbox = [m for m in messages if m.tried]
+    return outbox + ([new] if new else []), new, [m.id for m in untried], dropped
 
 
 def bound(messages, log):
@@ -335,11 +544,14 @@ def configured_channels(notify_cfg):
     return [name for name, cfg in ((NTFY, notify_cfg.ntfy), (COMMAND, notify_cfg.command)) if cfg]
 
 
-def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
+def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, cancelled=()):
     """Send each message to each channel that has not answered it yet, oldest first.
+    -> how many messages at least one channel took in this run.
     A channel that fails once is left alone for the rest of this run (a server that is
     down would cost a timeout per message). The outbox is saved after every attempt, so
-    a crash right after an answer cannot lead to a second send. The command channel runs
+    a crash right after an answer cannot lead to a second send (`cancelled` is saved with
+    it, see reconcile); when it cannot be saved (log.summary.unrecorded), sending goes on
+    without saving. The command channel runs
     in `cwd` (ALIVE_HOME), so a relative argv works as it does for producers, without the
     variables in `hide_env` (every token variable of the registry; default: the ntfy one)."""
     channels = configured_channels(notify_cfg)
@@ -349,11 +561,27 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
     if token_problem:
         resting[NTFY] = token_problem
     deadline = time.monotonic() + DELIVERY_BUDGET_S
+    taken = set()
+
+    def save():
+        if log.summary.unrecorded is None:
+            try:
+                save_outbox(outbox_path, messages, cancelled)
+            except OSError as exc:   # the disk filled up meanwhile: go on sending, unrecorded
+                log.summary.unrecorded = _why(exc)
+
     for msg in list(messages):
         for channel in [c for c in channels if c not in resting and not answered(msg, c)]:
             if time.monotonic() > deadline:
                 log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
-                return
+                return len(taken)
+            first = not msg.tried
+            msg.attempts += 1
+            if first:
+                # Saved as tried before it leaves: a message that may have reached a channel
+                # is never joined into a new group (regroup), which would send it again
+                # under another id and another ntfy sequence id.
+                save()
             if channel == NTFY:
                 outcome = send_ntfy(notify_cfg.ntfy, msg, token)
             else:
@@ -361,17 +589,21 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None):
                                        hide_env=_token_env(notify_cfg) if hide_env is None else hide_env)
             outcome.reason = scrub(outcome.reason, secrets)
             record(msg, channel, outcome, log)
+            if outcome.state == SENT:
+                taken.add(msg.id)
             if outcome.state == RETRY:
                 resting[channel] = outcome.reason
-            save_outbox(outbox_path, messages)
+            save()
         # Checked after the attempts, and also for a message whose remaining channel was
         # removed from fleet.toml since it was queued.
         if all(answered(msg, c) for c in channels):
             messages.remove(msg)
-            save_outbox(outbox_path, messages)
+            save()
     for channel, reason in resting.items():
         if any(not answered(m, channel) for m in messages):
-            log.warn(f"{channel}: not delivered, kept for the next run: {reason}")
+            kept = "kept for the next run" if log.summary.unrecorded is None else "and it cannot be kept"
+            log.warn(f"{channel}: not delivered, {kept}: {reason}")
+    return len(taken)
 
 
 def answered(msg, channel):
@@ -380,7 +612,6 @@ def answered(msg, channel):
 
 
 def record(msg, channel, outcome, log):
-    msg.attempts += 1
     if outcome.state == SENT:
         msg.delivered[channel] = log.stamp
         msg.last_error = None
@@ -433,6 +664,9 @@ def send_ntfy(ntfy, msg, token=None):
         headers["Tags"] = header_value(",".join(msg.tags))
     if msg.click:
         headers["Click"] = header_value(msg.click)
+    # The same for every try of this message: ntfy 2.16+ clients show a repeat (a kill
+    # between the server's answer and the save that records it) as an update, not twice.
+    headers["X-Sequence-ID"] = sequence_id(msg.id)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
@@ -448,6 +682,14 @@ def send_ntfy(ntfy, msg, token=None):
         # No answer came back (refused, reset, timeout, bad address): the message stays.
         reason = getattr(exc, "reason", None) or exc
         return Outcome(RETRY, f"{type(exc).__name__}: {reason}")
+
+
+def sequence_id(message_id):
+    """A message's ntfy sequence id: stable, and within what ntfy accepts ([-_A-Za-z0-9],
+    at most 64 characters; anything else is refused with a 400)."""
+    import hashlib
+
+    return "alive-" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def _no_redirect_handler(urllib_request):

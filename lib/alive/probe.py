@@ -59,17 +59,13 @@ def run_one(home, probe, clock=utcnow, reg=None):
 def save(home, entries, keep_only=None):
     """Merge entries into probes.json (atomic, locked). keep_only: drop every other name
     (probes removed from fleet.toml). Returns the warning when a corrupt file was set aside."""
-    path = probes_path(home)
-    _, warning = statefile.load(path)  # sets a corrupt file aside and says so; update() would not
-
     def change(data):
         if keep_only is not None:
             for name in [n for n in data if n not in keep_only]:
                 del data[name]
         data.update(entries)
 
-    statefile.update(path, change)
-    return warning
+    return statefile.update(probes_path(home), change)[1]
 
 
 def reprobe(home, reg, name, clock=utcnow):

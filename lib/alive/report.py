@@ -87,7 +87,9 @@ def history(home, reg, f, depth):
 
     folder = paths.health_dir(home)
     cache_path = paths.state_dir(home) / CACHE_NAME
-    doc = statefile.peek(cache_path)
+    doc, warning = statefile.load(cache_path)     # the report writes it: a damaged one is set aside
+    if warning:
+        print(f"alive report: warning: {warning}", file=sys.stderr)
     cached = doc.get("runs") if doc.get("version") == CACHE_VERSION and isinstance(doc.get("runs"), dict) else {}
     keep, changed, runs, broken = {}, False, {}, []
     for name, t in f.tasks.items():

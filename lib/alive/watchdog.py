@@ -137,10 +137,12 @@ def plan(reg, source_facts, now, names=None):
 
 
 def tick_status(outcomes, after, warnings):
-    """error: a refresh failure reached its alert_after, or an after command failed;
-    partial: something skipped, a failure below alert_after, or a warning; else ok."""
+    """error: the tick's own work failed (an after command); partial: a refresh failed
+    or was skipped, or a warning; else ok. A failed refresh is the source's news: its item
+    turns RED at alert_after and is notified; the watchdog's heartbeat stays partial, so one
+    failing source is one notification, not two (the source and alive-watchdog)."""
     results = [o.result for o in outcomes]
-    if any(o.alerting for o in outcomes) or any(not a["ok"] for a in after):
+    if any(not a["ok"] for a in after):
         return "error"
     if SKIP in results or FAILED in results or warnings:
         return "partial"
@@ -333,9 +335,9 @@ def run_afters(home, reg, refreshed, say):
 
 
 def set_aside_corrupt_state(home, now, report):
-    _, warning = statefile.load(state_path(home), now)
-    if warning:
-        report.warnings.append(warning)
+    """Every damaged state file a tick reads (watchdog.json, probes.json, pauses.json,
+    running markers, ...) is set aside before the tick reads them, with a warning."""
+    report.warnings.extend(statefile.sweep(paths.state_dir(home), now))
 
 
 def sources_facts(reg, home, names):
@@ -498,9 +500,9 @@ def describe(home, reg, now):
     gathered = facts.gather(reg, home, now)
     steps = plan(reg, gathered.sources, now)
     lines = ["dry run: no producer, probe or after command runs; nothing is written"]
-    problem = corrupt_state(home)
-    if problem:
-        lines.append(f"would set aside state/{STATE_FILE} ({problem}) and start afresh")
+    for path, problem in statefile.damaged(paths.state_dir(home)):
+        shown = os.path.relpath(path, home)
+        lines.append(f"would set aside {shown}, which {problem}, and start afresh")
     would = set()
     for step in steps:
         source = reg.sources[step.name]
@@ -522,16 +524,6 @@ def describe(home, reg, now):
     fresh = sum(1 for s in steps if s.decision == FRESH)
     lines.append(f"{plural(len(steps), 'source')}: {fresh} fresh, {len(steps) - fresh} stale; would try {len(would)}")
     return lines, steps
-
-
-def corrupt_state(home):
-    try:
-        data = json.loads(state_path(home).read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, RecursionError) as exc:
-        return f"not valid JSON: {exc}"
-    return None if isinstance(data, dict) else "not a JSON object"
 
 
 # ---------------------------------------------------------------- command line

@@ -324,8 +324,9 @@ def test_two_watchdogs_a_trigger_runner_and_serve_under_load_at_once(tmp_path, s
     queued = queued_counts(home)
     for channel, got in (("ntfy", stand_in.received("everything")), ("command", command_received(home))):
         counts = {}
-        for mid, _ in got:
-            counts[mid] = counts.get(mid, 0) + 1
+        for mids, _ in got:
+            for mid in mids:
+                counts[mid] = counts.get(mid, 0) + 1
         assert counts == queued, f"{channel}: delivered {counts}, queued {queued}"
     checked, temps = audit_home(home)
     print(f"\nconcurrency: {ROUNDS} rounds of 2 watchdogs + 2 check --notify at once + trigger runner + serve under "

@@ -233,24 +233,37 @@ def producers_settled(home):
 # ---------------------------------------------------------------- the ntfy stand-in
 
 TITLE = re.compile(r"^(RED|recovered): (task|source) (\S+)$")
+LINE = re.compile(r"^(RED|recovered): (task|source) (\S+): .*\((?:was )?RED since (\S+?)[,)]")   # a grouped line
+EVENT = {"RED": "red", "recovered": "recovered"}
 
 
-def message_id(title, body):
-    """A message's outbox id, rebuilt from what a channel received: key/event/stamp, where
-    the stamp is the start of the RED spell ("RED since T" in the body)."""
+def message_ids(title, body):
+    """The ids of the events a message tells (key/event/stamp, where the stamp is the start
+    of the RED spell), rebuilt from what a channel received: from the title and "RED since
+    T" of a single message, from each line of a grouped one ("N items ...")."""
     m = TITLE.match(title)
-    spells = re.findall(r"RED since (\S+)", body)
-    assert m and spells, f"not a message of this test: {title!r} {body!r}"
-    event = "red" if m.group(1) == "RED" else "recovered"
-    return f"{m.group(2)}:{m.group(3)}/{event}/{spells[-1] if event == 'red' else spells[0]}"
+    if m:
+        spells = re.findall(r"RED since (\S+)", body)
+        assert spells, f"not a message of this test: {title!r} {body!r}"
+        event = EVENT[m.group(1)]
+        return (f"{m.group(2)}:{m.group(3)}/{event}/{spells[-1] if event == 'red' else spells[0]}",)
+    assert re.match(r"^\d+ items?\b", title), f"not a message of this test: {title!r} {body!r}"
+    ids = []
+    for line in body.splitlines():
+        m = LINE.match(line)
+        assert m, f"not a line of a grouped message of this test: {line!r} in {body!r}"
+        ids.append(f"{m.group(2)}:{m.group(3)}/{EVENT[m.group(1)]}/{m.group(4)}")
+    return tuple(ids)
 
 
 class StandIn:
-    """ntfy on 127.0.0.1: always answers 200, records (topic, message id, time) of each POST."""
+    """ntfy on 127.0.0.1: answers 200 (after delay_s), records (topic, the ids of the events
+    the message tells, time, X-Sequence-ID) of each POST it read whole."""
 
-    def __init__(self):
+    def __init__(self, delay_s=0.0):
         self.lock = threading.Lock()
         self.got, self.busy, self.bad = [], {}, []
+        self.delay_s = delay_s
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -264,17 +277,20 @@ class StandIn:
                     if len(body) < length:
                         return          # the sender died mid-request: not a delivery
                     try:
-                        mid = message_id(self.headers.get("Title", ""), body.decode("utf-8"))
+                        mids = message_ids(self.headers.get("Title", ""), body.decode("utf-8"))
                     except Exception as exc:  # recorded, and the test fails on it
-                        mid = f"unparseable: {exc}"
-                        stand_in.bad.append(mid)
+                        mids = (f"unparseable: {exc}",)
+                        stand_in.bad.append(mids[0])
                     with stand_in.lock:
-                        stand_in.got.append((topic, mid, time.monotonic()))
+                        stand_in.got.append((topic, mids, time.monotonic(), self.headers.get("X-Sequence-ID")))
+                    time.sleep(stand_in.delay_s)   # a server that takes its time to answer
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"{}")
+                except OSError:
+                    pass        # the sender died before the answer: it was still delivered
                 finally:
                     with stand_in.lock:
                         stand_in.busy[topic] -= 1
@@ -290,8 +306,18 @@ class StandIn:
         self.thread.start()
 
     def received(self, topic):
+        """[(event ids, time)] of each message this topic received."""
         with self.lock:
-            return [(mid, t) for top, mid, t in self.got if top == topic]
+            return [(mids, t) for top, mids, t, _ in self.got if top == topic]
+
+    def sequence_ids(self, topic):
+        """{event ids of a message: the set of X-Sequence-IDs it came with}."""
+        with self.lock:
+            out = {}
+            for top, mids, _, seq in self.got:
+                if top == topic:
+                    out.setdefault(mids, set()).add(seq)
+            return out
 
     def idle(self, topic):
         with self.lock:
@@ -316,6 +342,7 @@ def notify_toml(stand_in, topic):
 
 
 def command_received(home):
+    """[(event ids, time)] of each message the command channel received."""
     path = home / "cmd.log"
     out = []
     for line in path.read_text().splitlines() if path.exists() else []:
@@ -323,7 +350,7 @@ def command_received(home):
         if not rec["text"]:
             continue             # alive died before it gave the command its message
         title, _, body = rec["text"].partition("\n\n")
-        out.append((message_id(title, body.rstrip("\n")), rec["t"]))
+        out.append((message_ids(title, body.rstrip("\n")), rec["t"]))
     return out
 
 
@@ -347,11 +374,22 @@ def orphans(home, keep=("producer.py",)):
 
 
 def queued_counts(home):
-    """{message id: how many times notify.log says it was queued}."""
+    """{event id: how many times notify.log says it was queued}, less the events it says
+    were not sent (a flip that reverted before its message was tried). A grouped message
+    names this run's events (events=); one that only joins unsent messages (joined=) tells
+    nothing new."""
     path = home / "logs" / "notify.log"
+    text = path.read_text() if path.exists() else ""
     counts = {}
-    for mid in re.findall(r"^\S+ queued (\S+) ", path.read_text() if path.exists() else "", re.M):
-        counts[mid] = counts.get(mid, 0) + 1
+    for mid, tokens in re.findall(r"^\S+ queued (\S+)((?: (?:events|joined)=\S+)*) ", text, re.M):
+        fields = dict(t.split("=", 1) for t in tokens.split())
+        for event in fields["events"].split(",") if "events" in fields else [] if "joined" in fields else [mid]:
+            counts[event] = counts.get(event, 0) + 1
+    for event in re.findall(r"^\S+ not sent: (\S+) ", text, re.M):
+        if counts.get(event):      # (a kill can fall between queueing and its log line)
+            counts[event] -= 1
+            if not counts[event]:
+                del counts[event]
     return counts
 
 
@@ -385,6 +423,7 @@ class Ledger:
             time.sleep(0.05)
 
     def outbox(self):
+        """{event id: the channels that answered the message telling it}."""
         path = self.home / "state" / "outbox.json"
         doc = load_json(path) if path.exists() else {"messages": []}
         assert isinstance(doc.get("messages"), list), doc
@@ -392,7 +431,8 @@ class Ledger:
         for m in doc["messages"]:
             assert isinstance(m.get("id"), str) and isinstance(m.get("delivered"), dict) \
                 and isinstance(m.get("dropped"), dict), m
-            out[m["id"]] = set(m["delivered"]) | set(m["dropped"])
+            for part in m.get("parts") or [{"id": m["id"]}]:
+                out[part["id"]] = set(m["delivered"]) | set(m["dropped"])
         return out
 
     def answered(self):
@@ -408,31 +448,42 @@ class Ledger:
         """-> (messages received, sends excused by a kill). Asserts the promises of test 2."""
         received = {"ntfy": self.stand_in.received(self.topic), "command": command_received(self.home)}
         assert self.outbox() == {}, f"messages left undelivered after the clean runs: {self.outbox()}"
-        # a kill excuses one second send: of the last thing sent before it, if the outbox did not record it
+        # a kill excuses one second send: of the last message sent before it, if the outbox
+        # did not record its answer (then every event that message told)
         excused = {}
         for t0, t1, box in self.kills:
-            window = [(t, ch, mid) for ch, got in received.items() for mid, t in got if t0 <= t <= t1]
+            window = [(t, ch, mids) for ch, got in received.items() for mids, t in got if t0 <= t <= t1]
             if window:
-                _, ch, mid = max(window)
-                if mid in box and ch not in box[mid]:
-                    excused[(ch, mid)] = excused.get((ch, mid), 0) + 1
-        enqueued = {mid for _, _, box in self.kills for mid in box}
+                _, ch, mids = max(window)
+                for mid in mids:
+                    if mid in box and ch not in box[mid]:
+                        excused[(ch, mid)] = excused.get((ch, mid), 0) + 1
+        not_sent = set(re.findall(r"^\S+ not sent: (\S+) ", notify_log(self.home), re.M))
+        enqueued = {mid for _, _, box in self.kills for mid in box} - not_sent
         queued = queued_counts(self.home)   # an id queued again: the same flip within one second
         for ch, got in received.items():
             counts = {}
-            for mid, _ in got:
-                counts[mid] = counts.get(mid, 0) + 1
+            for mids, _ in got:
+                for mid in mids:
+                    counts[mid] = counts.get(mid, 0) + 1
             twice = {mid: n for mid, n in counts.items() if n > max(1, queued.get(mid, 0)) + excused.get((ch, mid), 0)}
             assert twice == {}, f"{ch} got these more than once without a kill to excuse it: {twice}"
-            lost = enqueued - set(counts)
+            # a flip that reverted before its message was tried is not sent: its RED and its
+            # recovery both never reach the channel (the "not sent" line may have been cut off
+            # by a kill right after the outbox was saved)
+            lost = {mid for mid in enqueued - set(counts) if reverted(mid) in counts}
             assert lost == set(), f"{ch} never got these queued messages: {sorted(lost)}"
             # per item: RED(T1), recovered(T1), RED(T2), ... and RED last exactly while RED
-            per_item = {}
-            for mid, _ in sorted(got, key=lambda g: g[1]):
-                key, event, stamp = mid.split("/", 2)
-                seq = per_item.setdefault(key, [])
-                if not seq or seq[-1] != (event, stamp):
-                    seq.append((event, stamp))
+            per_item, heard = {}, set()
+            for mids, _ in sorted(got, key=lambda g: g[1]):
+                if mids in heard:
+                    continue            # a message again (a kill cut off its answer): nothing new
+                heard.add(mids)
+                for mid in mids:
+                    key, event, stamp = mid.split("/", 2)
+                    seq = per_item.setdefault(key, [])
+                    if not seq or seq[-1] != (event, stamp):
+                        seq.append((event, stamp))
             for key, seq in per_item.items():
                 for n, (event, stamp) in enumerate(seq):
                     if n % 2 == 0:
@@ -446,7 +497,21 @@ class Ledger:
             for key, color in final_colors.items():
                 if color == "RED":
                     assert per_item.get(key), f"{key} is RED and {ch} was never told"
+        # every repeat of a message at ntfy came with the sequence id of its first send
+        for mids, seqs in self.stand_in.sequence_ids(self.topic).items():
+            assert len(seqs) == 1 and None not in seqs, f"{mids} came with sequence ids {seqs}"
         return sum(len(g) for g in received.values()), sum(excused.values())
+
+
+def reverted(mid):
+    """The other half of a flip: the recovery of a RED spell, or the RED a recovery ends."""
+    key, event, stamp = mid.split("/", 2)
+    return f"{key}/{'recovered' if event == 'red' else 'red'}/{stamp}"
+
+
+def notify_log(home):
+    path = home / "logs" / "notify.log"
+    return path.read_text() if path.exists() else ""
 
 
 def final_colors(home):
@@ -633,48 +698,60 @@ def beat(health, task, status):
                                             started_at=now, completed_at=now))
 
 
-def notify_lane(lane, stand_in, base):
-    rng = random.Random(7200 + lane)
-    home = base / f"nt{lane}"
+def flips_under_kills(home, stand_in, topic, rng, status, aim_at, kills, most_flips=2):
+    """Tasks flip between ok and error (each at most every FLIP_GAP_S) while `alive check
+    --notify` runs, killed where aim_at(ledger, span) says ((kill_after, kill_on), or
+    (None, None): not killed), until `kills` kills landed; then two clean runs.
+    -> (the Ledger, runs)."""
     health = home / "health"
     health.mkdir(parents=True)
     install(home, "cmd.py", COMMAND)
-    (home / "fleet.toml").write_text('[settings]\ndefault_max_gap = "36h"\n' + notify_toml(stand_in, f"nt{lane}"))
-    ledger = Ledger(home, stand_in, f"nt{lane}")
-    status = {f"n{i}": "error" if i % 2 else "ok" for i in range(ITEMS)}
+    (home / "fleet.toml").write_text('[settings]\ndefault_max_gap = "36h"\n' + notify_toml(stand_in, topic))
+    ledger = Ledger(home, stand_in, topic)
     flipped = {task: time.monotonic() for task in status}
     for task, st in status.items():
         beat(health, task, st)
     span = calibrated(home, ["check", "--notify"], (0, 1, 2))
-    kills, runs, deadline = 0, 0, time.monotonic() + DEADLINE_S
-    while kills < KILLS:
-        assert time.monotonic() < deadline, f"lane {lane}: only {kills} kills in {DEADLINE_S}s"
+    runs, deadline = 0, time.monotonic() + DEADLINE_S
+    while len(ledger.kills) < kills:
+        assert time.monotonic() < deadline, f"{topic}: only {len(ledger.kills)} kills in {DEADLINE_S}s"
         ready = [t for t in sorted(status) if time.monotonic() - flipped[t] > FLIP_GAP_S]
-        for task in rng.sample(ready, min(len(ready), rng.randint(1, 2))):  # something to send, mostly
+        for task in rng.sample(ready, min(len(ready), rng.randint(1, most_flips))):  # something to send, mostly
             status[task] = "ok" if status[task] == "error" else "error"
             flipped[task] = time.monotonic()
             beat(health, task, status[task])
-        kill_after, kill_on = aim(rng, span, [
-            (0.2, lambda: changes(home / "state" / "outbox.json")),   # the outbox is saved before notify.json
-            (0.1, lambda: changes(home / "state" / "notify.json")),
-            (0.3, ledger.answered)])
+        kill_after, kill_on = aim_at(ledger, span)
         run = run_alive(home, ["check", "--notify"], kill_after=kill_after, kill_on=kill_on)
         runs += 1
         assert run.problem((0, 1, 2)) is None, run.problem((0, 1, 2))
         if run.killed:
-            kills += 1
             ledger.killed(run)
     for _ in range(2):
         run = run_alive(home, ["check", "--notify"])
         assert run.problem((0, 2)) is None, run.problem((0, 2))
     ledger.settle()
+    return ledger, runs
+
+
+def notify_lane(lane, stand_in, base):
+    rng = random.Random(7200 + lane)
+    home = base / f"nt{lane}"
+    status = {f"n{i}": "error" if i % 2 else "ok" for i in range(ITEMS)}
+
+    def aim_at(ledger, span):
+        return aim(rng, span, [
+            (0.2, lambda: changes(home / "state" / "outbox.json")),   # the outbox is saved before notify.json
+            (0.1, lambda: changes(home / "state" / "notify.json")),
+            (0.3, ledger.answered)])
+
+    ledger, runs = flips_under_kills(home, stand_in, f"nt{lane}", rng, status, aim_at, KILLS)
     checked, temps = audit_home(home)
     colors = final_colors(home)
     assert {k for k, c in colors.items() if c == "RED"} == {f"task:{t}" for t, s in status.items() if s == "error"}
     notify_state_matches(home, colors)
     sent, excused = ledger.audit(colors)
-    return {"kills": kills, "runs": runs, "files": checked, "temps": temps, "sent": sent, "excused": excused,
-            "queued": len({m for _, _, box in ledger.kills for m in box})}
+    return {"kills": len(ledger.kills), "runs": runs, "files": checked, "temps": temps, "sent": sent,
+            "excused": excused, "queued": len({m for _, _, box in ledger.kills for m in box})}
 
 
 def test_notification_sends_killed_at_random_moments(tmp_path, stand_in):
