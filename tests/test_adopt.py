@@ -2,13 +2,11 @@
 and of Debian's `crontab -e` template), real plists written with plistlib, real unit files.
 Each proposal is checked against the scheduler's own fire times, each rewritten job is run
 for real and leaves a heartbeat, and apply -> undo gives back every byte."""
-import json
 import os
 import plistlib
 import re
 import shlex
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest

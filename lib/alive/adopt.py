@@ -90,6 +90,22 @@ def module(kind):
     return importlib.import_module(f"alive.adopt_{ {'crontab': 'cron'}.get(kind, kind) }")
 
 
+# ---------------------------------------------------------------- job files (launchd, systemd)
+
+
+def read_one(key, ctx):
+    path = Path(key)
+    return path.read_bytes() if path.exists() else None
+
+
+def write(key, data, ctx):
+    units.write_files(Path(key).parent, {Path(key).name: data})
+
+
+def remove(key, ctx):
+    Path(key).unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------- names
 
 

@@ -17,7 +17,7 @@ import plistlib
 from pathlib import Path
 
 from . import launchd, units
-from .adopt import Job, schedule_of, slug
+from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401 (read_one, write, remove: this kind's file interface)
 
 KEYS = {"Minute": 0, "Hour": 1, "Day": 2, "Month": 3, "Weekday": 4}
 
@@ -35,19 +35,6 @@ def read(ctx):
         if name.endswith(".plist") and not units.owned(label, ctx.reg.settings.label_prefix):
             out[str(place / name)] = (place / name).read_bytes()
     return out
-
-
-def read_one(key, ctx):
-    path = Path(key)
-    return path.read_bytes() if path.exists() else None
-
-
-def write(key, data, ctx):
-    units.write_files(Path(key).parent, {Path(key).name: data})
-
-
-def remove(key, ctx):
-    Path(key).unlink(missing_ok=True)
 
 
 def reload(keys, ctx, say):

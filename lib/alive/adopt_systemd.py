@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from . import systemd, units
-from .adopt import Job, schedule_of, slug
+from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401 (read_one, write, remove: this kind's file interface)
 
 SHORTHANDS = {"minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
               "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
@@ -51,19 +51,6 @@ def read(ctx):
                                                                       ctx.reg.settings.label_prefix):
             out[str(place / name)] = (place / name).read_bytes()
     return out
-
-
-def read_one(key, ctx):
-    path = Path(key)
-    return path.read_bytes() if path.exists() else None
-
-
-def write(key, data, ctx):
-    units.write_files(Path(key).parent, {Path(key).name: data})
-
-
-def remove(key, ctx):
-    Path(key).unlink(missing_ok=True)
 
 
 def reload(keys, ctx, say):
