@@ -17,7 +17,8 @@ import plistlib
 from pathlib import Path
 
 from . import launchd, units
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401 (read_one, write, remove: this kind's file interface)
+# read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
+from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 KEYS = {"Minute": 0, "Hour": 1, "Day": 2, "Month": 3, "Weekday": 4}
 

@@ -21,7 +21,8 @@ import re
 from pathlib import Path
 
 from . import systemd, units
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401 (read_one, write, remove: this kind's file interface)
+# read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
+from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 SHORTHANDS = {"minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
               "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
