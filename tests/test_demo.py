@@ -15,11 +15,13 @@ def test_the_demo_runs_the_whole_triad_in_its_own_folder(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert took < 30, f"the demo took {took:.1f}s"
     out = r.stdout
-    for heading in ("== 1. write", "== 2. check", "== 3. correct", "== 4. report", "== 5. always scheduled"):
+    for heading in ("== 1. write", "== 2. check", "== 3. correct", "== 4. report", "== 5. beyond one machine",
+                    "== 6. always scheduled"):
         assert heading in out
     for shown in ("$ alive run sync-crm", "scripts/cron-heartbeat-write.sh weekly-backup", "$ alive check",
                   "$ alive watchdog", "sales: refreshed (2 requests)", "RED: source billing",
-                  "notifications.log unchanged: True", "$ alive export prometheus", "$ alive verify"):
+                  "notifications.log unchanged: True", "$ alive export prometheus", "$ alive verify",
+                  "/ping/$ALIVE_PING_KEY/sales-report/start", "  OK (HTTP 200)", "sales-report: ok, 'exit 0 in "):
         assert shown in out, shown
     [demo] = os.listdir(tmp)                              # one folder, in the temporary space
     home = tmp / demo

@@ -204,7 +204,7 @@ def test_inline_and_dotted_tables_are_tables_too(home):
     ('[setings]\nretention_days = 3\n', 'fleet.toml:1: setings: unknown key (did you mean settings?)'),
     ('[tasks.dq]\nmaxgap = "1h"\n', 'fleet.toml:2: tasks.dq.maxgap: unknown key (did you mean max_gap?)'),
     ('[notify]\ncolour = "red"\n',
-     'fleet.toml:2: notify.colour: unknown key (known: command, ntfy, recovery, renotify)'),
+     'fleet.toml:2: notify.colour: unknown key (known: command, deadman, ntfy, recovery, renotify)'),
     # types
     ('tasks = 5\n', 'fleet.toml:1: tasks: must be a table ([tasks]), not 5'),
     ('[tasks]\ndq = "daily 07:00"\n', 'fleet.toml:2: tasks.dq: must be a table ([tasks.dq]), not "daily 07:00"'),

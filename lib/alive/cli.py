@@ -28,6 +28,7 @@ COMMANDS = {
     "serve": ("serve", "live dashboard on 127.0.0.1 with \"Trigger now\" buttons"),
     "export": ("export", "metrics for monitoring: export prometheus (node_exporter textfile)"),
     "verify": ("verify", "the whole system at a glance: config, health/, units, watchdog, sources"),
+    "adopt": ("adopt", "take the jobs you have (crontab, launchd, systemd timers): fleet.toml tasks, run under alive run"),
 }
 
 USAGE = "usage: alive [--home DIR] [--config FILE] COMMAND [ARGS...]   (alive help [COMMAND] for more)"

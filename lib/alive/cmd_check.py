@@ -2,7 +2,7 @@
 import json
 import sys
 
-from . import alerts, cliutil, facts, health, paths, registry, statefile, textview, tokens
+from . import alerts, cliutil, deadman, facts, health, paths, registry, statefile, textview, tokens
 from .timeutil import utcnow
 
 EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
@@ -60,8 +60,9 @@ def main(argv):
         print(tokens.scrub(textview.table(result, textview.use_color(sys.stdout))))
         if sent is not None:
             print(f"notifications: {sent['sent']} sent, {sent['queued']} waiting in the outbox, {sent['dropped']} dropped")
+    sys.stdout.flush()
+    deadman.ping(reg, "check")              # this check completed: tell the outside switch
     if alerts_problem:
-        sys.stdout.flush()
         print(alerts_problem, file=sys.stderr)
     # Notifications that could not be recorded (state/ unwritable) were still sent and
     # said so on stderr; the exit code says it too: never 0.

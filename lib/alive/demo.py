@@ -4,6 +4,7 @@ It copies examples/fleet.toml and examples/jobs/ into a fresh folder and runs ev
 step with the real bin/alive (or the real shim) as a subprocess, exactly as a user's
 jobs and schedulers would, printing what each did.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -135,8 +136,41 @@ def report_layer(home):
     return site
 
 
+def ping_layer(home):
+    """A job on another machine reports over HTTP, as curl or runitor would: `alive serve`
+    takes healthchecks-style pings (ping.py)."""
+    import re
+    import secrets
+    import select
+    import signal
+    import urllib.request
+
+    title("5. beyond one machine: a job elsewhere pings alive serve over HTTP")
+    key = secrets.token_urlsafe(16)
+    env = {**environment(home), "ALIVE_PING_KEY": key}
+    server = subprocess.Popen([sys.executable, str(ALIVE), "serve", "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env=env, cwd=home)
+    try:
+        ready, _, _ = select.select([server.stdout], [], [], 20)
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", server.stdout.readline() if ready else "")
+        if not found:
+            print("  alive serve did not start; skipped")
+            return
+        base = f"http://127.0.0.1:{found.group(1)}/ping"
+        for path, body in (("start", b""), ("0", b"report sent to 12 people\n")):
+            print(f"$ curl -fsS --data-binary @- {base}/$ALIVE_PING_KEY/sales-report/{path}")
+            request = urllib.request.Request(f"{base}/{key}/sales-report/{path}", data=body)
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                print(f"  {answer.read().decode()} (HTTP {answer.status})")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+    latest = json.loads((home / "health" / "sales-report_latest.json").read_text())
+    print(f"  sales-report: {latest['status']}, {latest['summary']!r}, host {latest['host']}")
+
+
 def schedule_layer(home):
-    title("5. always scheduled: every unit generated from fleet.toml")
+    title("6. always scheduled: every unit generated from fleet.toml")
     alive(home, "schedule", "launchd", "--out", str(home / "launchd"), limit=14)
     plist = home / "launchd" / "com.example.alive.task.sales-report.plist"
     if plist.exists():
@@ -161,6 +195,7 @@ def main(argv):
     check_layer(home)
     correct_layer(home)
     site = report_layer(home)
+    ping_layer(home)
     schedule_layer(home)
     print(f"\nEverything the demo wrote is in {home}")
     print(f"  brief:     {site / 'brief.md'}")

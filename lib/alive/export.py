@@ -8,6 +8,12 @@ errors). So the last success is the newest ok/skipped/partial run within that wa
 whose walk holds no success (10+ errors in a row, or a broken newest file) has no
 alive_task_last_success_timestamp_seconds sample: alert on its absence or on
 alive_task_consecutive_errors. Times are completed_at, in seconds since the epoch.
+
+Timestamps rather than ages where Prometheus can do the subtraction itself: a source's
+capture time and a task's last run are exported as they are, so `time() - ...` keeps
+counting between two exports, and alive_export_timestamp_seconds says when this file was
+written (an export that stopped is then an alert of its own). examples/prometheus/
+alive.rules.yml holds the alerts built on them, tested by `promtool test rules`.
 """
 from . import facts as facts_mod
 from . import health
@@ -21,10 +27,14 @@ FAMILIES = (
     ("alive_task_last_run_timestamp_seconds", "When the task's newest readable run completed."),
     ("alive_task_last_duration_seconds", "How long the task's newest readable run took."),
     ("alive_task_consecutive_errors", "Runs in a row, newest first, whose status is error."),
+    ("alive_task_max_gap_seconds", "Seconds without a heartbeat before the task is RED (its max gap)."),
     ("alive_item_status", "1 for the item's current health color, 0 for the other colors."),
+    ("alive_item_complete", "1 when the item is finished for good (its newest heartbeat says complete), else 0."),
     ("alive_source_age_seconds", "Age of the source's data (now minus its capture time)."),
+    ("alive_source_capture_timestamp_seconds", "When the source's data was captured."),
     ("alive_source_max_age_seconds", "The source's max_age from fleet.toml."),
     ("alive_overall_status", "1 for the fleet's overall health color, 0 for the other colors."),
+    ("alive_export_timestamp_seconds", "When alive wrote these metrics."),
 )
 
 
@@ -53,15 +63,20 @@ def samples(facts, result):
         for color in COLORS:
             out["alive_item_status"].append((labels(kind=item.kind, name=item.name, color=color),
                                              1 if item.color == color else 0))
+        out["alive_item_complete"].append((labels(kind=item.kind, name=item.name),
+                                           1 if item.details.get("complete") else 0))
         if item.kind == "task":
             task_samples(out, item, facts.tasks.get(item.name))
         elif item.kind == "source":
             lab = labels(source=item.name)
             if item.details.get("age_s") is not None:
                 out["alive_source_age_seconds"].append((lab, item.details["age_s"]))
+            if item.details.get("captured_at") is not None:
+                out["alive_source_capture_timestamp_seconds"].append((lab, epoch(item.details["captured_at"])))
             out["alive_source_max_age_seconds"].append((lab, item.details["max_age_s"]))
     for color in COLORS:
         out["alive_overall_status"].append((labels(color=color), 1 if result.overall == color else 0))
+    out["alive_export_timestamp_seconds"].append(("", result.checked_at.timestamp()))
     return out
 
 
@@ -77,6 +92,8 @@ def task_samples(out, item, task_facts):
     if success is not None:
         out["alive_task_last_success_timestamp_seconds"].append((lab, epoch(success["completed_at"])))
     out["alive_task_consecutive_errors"].append((lab, item.details.get("consecutive_errors") or 0))
+    if item.details.get("max_gap_s") is not None:
+        out["alive_task_max_gap_seconds"].append((lab, item.details["max_gap_s"]))
 
 
 def render(facts, result):

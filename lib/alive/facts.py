@@ -236,7 +236,8 @@ def read_history(folder, name, files, task, depth, note_invalid):
 
 
 def running_markers(home, now):
-    """task -> marker, for runs whose process is still alive (on this host)."""
+    """task -> marker, for runs whose process is still alive (on this host), and runs a
+    /start ping opened (their process is elsewhere: they end with the finishing ping)."""
     folder = paths.running_dir(home)
     out = {}
     try:
@@ -250,7 +251,8 @@ def running_markers(home, now):
         marker = statefile.peek(folder / name)
         task = marker.get("task_id") or name[:-5]
         pid = marker.get("pid")
-        if isinstance(pid, int) and (marker.get("host") not in (None, host) or pid_alive(pid)):
+        if marker.get("via") == "ping" or (isinstance(pid, int) and (marker.get("host") not in (None, host)
+                                                                       or pid_alive(pid))):
             out[task] = marker
     return out
 

@@ -248,7 +248,8 @@ def judge_running(marker, task, max_gap, history, now, details, flag):
     limit = task.max_runtime if task and task.max_runtime else max_gap
     details["running_since"] = marker["started_at"]
     if running_for > limit:
-        flag(RED, f"hung: run in progress for {format_duration(running_for)} (max runtime {format_duration(limit)}, pid {marker.get('pid')})")
+        who = f"pid {marker.get('pid')}" if marker.get("via") != "ping" else f"started by a ping from {marker.get('host')}"
+        flag(RED, f"hung: run in progress for {format_duration(running_for)} (max runtime {format_duration(limit)}, {who})")
     elif task and task.slow_after:
         judge_slow(running_for, "running for ", task, history, flag)
 

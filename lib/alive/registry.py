@@ -114,11 +114,18 @@ class CommandChannel:
 
 
 @dataclass(frozen=True)
+class Deadman:
+    url: str                    # an outside dead man's switch (healthchecks.io, ...), pinged by GET
+    timeout: int = 5
+
+
+@dataclass(frozen=True)
 class Notify:
     renotify: int | None = 3600  # None: say it once
     recovery: bool = True
     ntfy: Ntfy | None = None
     command: CommandChannel | None = None
+    deadman: Deadman | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class Serve:
     bind: str = "127.0.0.1"
     port: int = 8765
     token_env: str | None = None
+    ping_key_env: str = "ALIVE_PING_KEY"   # the key of /ping/<key>/<task> (ping.py)
 
 
 @dataclass
@@ -162,7 +170,7 @@ def secret_env_names(reg):
 
     names = [reg.notify.ntfy.token_env if reg.notify.ntfy else None,
              reg.triggers.http_kv.token_env if reg.triggers.http_kv else None,
-             reg.serve.token_env]
+             reg.serve.token_env, reg.serve.ping_key_env]
     return {n for n in names if n} | set(tokens.CONVENTIONAL_ENV)
 
 
@@ -538,8 +546,9 @@ class _Checker:
             "recovery": _bool,
             "ntfy": _passthrough,
             "command": _passthrough,
+            "deadman": _passthrough,
         })
-        ntfy = command = None
+        ntfy = command = deadman = None
         if "ntfy" in values and self._table(table, key + ("ntfy",)) is not None:
             ntfy = self._ntfy(values["ntfy"], key + ("ntfy",))
         if "command" in values and self._table(table, key + ("command",)) is not None:
@@ -547,9 +556,14 @@ class _Checker:
                                required=[("argv", '["/usr/bin/logger", "-t", "alive"]')])
             if "argv" in got:
                 command = CommandChannel(**got)
-        values.pop("ntfy", None)
-        values.pop("command", None)
-        return Notify(ntfy=ntfy, command=command, **values)
+        if "deadman" in values and self._table(table, key + ("deadman",)) is not None:
+            got = self._fields(values["deadman"], key + ("deadman",), {"url": _url, "timeout": _deadman_timeout},
+                               required=[("url", '"https://hc-ping.com/YOUR-UUID"')])
+            if "url" in got:
+                deadman = Deadman(**got)
+        for name in ("ntfy", "command", "deadman"):
+            values.pop(name, None)
+        return Notify(ntfy=ntfy, command=command, deadman=deadman, **values)
 
     def _ntfy(self, table, key):
         values = self._fields(table, key, {
@@ -588,7 +602,8 @@ class _Checker:
         return Triggers(http_kv=http_kv, **values)
 
     def _serve(self, table):
-        values = self._fields(table, ("serve",), {"bind": _string, "port": _int(1, 65535), "token_env": _env_name})
+        values = self._fields(table, ("serve",), {"bind": _string, "port": _int(1, 65535), "token_env": _env_name,
+                                                  "ping_key_env": _env_name})
         return Serve(**values)
 
 
@@ -692,6 +707,14 @@ def _duration(positive=True):
             raise _Bad(f"{_show(value)} must be more than 0")
         return seconds
     return convert
+
+
+def _deadman_timeout(value):
+    # A check or watchdog run waits for the ping at most this long: a short wait, by design.
+    seconds = _duration()(value)
+    if seconds > 60:
+        raise _Bad(f"{_show(value)} is too long for a ping that every check waits for (at most 60s)")
+    return seconds
 
 
 def _renotify(value):

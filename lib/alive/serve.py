@@ -5,11 +5,13 @@ GET  /status.json  check's JSON
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
+GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>]   healthchecks-style
+                   pings (ping.py): authenticated by the ping key in the URL alone
 
 Safety, in the order a request meets it:
 - the Host header must name a loopback host while serving loopback only (a DNS-rebinding
   page cannot read the CSRF token through a name of its own);
-- with --allow-remote, every route but /healthz and /login needs credentials before
+- with --allow-remote, every route but /healthz, /login and the pings needs credentials before
   anything else is looked at (so a stranger learns not even which source names exist):
   `Authorization: Bearer <token>` (scripts) or the login cookie (browsers: they cannot
   send a bearer). The cookie holds an HMAC of the token, never the token: a restart keeps
@@ -41,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import cliutil, paths, queue, registry, render_html, report, tokens
+from . import cliutil, paths, ping, queue, registry, render_html, report, tokens
 from .errors import RuntimeFailure, UsageError
 from .timeutil import utcnow
 
@@ -68,6 +70,7 @@ class App:
     token: str | None
     remote: bool                        # --allow-remote: credentials on every route, any Host
     session: str | None = None          # the login cookie's value (remote only)
+    ping_key: str | None = None         # $serve.ping_key_env: pings are 404 without it
     cookie_name: str = "alive_session"
     config_mtime: float | None = None
     cache: tuple | None = None          # (monotonic time, {"page": bytes, "status": bytes})
@@ -224,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             if not all(host_allowed(self.app, h) for h in self.headers.get_all("Host") or [None]):
                 return self.reply(403, "unexpected Host header: use http://127.0.0.1:PORT/\n")
             self.who = who_is_asking(self.app, self.headers)
-            if self.app.remote and self.who is None and path not in OPEN_PATHS:
+            if self.app.remote and self.who is None and path not in OPEN_PATHS and not ping.is_ping(path):
                 return self.refuse_stranger(path)
             handle(path)
         except TimeoutError as exc:             # the body did not come in time (headers: the stdlib says so)
@@ -244,6 +247,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(401, "log in at /login, or send Authorization: Bearer <token>\n", extra=challenge)
 
     def get(self, path):
+        if ping.is_ping(path):
+            return self.ping()
         if path == "/healthz":
             return self.reply(200, "ok\n")
         if path == "/":
@@ -255,6 +260,8 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(404, "not found\n")
 
     def post(self, path):
+        if ping.is_ping(path):
+            return self.ping()
         if path == "/login" and self.app.remote:
             return self.log_in()
         prefix = "/trigger/"
@@ -282,6 +289,13 @@ class Handler(BaseHTTPRequestHandler):
         self.log_message("queued %s", path_written.name)
         self.see_other("/#source-" + name)
 
+    def ping(self):
+        with self.app.lock:
+            reg = current_registry(self.app)
+        if ping.answer(self, reg, utcnow()) is not None:
+            with self.app.lock:
+                self.app.cache = None               # the next page shows the run
+
     def log_in(self):
         body = self.read_body()
         if body is None:
@@ -298,7 +312,7 @@ class Handler(BaseHTTPRequestHandler):
         self.see_other("/", cookie=f"{self.app.cookie_name}={self.app.session}; Max-Age={SESSION_MAX_AGE_S}; "
                                    f"Path=/; HttpOnly; SameSite=Lax{secure}")
 
-    def read_body(self):
+    def read_body(self, limit=MAX_BODY):
         """The request's body, or None when it was refused (the answer already sent)."""
         length = self.headers.get("Content-Length")
         if length is None and self.headers.get("Transfer-Encoding"):
@@ -309,8 +323,8 @@ class Handler(BaseHTTPRequestHandler):
             length = -1
         if length < 0:
             return self.reply(400, "bad Content-Length\n")
-        if length > MAX_BODY:
-            return self.reply(413, f"request body over {MAX_BODY} bytes\n")
+        if length > limit:
+            return self.reply(413, f"request body over {limit} bytes\n")
         body = self.rfile.read(length) if length else b""
         if len(body) < length:
             return self.reply(400, "request body cut short\n")
@@ -343,15 +357,19 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def log_request(self, code="-", size="-"):
-        # the request line without its query: a token pasted into a URL stays out of the log
-        self.log_message("%s %s", getattr(self, "requestline", "").partition("?")[0][:200], code)
+        # the request line without its query, and a ping's key replaced: no secret in the log
+        line = ping.loggable(getattr(self, "requestline", "").partition("?")[0])
+        self.log_message("%s %s", line[:200], code)
 
     def log_message(self, fmt, *args):
         print(self.scrub(f"alive serve: {self.client_address[0]} {fmt % args}"), file=sys.stderr, flush=True)
 
     def scrub(self, text):
-        """The token out of a log line, wherever a client put it (a bad request line is logged whole)."""
-        return text.replace(self.app.token, "[token]") if self.app.token else text
+        """The token and the ping key out of a log line, wherever a client put them (a bad
+        request line is logged whole)."""
+        for secret, shown in ((self.app.token, "[token]"), (self.app.ping_key, "[key]")):
+            text = text.replace(secret, shown) if secret else text
+        return text
 
 
 def login_page(app, problem=None):
@@ -447,9 +465,13 @@ def main(argv):
             raise UsageError(f"--allow-remote needs a token of at least {MIN_REMOTE_TOKEN_CHARS} characters in "
                              f"${reg.serve.token_env} (make one: python3 -c 'import secrets; "
                              f"print(secrets.token_urlsafe(32))')")
+    ping_key = (os.environ.get(reg.serve.ping_key_env) or "").strip()
+    problem = ping.key_problem(ping_key, reg.serve.ping_key_env, remote) if ping_key else None
+    if problem:
+        raise UsageError(problem)
     config_path = paths.resolve_config(home, args.config)
     app = App(home, config_path, reg, secrets.token_urlsafe(32), token or None, remote,
-              session_value(token) if remote else None)
+              session_value(token) if remote else None, ping_key or None)
     try:
         app.config_mtime = os.stat(config_path).st_mtime
     except OSError:
@@ -465,6 +487,8 @@ def main(argv):
     shown = f"[{host}]" if ":" in host else host
     how = "every page needs the token: log in at /login or send Authorization: Bearer; " if remote else ""
     print(f"alive serve: http://{shown}:{real_port}/ ({how}Ctrl-C stops it)", flush=True)
+    print(f"alive serve: pings at /ping/${reg.serve.ping_key_env}/<task> (healthchecks' ping API)" if ping_key else
+          f"alive serve: pings are off (set {reg.serve.ping_key_env} to take healthchecks-style pings)", flush=True)
     while not stop.wait(0.5):               # runs until SIGTERM or SIGINT
         pass
     server.shutdown()

@@ -1,4 +1,4 @@
-"""alive's own secrets (the ntfy, http-kv and serve tokens): kept away from the programs
+"""alive's own secrets (the ntfy, http-kv and serve tokens, serve's ping key): kept away from the programs
 alive runs, and scrubbed from everything alive writes or says.
 
 The tokens live in environment variables named by `token_env` keys and in `token_file`
@@ -17,7 +17,7 @@ No imports beyond os: this module is on the path of every heartbeat write.
 import os
 
 # alive's conventional names: never handed to a job even when fleet.toml names others.
-CONVENTIONAL_ENV = ("ALIVE_NTFY_TOKEN", "ALIVE_KV_TOKEN", "ALIVE_SERVE_TOKEN")
+CONVENTIONAL_ENV = ("ALIVE_NTFY_TOKEN", "ALIVE_KV_TOKEN", "ALIVE_SERVE_TOKEN", "ALIVE_PING_KEY")
 MIN_LEN = 4
 REDACTED = "[redacted]"
 
@@ -67,7 +67,7 @@ def remember_registry(reg):
     """The tokens a loaded registry names (ntfy, http-kv, serve)."""
     names = [reg.notify.ntfy.token_env if reg.notify.ntfy else None,
              reg.triggers.http_kv.token_env if reg.triggers.http_kv else None,
-             reg.serve.token_env]
+             reg.serve.token_env, reg.serve.ping_key_env]
     files = [reg.notify.ntfy.token_file] if reg.notify.ntfy and reg.notify.ntfy.token_file else []
     remember(names, files)
 
@@ -85,7 +85,7 @@ def remember_config(path, home):
     for raw in quoted_values(text, "token_file"):
         p = os.path.expanduser(raw)
         files.append(p if os.path.isabs(p) else os.path.join(home, p))
-    remember(quoted_values(text, "token_env"), files)
+    remember(quoted_values(text, "token_env") + quoted_values(text, "ping_key_env"), files)
 
 
 def quoted_values(text, key):

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import alerts, cliutil, facts, health, heartbeat, paths, scan, statefile
+from . import alerts, cliutil, deadman, facts, health, heartbeat, paths, scan, statefile
 from .errors import RuntimeFailure, UsageError
 from .textview import plural
 from .timeutil import format_duration, format_iso, seconds_between, utcnow
@@ -556,6 +556,8 @@ def main(argv):
         raise RuntimeFailure(f"cannot use {paths.state_dir(home)}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    sys.stdout.flush()
+    deadman.ping(reg, "watchdog")           # this tick completed (a busy one too): tell the outside switch
     return 1 if report.failed else 0
 
 

@@ -1,0 +1,269 @@
+"""Pings in healthchecks' shape into a real `alive serve` (ping.py): curl and a Python HTTP
+client in another process, the heartbeats they leave, and every refusal healthchecks gives."""
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import heartbeats, run_alive
+from test_serve import request, serving
+
+from alive import heartbeat, ping
+
+KEY = "pk-7Qm2sX9vL4tR8wZ1"
+RID = "0b3f4e1a-2c5d-4e6f-8a9b-7c1d2e3f4a5b"
+FLEET = '[tasks.backup]\nschedule = "daily 03:00"\nmax_runtime = "1h"\n'
+CURL = shutil.which("curl")
+needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed (Debian: apt-get install curl)")
+
+
+@pytest.fixture
+def server(home):
+    (home / "fleet.toml").write_text(FLEET)
+    with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
+        yield s
+
+
+def url(server, path):
+    return f"http://{server[0]}:{server[1]}{path}"
+
+
+def curl(*args):
+    """curl as a user's job would call it -> (HTTP status, body)."""
+    r = subprocess.run([CURL, "-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}", *args],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    body, _, status = r.stdout.rpartition("\n")
+    return int(status), body
+
+
+def beats(home, task="backup"):
+    """The task's heartbeats in the order they were written (a second one in the same minute is -2)."""
+    found = heartbeats(home, task)
+    return [hb for p, hb in sorted(found, key=lambda f: heartbeat.parse_name(f[0].name)[2])]
+
+
+# ---- curl: the one-liners of healthchecks' docs ---------------------------------------------
+
+@needs_curl
+def test_curl_success_and_exit_status_pings_leave_canonical_heartbeats(server, home):
+    assert curl("--retry", "3", url(server, f"/ping/{KEY}/backup")) == (200, "OK")
+    assert curl(url(server, f"/ping/{KEY}/backup/3"), "--data-binary", "copying ...\nrsync: disk full\n") == \
+        (200, "OK")
+    first, second = beats(home)
+    assert (first["status"], first["summary"], first["errors"]) == ("ok", "ok (ping)", [])
+    assert first["host"] == "127.0.0.1" and "exit_code" not in first and "output_tail" not in first
+    assert (second["status"], second["exit_code"]) == ("error", 3)
+    assert second["summary"] == "exit 3: rsync: disk full" and second["errors"] == ["copying ...", "rsync: disk full"]
+    assert second["output_tail"] == "copying ...\nrsync: disk full\n" and second["warnings"] == []
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "backup"]
+    assert item["color"] == "RED" and item["reasons"][0] == "latest run failed: copying ..."
+
+
+@needs_curl
+def test_start_then_finish_with_a_rid_is_one_run_with_its_duration_and_log(server, home):
+    assert curl(url(server, f"/ping/{KEY}/backup/start?rid={RID}"))[0] == 200
+    marker = json.loads((home / "state" / "running" / "backup.json").read_text())
+    assert marker["via"] == "ping" and marker["run_id"] == RID and "pid" not in marker
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "backup"]
+    assert item["running_since"] == marker["started_at"]          # check sees the run in progress
+    assert curl(url(server, f"/ping/{KEY}/backup/log?rid={RID}"), "--data-binary", "step 1 of 2\n")[0] == 200
+    assert curl(url(server, f"/ping/{KEY}/backup/0?rid={RID}"), "--data-binary", "step 2 of 2\n")[0] == 200
+    [hb] = beats(home)
+    assert hb["status"] == "ok" and hb["run_id"] == RID and hb["exit_code"] == 0
+    assert hb["started_at"] == marker["started_at"] and hb["duration_s"] >= 0
+    assert hb["output_tail"] == "step 1 of 2\nstep 2 of 2\n" and hb["summary"].startswith("exit 0 in ")
+    assert not (home / "state" / "running" / "backup.json").exists()
+
+
+@needs_curl
+@pytest.mark.parametrize("path, code, text", [
+    (f"/ping/{KEY}x/backup", 404, "not found"),                   # wrong key
+    ("/ping/nokey/backup", 404, "not found"),
+    (f"/ping/{KEY}/nosuchtask", 404, "not found"),                # unknown task, no ?create=1
+    (f"/ping/{KEY}/..", 404, "not found"),
+    (f"/ping/{KEY}/backup/256", 400, "invalid url format"),       # exit status 0-255
+    (f"/ping/{KEY}/backup/start?rid=12345", 400, "invalid uuid format"),
+    (f"/ping/{KEY}/backup/restart", 404, "not found"),
+    (f"/ping/{KEY}/backup/", 404, "not found"),
+])
+def test_refusals_are_healthchecks_answers_and_write_nothing(server, home, path, code, text):
+    assert curl(url(server, path)) == (code, text)
+    assert beats(home) == [] and not (home / "state" / "running").exists()
+
+
+@needs_curl
+def test_create_1_accepts_a_new_task_with_201_and_later_pings_are_200(server, home):
+    assert curl(url(server, f"/ping/{KEY}/new-job?create=1")) == (201, "Created")
+    assert curl(url(server, f"/ping/{KEY}/new-job")) == (200, "OK")
+    assert len(beats(home, "new-job")) == 2
+
+
+@needs_curl
+def test_a_body_over_100_kB_is_413_before_it_is_read_and_a_big_one_keeps_its_last_10_kB(server, home, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * (ping.BODY_MAX + 1))
+    assert curl(url(server, f"/ping/{KEY}/backup"), "--data-binary", f"@{big}")[0] == 413
+    assert beats(home) == []
+    big.write_bytes(b"a" * 50_000 + "ü\n".encode() * 10_000 + b"the end\n")     # 80,008 bytes
+    status, _ = curl(url(server, f"/ping/{KEY}/backup/fail"), "--data-binary", f"@{big}")
+    [hb] = beats(home)
+    assert status == 200 and len(hb["output_tail"].encode()) <= 10_000
+    assert hb["output_tail"].endswith("ü\nthe end\n") and "x" not in hb["output_tail"]
+    assert hb["summary"] == "failed (/fail ping): the end" and len(hb["errors"]) == 20
+
+
+@needs_curl
+def test_head_and_post_count_like_get_and_every_answer_says_the_body_limit(server, home):
+    r = subprocess.run([CURL, "-sS", "-I", url(server, f"/ping/{KEY}/backup")], capture_output=True, text=True,
+                       timeout=30)
+    assert r.stdout.startswith("HTTP/1.0 200") and "Ping-Body-Limit: 10000" in r.stdout
+    assert curl("-X", "POST", url(server, f"/ping/{KEY}/backup"))[0] == 200
+    assert len(beats(home)) == 2
+
+
+@needs_curl
+def test_the_key_never_reaches_the_log_nor_a_heartbeat(server, home):
+    curl(url(server, f"/ping/{KEY}/backup/fail"), "--data-binary", f"job said: key is {KEY}\n")
+    curl(url(server, f"/ping/{KEY[:-1]}/backup"))                   # a near miss is most of the key
+    log = (home.parent / "serve.log").read_text()
+    assert KEY not in log and KEY[:-1] not in log and "/ping/[key]/backup/fail" in log
+    [hb] = beats(home)
+    assert KEY not in json.dumps(hb) and "[redacted]" in hb["output_tail"]
+
+
+# ---- a real HTTP client from another process (what runitor and hc client libraries do) -----
+
+CLIENT = textwrap.dedent("""
+    import sys, urllib.request, uuid
+    base, rid = sys.argv[1], str(uuid.uuid4())
+    def post(path, body=b""):
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/{path}?rid={rid}", data=body,
+                                    headers={"Content-Type": "text/plain"}), timeout=10) as r:
+            return r.status, r.headers["Ping-Body-Limit"], r.read().decode()
+    print(post("start"))
+    print(post("log", b"halfway\\n"))
+    print(post("1", b"Traceback: KeyError: 'rows'\\n"))
+    print(rid)
+""")
+
+
+def test_a_client_in_another_process_runs_start_log_and_exit_status_like_runitor(server, home, tmp_path):
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    r = subprocess.run([sys.executable, str(script), url(server, f"/ping/{KEY}/backup")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["(200, '10000', 'OK')"] * 3
+    [hb] = beats(home)
+    assert hb["run_id"] == lines[3] and hb["status"] == "error" and hb["exit_code"] == 1
+    assert hb["output_tail"] == "halfway\nTraceback: KeyError: 'rows'\n"
+    assert hb["summary"].startswith("exit 1 after ") and hb["summary"].endswith(": Traceback: KeyError: 'rows'")
+
+
+# ---- the server's rules apply to pings too ---------------------------------------------------
+
+def test_without_a_ping_key_every_ping_is_404(home):
+    (home / "fleet.toml").write_text(FLEET)
+    with serving(home, env={"ALIVE_PING_KEY": ""}) as s:
+        assert s[2].stdout.readline().startswith("alive serve: pings are off (set ALIVE_PING_KEY")
+        assert request(s, "GET", "/ping//backup")[0] == 404
+        assert request(s, "GET", "/ping/anything/backup")[0] == 404
+    assert beats(home) == []
+
+
+def test_a_ping_key_from_another_variable_and_the_dns_rebinding_guard(home):
+    (home / "fleet.toml").write_text(FLEET + '[serve]\nping_key_env = "MY_PINGS"\n')
+    with serving(home, env={"MY_PINGS": KEY}) as s:
+        assert s[2].stdout.readline() == "alive serve: pings at /ping/$MY_PINGS/<task> (healthchecks' ping API)\n"
+        assert request(s, "GET", f"/ping/{KEY}/backup", headers={"Host": "evil.example"})[0] == 403
+        assert request(s, "GET", f"/ping/{KEY}/backup")[::2] == (200, "OK")
+    assert len(beats(home)) == 1
+
+
+REMOTE_TOKEN = "remote-bearer-token-0123456789"
+
+
+def test_remote_pings_need_allow_remote_and_authenticate_by_the_key_alone(home):
+    (home / "fleet.toml").write_text(FLEET + '[serve]\ntoken_env = "T"\n')
+    with serving(home, "--allow-remote", env={"T": REMOTE_TOKEN, "ALIVE_PING_KEY": KEY}) as s:
+        assert request(s, "GET", f"/ping/{KEY}/backup", headers={"Host": "alive.example.com"})[::2] == (200, "OK")
+        assert request(s, "GET", f"/ping/{KEY}x/backup")[0] == 404
+        assert request(s, "GET", "/status.json")[0] == 401            # the key opens pings, nothing else
+        assert request(s, "GET", "/status.json", headers={"Authorization": f"Bearer {KEY}"})[0] == 401
+    assert len(beats(home)) == 1
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("short-key", "--allow-remote needs a ping key of at least 16 characters in $ALIVE_PING_KEY"),
+    ("has/a/slash-and-is-long", "$ALIVE_PING_KEY holds characters a ping URL cannot carry"),
+])
+def test_a_key_unfit_for_its_use_stops_serve_with_one_line_that_does_not_show_it(home, key, problem):
+    (home / "fleet.toml").write_text(FLEET + '[serve]\ntoken_env = "T"\n')
+    r = run_alive("serve", "--port", "0", "--allow-remote", home=home,
+                  env={"T": REMOTE_TOKEN, "ALIVE_PING_KEY": key}, timeout=30)
+    assert r.returncode == 3 and problem in r.stderr and key not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_ping_whose_body_drips_is_cut_off_at_the_request_deadline(server, home):
+    import socket
+    import time
+
+    from reliability.test_serve_deadline import DRIP_EVERY_S, GIVE_UP_S, closed_by_server, drip
+
+    sock = socket.create_connection(server[:2], timeout=5)
+    sock.sendall(f"POST /ping/{KEY}/backup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n".encode())
+    started, cut_after = time.monotonic(), None
+    try:
+        while cut_after is None and time.monotonic() - started < GIVE_UP_S:
+            if closed_by_server(sock) or drip(sock, b"x"):
+                cut_after = time.monotonic() - started
+            time.sleep(DRIP_EVERY_S)
+    finally:
+        sock.close()
+    assert cut_after is not None and 8 < cut_after < 16, cut_after
+    assert beats(home) == []
+
+
+# ---- the core, with the clock passed in ------------------------------------------------------
+
+T0 = datetime(2026, 5, 2, 3, 0, 0, tzinfo=timezone.utc)
+
+
+def test_a_finish_pairs_only_with_the_start_of_the_same_rid(tmp_path):
+    other = str(uuid.uuid4())
+    ping.record(tmp_path, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    ping.record(tmp_path, "job", "success", None, b"", other, "10.0.0.5", T0 + timedelta(minutes=5))
+    ping.record(tmp_path, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(minutes=6))
+    assert (tmp_path / "state" / "running" / "job.json").exists()       # still open: its finish has not come
+    ping.record(tmp_path, "job", "exit", 0, b"", RID, "10.0.0.5", T0 + timedelta(minutes=7, seconds=30))
+    runs = {r["completed_at"][11:16]: r for r in beats(tmp_path, "job")}
+    assert {t: r.get("duration_s") for t, r in runs.items()} == {"03:05": None, "03:06": None, "03:07": 450}
+    assert runs["03:07"]["started_at"] == "2026-05-02T03:00:00Z" and runs["03:07"]["summary"] == "exit 0 in 7m30s"
+    assert runs["03:07"]["run_id"] == RID and runs["03:05"]["run_id"] == other
+    assert not (tmp_path / "state" / "running" / "job.json").exists()
+
+
+def test_a_log_ping_without_a_run_keeps_nothing_and_says_so(tmp_path):
+    said = ping.record(tmp_path, "job", "log", None, b"hello", None, "10.0.0.5", T0)
+    assert said == "a /log ping for job with no run in progress (no /start with this rid): body not kept"
+    assert heartbeats(tmp_path, "job") == []
+
+
+def test_a_long_last_line_makes_a_summary_of_200_characters_and_no_warning(tmp_path):
+    ping.record(tmp_path, "job", "fail", None, ("E" * 600 + "\n").encode(), None, "10.0.0.5", T0)
+    [(_, hb)] = heartbeats(tmp_path, "job")
+    assert len(hb["summary"]) == 200 and hb["warnings"] == [] and hb["errors"] == ["E" * 500]
+
+
+def test_the_log_line_of_a_ping_hides_its_key_right_or_wrong():
+    assert ping.loggable("GET /ping/abc/backup/start HTTP/1.1") == "GET /ping/[key]/backup/start HTTP/1.1"
+    assert ping.loggable("GET /status.json HTTP/1.1") == "GET /status.json HTTP/1.1"
