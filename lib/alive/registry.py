@@ -62,6 +62,7 @@ class Task:
     min_duration: int | None = None
     depends_on: tuple = ()
     description: str | None = None
+    tags: tuple = ()            # words to filter the dashboard by (tags = ["finance", "daily"])
     line: int | None = None
 
 
@@ -82,6 +83,7 @@ class Source:
     alert_after: int = 1
     schedule: object = None  # Schedule | None
     description: str | None = None
+    tags: tuple = ()
     line: int | None = None
 
 
@@ -429,6 +431,7 @@ class _Checker:
             "min_duration": _duration(positive=False),
             "depends_on": _names,
             "description": _string,
+            "tags": _tags,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
         return Task(name=name, line=self.line_of(key), **values)
@@ -450,6 +453,7 @@ class _Checker:
             "alert_after": _int(1),
             "schedule": _schedule,
             "description": _string,
+            "tags": _tags,
         }, required=[("path", '"data/file.json"'), ("max_age", '"15m"')])
         probe = values.get("probe")
         if probe is not None and not _has_table(self.doc, "probes", probe):
@@ -694,6 +698,19 @@ def _names(value):
     if isinstance(value, str):
         raise _Bad(f"{_show(value)} is a string; write a list: [{_show(value)}]")
     return _strings(value)
+
+
+_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+
+
+def _tags(value):
+    """tags = ["finance", "daily"]: words for the dashboard's filter (they go into its URLs)."""
+    tags = _names(value)
+    bad = [t for t in tags if not _TAG_RE.match(t)]
+    if bad:
+        raise _Bad(f"{_show(bad[0])} is not a tag (letters, digits, . _ -, starting with a letter or digit, "
+                   f"at most 64 characters)")
+    return tuple(dict.fromkeys(tags))
 
 
 def _schedule(value):
