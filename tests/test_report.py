@@ -313,7 +313,7 @@ def test_html_served_trigger_buttons_carry_the_token(home):
     reg = fleet(home, '[sources.track]\npath = "track.json"\nmax_age = "15m"\n')
     page = render_html.render(view(home, reg), csrf="tok-123", live=render_html.Live(30))
     assert ('<form class="trigger" method="post" action="/trigger/track"><input type="hidden" name="csrf" '
-            'value="tok-123"><button type="submit">Trigger now</button></form>') in page
+            'value="tok-123"><button type="submit" id="trigger-track">Trigger now</button></form>') in page
     assert 'data-poll="30"' in page and '<meta http-equiv="refresh"' not in page
 
 

@@ -447,13 +447,15 @@ def pill_word(item):
 
 
 def trigger_form(name, csrf):
+    """The live page's button has an id: after its POST, serve sends the browser back to
+    /#trigger-<name>, which puts the focus back on it (no script needed)."""
     if csrf is None:
         return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
                 f'<button type="submit" disabled title="needs the live dashboard: alive serve">Trigger now</button>'
                 f'<span class="muted">needs <code>alive serve</code></span></form>')
     return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-            f'<button type="submit">Trigger now</button></form>')
+            f'<button type="submit" id="trigger-{esc(name)}">Trigger now</button></form>')
 
 
 def invalid_section(files):
@@ -545,6 +547,7 @@ SCRIPT = r"""(function () {
 "use strict";
 var root = document.documentElement, poll = Number(root.getAttribute("data-poll")) * 1000 || 0;
 var etag = root.getAttribute("data-etag"), userToggled = false;
+root.classList.add("js");
 function span(s) {
   s = Math.floor(Math.abs(s));
   if (s < 60) return s + " s";
@@ -637,9 +640,6 @@ if (params.has("notice")) {
   params.delete("notice");
   history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
 }
-var target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
-var button = target && target.querySelector("form.trigger button");
-if (button) button.focus({preventScroll: true});
 var summary = document.querySelector("#health > summary");
 if (summary) summary.addEventListener("click", function () { userToggled = true; });
 ages();

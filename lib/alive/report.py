@@ -437,7 +437,7 @@ def trigger_life(item, view):
             return "refreshed", f"refreshed {when} by a trigger"
         if done.get("result") == "failed":
             return "failed", f"refresh by a trigger failed {when}: {done.get('error') or 'no detail'}"
-        return "refused", f"not refreshed ({when}): {refusal_words(item, view, done)}"
+        return "refused", f"not refreshed: {refusal_words(item, view, done)} ({when})"
     return watchdog_trigger(d, now)
 
 
@@ -447,7 +447,7 @@ def refusal_words(item, view, done):
     state = item.details.get("probe")
     if done.get("result") == "skipped" and source and source.probe and state in ("expired", "no_tab"):
         return (f"login expired at {source.probe}" if state == "expired"
-                else f"no browser tab open for {source.probe}") + ": log in again, then trigger it again"
+                else f"no browser tab open for {source.probe}") + ", log in again, then trigger it again"
     return done.get("reason") or done.get("result") or "no reason given"
 
 

@@ -380,7 +380,7 @@ class Handler(BaseHTTPRequestHandler):
         if not may_trigger(self.app, self.who, self.headers, body):
             if self.headers.get("Authorization") is None and wants_page(self.headers):
                 self.log_message("refused a trigger of %s: a form of an older page", name)
-                return self.see_other(f"/?notice=stale#source-{name}")
+                return self.see_other(f"/?notice=stale#trigger-{name}")
             return self.reply(403, "missing or wrong token (reload the page, or send Authorization: Bearer)\n")
         how = "bearer" if self.who == BEARER else "form"
         try:
@@ -390,7 +390,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
         forget_pending(self.app)                    # the next page shows the queued refresh
         self.log_message("queued %s", path_written.name)
-        self.see_other("/#source-" + name)
+        self.see_other("/#trigger-" + name)
 
     def log_in(self):
         body = self.read_body()
