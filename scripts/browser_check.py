@@ -322,6 +322,8 @@ def live_checks(browser, home, report, axe_js):
         check(runs >= 19 and tails >= 19, f"/task/sync-crm lists its runs ({runs}) with their output tails ({tails})")
         log.screenshot(SHOTS / "task-log-desktop.png", 1280)
         axe(log, axe_js, "task log desktop light")
+        log.scheme(dark=True)
+        axe(log, axe_js, "task log desktop dark")
         log.close()
         with urllib.request.urlopen(server.url + "badge.svg", timeout=10) as answer:
             svg = answer.read().decode()

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from conftest import run_alive
 from test_kv import TOKEN as KV_TOKEN
-from test_kv import FakeKv
+from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 127.0.0.1)
 
 from alive import badges, heartbeat, pwa, queue, registry, render_html, report
 from alive.errors import UsageError
@@ -27,13 +27,9 @@ SOURCE = '[sources.track]\npath = "track.json"\nmax_age = "15m"\n'
 
 
 @pytest.fixture(autouse=True)
-def utc(monkeypatch):
+def utc(local_zone):
     """The local zone is UTC in these tests (the page names it: "11:00 PM UTC")."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    local_zone("UTC")
 
 
 def fleet(home, text=""):
@@ -353,36 +349,29 @@ def test_the_manifest_makes_an_installable_app():
 
 # ---- the queue the header counts: spool and http-kv -------------------------------------------------------
 
-@pytest.fixture
-def kv_store():
-    store = FakeKv()
-    yield store
-    store.stop()
-
-
 def kv_fleet(home, url):
     return fleet(home, SOURCE + f'[triggers]\nbackend = "http-kv"\n[triggers.http_kv]\nurl = "{url}"\n'
                                 f'token_env = "ALIVE_KV_TOKEN"\n')
 
 
-def test_pending_is_read_from_the_kv_listing(home, kv_store, monkeypatch):
+def test_pending_is_read_from_the_kv_listing(home, store, monkeypatch):
     monkeypatch.setenv("ALIVE_KV_TOKEN", KV_TOKEN)
-    reg = kv_fleet(home, kv_store.url)
+    reg = kv_fleet(home, store.url)
     queue.enqueue(home, reg, "track", "serve/form", NOW - 20 * S)
     queue.enqueue(home, reg, "track", "cli", NOW - 10 * S)
-    kv_store.put("trigger:unknown:20260502T225900Z.aa", {})          # not a registered source: not counted
+    store.put("trigger:unknown:20260502T225900Z.aa", {})          # not a registered source: not counted
     requests, problem = queue.pending_requests(home, reg)
     assert problem is None and [r["requested_at"] for r in requests] == ["2026-05-02T22:59:40Z",
                                                                          "2026-05-02T22:59:50Z"]
     assert all(r["ref"].startswith("trigger:track:") for r in requests)
-    assert not kv_store.requests("GET") or all("/keys?" in path for _, path, _ in kv_store.requests("GET"))
+    assert not store.requests("GET") or all("/keys?" in path for _, path, _ in store.requests("GET"))
     v = view(home, reg)
     assert v.pending_count == 2 and report.trigger_life(item(v, "track"), v)[0] == "queued"
 
 
-def test_a_kv_store_that_cannot_be_listed_is_said_never_zero(home, kv_store, monkeypatch):
+def test_a_kv_store_that_cannot_be_listed_is_said_never_zero(home, store, monkeypatch):
     monkeypatch.setenv("ALIVE_KV_TOKEN", "wrong-token-value")
-    reg = kv_fleet(home, kv_store.url)
+    reg = kv_fleet(home, store.url)
     v = view(home, reg)
     assert v.pending_count == 0 and "the trigger queue cannot be read" in v.pending_problem
     assert "wrong-token-value" not in v.pending_problem

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from conftest import run_alive
 from test_kv import TOKEN as KV_TOKEN
-from test_kv import FakeKv
+from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 127.0.0.1)
 from test_serve import FLEET, TOKEN, csrf, queued, request, serving
 
 from alive import heartbeat, render_html
@@ -190,29 +190,22 @@ def test_the_header_counts_pending_triggers_on_the_spool(server, home):
     assert 'data-trigger="queued">refresh queued just now (2 requests), waiting for the trigger runner' in page
 
 
-@pytest.fixture
-def kv_store():
-    store = FakeKv()
-    yield store
-    store.stop()
-
-
-def test_the_header_counts_pending_triggers_in_the_kv_store_listed_at_most_every_30_s(home, kv_store):
+def test_the_header_counts_pending_triggers_in_the_kv_store_listed_at_most_every_30_s(home, store):
     (home / "fleet.toml").write_text(FLEET + f'[triggers]\nbackend = "http-kv"\n[triggers.http_kv]\n'
-                                             f'url = "{kv_store.url}"\ntoken_env = "ALIVE_KV_TOKEN"\n')
+                                             f'url = "{store.url}"\ntoken_env = "ALIVE_KV_TOKEN"\n')
     env = {"TEST_SERVE_TOKEN": TOKEN, "ALIVE_KV_TOKEN": KV_TOKEN}
     with serving(home, env=env) as s:
         assert "pending" not in re.search(r'<ul class="counts".*?</ul>', request(s, "GET", "/")[2]).group(0)
         assert request(s, "POST", "/trigger/track", headers=BEARER)[0] == 303
-        assert list(kv_store.store) and queued(home) == []             # in the store, not the spool
+        assert list(store.store) and queued(home) == []             # in the store, not the spool
         page = request(s, "GET", "/")[2]                                 # listed again at once after queueing
         assert '<li class="count">1 trigger pending</li>' in page and 'data-trigger="queued"' in page
-        kv_store.put("trigger:track:20260502T225900Z.abcdef", {"source": "track"})   # queued by someone else
+        store.put("trigger:track:20260502T225900Z.abcdef", {"source": "track"})   # queued by someone else
         time.sleep(2.1)
         assert "1 trigger pending" in request(s, "GET", "/")[2]          # the listing is kept for 30 s
-        lists = [p for m, p, _ in kv_store.requests("GET") if "/keys?" in p]
+        lists = [p for m, p, _ in store.requests("GET") if "/keys?" in p]
         assert len(lists) == 2
-    kv_store.stop()
+    store.stop()
     with serving(home, env=env) as s:                                    # the store is down: said, never "0"
         page = request(s, "GET", "/")[2]
         assert "pending triggers unknown" in page and "the trigger queue cannot be read" in page

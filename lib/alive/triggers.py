@@ -9,7 +9,9 @@ One pass, under state/triggers.lock (one runner at a time; a second exits 0 sayi
   3. run every requested source once, however many requests it had, in one call of
      watchdog.refresh_sources(by="trigger"): the watchdog's lock, probe gate, retries,
      state, `after` (once) and notifications;
-  4. mark the run "ran" in the journal, remove the requests it took, forget the run.
+  4. mark the run "ran" in the journal, note how each source ended (`results`: refreshed,
+     failed, skipped with the reason; the dashboard says it on the source's card), remove
+     the requests it took, forget the run.
 Busy (a watchdog tick holds its lock): nothing ran; the requests wait for the next poll.
 A request that arrives while a source runs is not taken: it gets a run of its own.
 
