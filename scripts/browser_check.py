@@ -372,7 +372,7 @@ def live_checks(browser, home, report, axe_js):
         offline = f"({exc})"
     check("Cannot reach alive serve" in offline and ("ago" in offline or "just now" in offline),
           f"with the server gone the app shows the last page and its age: {offline!r}")
-    page.screenshot(SHOTS / "dashboard-offline-phone.png", 1280)
+    page.screenshot(SHOTS / "dashboard-offline-desktop.png", 1280)
     page.close()
 
 

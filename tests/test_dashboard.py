@@ -60,6 +60,11 @@ def test_span_says_lengths_of_time_in_one_style(seconds, words):
     assert report.span(seconds) == words
 
 
+@pytest.mark.parametrize("seconds, words", [(0, "under 1 s"), (0.999, "under 1 s"), (1, "1 s"), (41.5, "41 s")])
+def test_a_runs_duration_is_never_zero_seconds(seconds, words):
+    assert render_html.took(seconds) == words
+
+
 @pytest.mark.parametrize("seconds, words", [(0, "just now"), (4.9, "just now"), (5, "5 s ago"), (720, "12 min ago"),
                                             (-4, "just now"), (-300, "in 5 min"), (3 * 3600, "3 h ago")])
 def test_ages_read_as_so_long_ago(seconds, words):

@@ -316,11 +316,16 @@ def fact_list(facts):
     return '<dl class="facts">' + "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in facts) + "</dl>"
 
 
+def took(seconds):
+    """A run's duration: '41 s', 'under 1 s' (a run is never '0 s')."""
+    return "under 1 s" if seconds < 1 else span(seconds)
+
+
 def run_words(run, when):
     """'Fri 7:05 AM CEST · ok · 41 s · exit 0 · summary': one run, as the strip says it."""
     bits = [when(run["started_at"]), run["status"]]
     if run["duration_s"] is not None:
-        bits.append(span(run["duration_s"]))
+        bits.append(took(run["duration_s"]))
     if run.get("exit_code") is not None:
         bits.append(f"exit {run['exit_code']}")
     bits.append(run["summary"])
@@ -518,9 +523,9 @@ def run_entry(run, now):
         return (f'<li class="run s-invalid-row" id="{esc(anchor)}"><b>broken file</b> <code>{esc(run["file"])}</code>: '
                 f'{esc(run["problem"] or "invalid")}</li>')
     bits = [f'<span class="st st-{esc(run["status"])}">{esc(run["status"])}</span>',
-            time_tag(run["started_at"], now, relative=False), f"({time_tag(run['started_at'], now)})"]
+            f"<span>{time_tag(run['started_at'], now, relative=False)} ({time_tag(run['started_at'], now)})</span>"]
     if run["duration_s"] is not None:
-        bits.append(f"took {esc(span(run['duration_s']))}")
+        bits.append(f"took {esc(took(run['duration_s']))}")
     if run.get("exit_code") is not None:
         bits.append(f"exit {esc(run['exit_code'])}")
     if run.get("host"):
