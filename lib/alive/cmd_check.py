@@ -39,6 +39,11 @@ def main(argv):
         alerts.sync(home, result)
     except OSError as exc:
         alerts_problem = f"alive check: cannot write alerts in {paths.alerts_dir(home)}: {exc.strerror or exc}"
+    else:
+        try:
+            facts.record_first_seen(reg, home, now)
+        except OSError as exc:
+            alerts_problem = f"alive check: cannot write {paths.state_dir(home)}: {exc.strerror or exc}"
     sent = None
     if args.notify:
         from . import notify

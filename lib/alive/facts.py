@@ -7,7 +7,7 @@ import json
 import os
 from datetime import timedelta
 
-from . import health, paths, scan, statefile
+from . import health, paths, runs, scan, statefile
 from .timeutil import format_iso, from_epoch, parse_iso
 
 MAX_SOURCE_BYTES = 64 << 20
@@ -51,18 +51,61 @@ def gather(registry, home, now, depth=1):
     markers = running_markers(home, now)
     pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
     gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy, now)
+    seen = first_seen(registry, home)
     for name in wanted:
         task = health.registry_task(registry, name)
-        need = max(depth, health.ERROR_HISTORY_MIN, task.alert_after if task else 1)
         future = []
-        history = read_history(folder, name, task_files(gathered, name, future.append), need, depth, note_invalid)
+        history = read_history(folder, name, task_files(gathered, name, future.append), task, depth, note_invalid)
         for entry in future:
             date, hhmm = entry_minute(entry)
             note_invalid(entry_name(entry), f"dated {date} {hhmm[:2]}:{hhmm[2:]} UTC, more than "
                                             f"{health.SKEW_S // 60} minutes in the future (clock skew?): not counted")
         gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"),
-                                                future=[entry_name(e) for e in future])
+                                                future=[entry_name(e) for e in future],
+                                                first_seen=seen.get(name) if task is not None else None)
     return gathered
+
+
+FIRST_SEEN_FILE = "first-seen.json"
+
+
+def first_seen(registry, home):
+    """task -> when it was first known (aware datetime), for registered tasks: the time
+    state/first-seen.json recorded (record_first_seen), else fleet.toml's mtime (a task is
+    in the file at the latest since then), so a task nobody has checked yet still waits
+    only one expected run."""
+    recorded = statefile.peek(paths.state_dir(home) / FIRST_SEEN_FILE).get("tasks")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    try:
+        fallback = from_epoch(os.stat(registry.path).st_mtime) if registry.path else None
+    except OSError:
+        fallback = None
+    out = {}
+    for name in registry.tasks:
+        try:
+            out[name] = parse_iso(recorded[name])
+        except (KeyError, TypeError, ValueError):
+            if fallback is not None:
+                out[name] = fallback
+    return out
+
+
+def record_first_seen(registry, home, now):
+    """Note when each registered task was first seen (state/first-seen.json), once: the
+    start of its onboarding wait. Tasks gone from the registry are forgotten."""
+    path = paths.state_dir(home) / FIRST_SEEN_FILE
+    known = statefile.peek(path).get("tasks")
+    known = known if isinstance(known, dict) else {}
+    if set(known) == set(registry.tasks):
+        return
+    fallback = first_seen(registry, home)
+
+    def change(doc):
+        tasks = doc.get("tasks") if isinstance(doc.get("tasks"), dict) else {}
+        doc["tasks"] = {name: tasks.get(name) or format_iso(min(fallback.get(name, now), now))
+                        for name in registry.tasks}
+
+    statefile.update(path, change)
 
 
 class Facts(dict):
@@ -165,11 +208,13 @@ def newer_latest_file(gathered, task, newest, on_future=None):
     return beat
 
 
-def read_history(folder, task, files, need, depth, note_invalid):
-    """Newest first: read `depth` files, then keep going back only while the runs are
-    errors (to count consecutive errors), at most `need` files. Stops at an invalid file;
-    a name with an impossible date is reported and passed over (it must not mask the rest)."""
+def read_history(folder, name, files, task, depth, note_invalid):
+    """Newest first: read `depth` files, then keep going back only while an older run
+    could change a verdict (runs.read_more: errors in a row, a RED spell before ok runs,
+    the runs a median needs), at most runs.needed(). Stops at an invalid file; a name with
+    an impossible date is reported and passed over (it must not mask the rest)."""
     history = []
+    need = runs.needed(task, depth)
     for entry in files:
         if len(history) >= need:
             break
@@ -178,14 +223,14 @@ def read_history(folder, task, files, need, depth, note_invalid):
             if problem:
                 note_invalid(entry, problem)
                 continue
-            beat = scan.read_beat(folder, entry, task)
+            beat = scan.read_beat(folder, entry, name)
         else:
             beat = entry
         history.append(beat)
         if not beat.valid:
             note_invalid(beat.name, beat.errors[0])
             break
-        if len(history) >= depth and beat.data["status"] != "error":
+        if not runs.read_more(task, history, depth):
             break
     return history
 

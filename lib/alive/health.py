@@ -6,13 +6,13 @@ passes `now`. Reasons are plain sentences with the numbers in them.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from . import runs
 from .heartbeat import interval_problem
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
 GREEN, YELLOW, RED, GREY = "GREEN", "YELLOW", "RED", "GREY"
 RANK = {GREY: -1, GREEN: 0, YELLOW: 1, RED: 2}
 SKEW_S = 300                       # a time more than 5 minutes ahead of now is clock skew
-ERROR_HISTORY_MIN = 10             # consecutive errors are counted back at least this far
 WATCHDOG_TASK = "alive-watchdog"
 WATCHDOG_MAX_GAP_S = 900
 
@@ -37,6 +37,7 @@ class TaskFacts:
     running: dict | None = None    # the marker of a run in progress (its process alive)
     pause: dict | None = None
     future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
+    first_seen: datetime | None = None           # when the registered task was first known
 
 
 @dataclass
@@ -86,18 +87,9 @@ def pause_reason(pause):
     return f"paused {until}{why}"
 
 
-def consecutive_errors(history):
-    count = 0
-    for beat in history:
-        if not beat.valid or beat.data["status"] != "error":
-            break
-        count += 1
-    return count
-
-
-
-def evaluate_task(name, task, settings, facts, now):
-    """One task's Item. `task` is the registry entry (None for a discovered task)."""
+def evaluate_task(name, task, settings, facts, now, tz=None):
+    """One task's Item. `task` is the registry entry (None for a discovered task); `tz`
+    the zone its schedule is read in (default: the local one)."""
     from .registry import task_max_gap
 
     reasons, colors, details = [], [], {"registered": task is not None}
@@ -120,6 +112,10 @@ def evaluate_task(name, task, settings, facts, now):
             more = f" (and {len(facts.future) - 1} more)" if len(facts.future) > 1 else ""
             flag(RED, f"no heartbeat dated up to now: {facts.future[0]}{more} is dated in the future "
                       f"(clock skew?) and not counted")
+        elif task is not None and task.schedule is not None and not facts.running:
+            waiting = judge_first_run(task, facts, now, tz, details, flag)
+            if waiting and not pause:
+                return Item("task", name, GREY, [waiting], details)
         else:
             flag(RED, "never reported: no heartbeat in health/")
     elif not latest.valid:
@@ -127,8 +123,10 @@ def evaluate_task(name, task, settings, facts, now):
         flag(RED, f"latest heartbeat file is invalid: {latest.name}: {latest.errors[0]}")
     else:
         judge_latest(latest.data, task, settings, facts.history, max_gap, now, details, flag)
+        if task is not None and task.schedule is not None and latest.data.get("complete") is not True:
+            judge_lateness(task, latest.data, facts.running, now, tz, details, flag)
     if facts.running:
-        judge_running(facts.running, task, max_gap, now, details, flag)
+        judge_running(facts.running, task, max_gap, facts.history, now, details, flag)
     if pause:
         details["paused"] = pause
         return Item("task", name, GREY, [pause_reason(pause)] + reasons, details)
@@ -139,15 +137,18 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     completed = parse_iso(hb["completed_at"])
     started = parse_iso(hb["started_at"])
     age = seconds_between(completed, now)
-    errors = consecutive_errors(history)
+    errors = runs.consecutive_errors(history)
     details.update(last_status=hb["status"], last_completed_at=hb["completed_at"],
                    age_s=int(age), consecutive_errors=errors)
     if hb.get("legacy_status"):
         details["legacy_status"] = hb["legacy_status"]
+    # A schedule says when runs are due (judge_lateness); max_gap is then only the ceiling
+    # the user chose. Without a schedule it is the rule.
+    gap_rules = task is None or task.schedule is None or task.max_gap is not None
     if hb.get("complete") is True:
         details["complete"] = True
         flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
-    elif age > max_gap:
+    elif gap_rules and age > max_gap:
         flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
     if age < -SKEW_S:
         flag(YELLOW, f"completed_at is {format_duration(-age)} in the future (clock skew?)")
@@ -155,36 +156,101 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     alert_after = task.alert_after if task else 1
     if status == "error":
         if errors >= alert_after:
-            runs = f" ({errors} runs in a row)" if errors > 1 else ""
-            flag(RED, f"latest run failed{runs}: {first_line_of(hb)}")
+            in_a_row = f" ({errors} runs in a row)" if errors > 1 else ""
+            flag(RED, f"latest run failed{in_a_row}: {first_line_of(hb)}")
         else:
             flag(YELLOW, f"latest run failed: {first_line_of(hb)} "
                          f"({errors} of {alert_after} consecutive errors before RED)")
-    elif status == "partial":
+    elif task is not None and task.recover_after > 1:
+        spell = runs.recovering(history, alert_after, task.recover_after)
+        if spell:
+            oks, failures = spell
+            flag(RED, f"recovering: {oks} of {task.recover_after} ok runs needed after "
+                      f"{failures} failed runs in a row")
+    if status == "partial":
         flag(YELLOW, f"latest run partial: {hb['summary']}")
     if hb["warnings"] and status != "error":
         more = f" (and {len(hb['warnings']) - 1} more)" if len(hb["warnings"]) > 1 else ""
         flag(YELLOW, f"warning: {hb['warnings'][0]}{more}")
-    if task and task.min_duration and status in ("ok", "partial"):
-        took = seconds_between(started, completed)
-        if took < task.min_duration:
-            flag(YELLOW, f"run took {format_duration(took)} (min duration {format_duration(task.min_duration)}): too fast")
+    took = seconds_between(started, completed)
+    if task and task.min_duration and status in ("ok", "partial") and took < task.min_duration:
+        flag(YELLOW, f"run took {format_duration(took)} (min duration {format_duration(task.min_duration)}): too fast")
+    if task and task.slow_after and history and history[0].valid:
+        judge_slow(runs.took(history[0]), "", task, history[1:], flag)
+
+
+def judge_slow(seconds, what, task, earlier, flag):
+    """YELLOW when a run (or the one in progress) takes longer than slow_after; `earlier`
+    are the runs before it, newest first."""
+    limit = runs.slow_limit(task.slow_after, earlier)
+    if limit and seconds > limit[0]:
+        usual = f", usually {format_duration(limit[1])}" if limit[1] is not None else ""
+        flag(YELLOW, f"slow: {what}{format_duration(seconds)}{usual} (slow after {format_duration(limit[0])})")
+
+
+def judge_lateness(task, hb, running, now, tz, details, flag):
+    """RED when the run the schedule expected has not started within its grace."""
+    from . import lateness
+
+    last_start = parse_iso(hb["started_at"])
+    marker_start = marker_started(running)
+    if marker_start is not None and marker_start > last_start:
+        last_start = marker_start
+    exp = lateness.expect(task.schedule, task.grace, last_start, None, now, tz)
+    note_expectation(exp, now, tz, details)
+    if exp.state == lateness.LATE:
+        nxt = f"; next expected {lateness.clock_text(exp.next_at, now, tz)}" if exp.next_at else ""
+        flag(RED, f"late: expected {lateness.clock_text(exp.expected_at, now, tz)}, grace "
+                  f"{format_duration(exp.grace_s)}{nxt}")
+
+
+def judge_first_run(task, facts, now, tz, details, flag):
+    """A registered task that never ran: the waiting reason while its first expected run
+    (after it was first seen) is within grace, else RED 'never reported'."""
+    from . import lateness
+
+    if facts.first_seen is None or seconds_between(now, facts.first_seen) > SKEW_S:
+        # Not known, or "first seen" in the future (the clock stepped back): no grace
+        # period can be trusted, and a wait must never hide a job that does not run.
+        flag(RED, "never reported: no heartbeat in health/")
+        return None
+    exp = lateness.expect(task.schedule, task.grace, None, facts.first_seen, now, tz)
+    note_expectation(exp, now, tz, details)
+    expected = lateness.clock_text(exp.expected_at, now, tz)
+    if exp.state == lateness.WAITING:
+        return f"waiting for first run (expected {expected})"
+    flag(RED, f"never reported: expected first run {expected}, grace {format_duration(exp.grace_s)}")
+    return None
+
+
+def note_expectation(exp, now, tz, details):
+    details["grace_s"] = exp.grace_s
+    details["expected_at"] = format_iso(exp.expected_at) if exp.expected_at else None
+    details["next_expected_at"] = format_iso(exp.next_at) if exp.next_at else None
 
 
 def first_line_of(hb):
     return hb["errors"][0] if hb["errors"] else hb["summary"]
 
 
-def judge_running(marker, task, max_gap, now, details, flag):
+def marker_started(marker):
     try:
-        started = parse_iso(marker["started_at"])
+        return parse_iso(marker["started_at"]) if marker else None
     except (KeyError, TypeError, ValueError):
+        return None
+
+
+def judge_running(marker, task, max_gap, history, now, details, flag):
+    started = marker_started(marker)
+    if started is None:
         return
     running_for = seconds_between(started, now)
     limit = task.max_runtime if task and task.max_runtime else max_gap
     details["running_since"] = marker["started_at"]
     if running_for > limit:
         flag(RED, f"hung: run in progress for {format_duration(running_for)} (max runtime {format_duration(limit)}, pid {marker.get('pid')})")
+    elif task and task.slow_after:
+        judge_slow(running_for, "running for ", task, history, flag)
 
 
 def evaluate_source(name, source, facts, now, probe_interval=None):
@@ -272,11 +338,13 @@ def apply_dependencies(items, registry):
             item.reasons.insert(0, "blocked by " + ", ".join(blockers))
 
 
-def evaluate(registry, facts, now):
-    """All items, overall color and invalid files: the whole of `alive check`."""
+def evaluate(registry, facts, now, tz=None):
+    """All items, overall color and invalid files: the whole of `alive check`. `tz`: the
+    zone schedules are read in (default: the local one, $TZ)."""
     items = []
     for name in sorted(facts.tasks):
-        items.append(evaluate_task(name, registry_task(registry, name), registry.settings, facts.tasks[name], now))
+        items.append(evaluate_task(name, registry_task(registry, name), registry.settings, facts.tasks[name],
+                                   now, tz))
     apply_dependencies(items, registry)
     for name in sorted(facts.sources):
         source = registry.sources[name]

@@ -64,6 +64,9 @@ class Task:
     description: str | None = None
     tags: tuple = ()            # words to filter the dashboard by (tags = ["finance", "daily"])
     line: int | None = None
+    grace: int | None = None         # None: 10% of the gap before the expected run, >= 5m (lateness.py)
+    recover_after: int = 1           # non-error runs in a row before a RED task counts as recovered
+    slow_after: tuple | None = None  # ("seconds", N) or ("median", factor): a slower run is YELLOW
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,10 @@ def problems(path, home):
             trouble = _program_trouble(argv[0], home)
             if trouble:
                 chk.add(key, trouble, severity="warning")
+        for task in registry.tasks.values():
+            trouble = _gap_trouble(task)
+            if trouble:
+                chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
     return [{"line": p.line, "severity": p.severity, "problem": f"{_dotted(p.key)}: {p.text}" if p.key else p.text}
             for p in chk.sorted()]
 
@@ -227,6 +234,22 @@ def _commands(registry):
         yield ("probes", p.name, "command"), p.command
     if registry.notify.command:
         yield ("notify", "command", "argv"), registry.notify.command.argv
+
+
+def _gap_trouble(task):
+    """A max_gap shorter than the longest gap of the task's own schedule turns it RED
+    between two runs that are both on time (every night for daily 08:00,12:00,16:00)."""
+    if task.max_gap is None or task.schedule is None:
+        return None
+    from .timeutil import format_duration
+
+    longest = longest_interval(task.schedule)
+    if task.max_gap >= longest:
+        return None
+    return (f"{format_duration(task.max_gap)} is shorter than the longest gap of its schedule "
+            f"{task.schedule.text!r} ({format_duration(longest)}): RED between runs that are on time; "
+            f"remove max_gap (lateness is judged against the schedule) or make it at least "
+            f"{format_duration(longest)}")
 
 
 def _program_trouble(program, home):
@@ -431,6 +454,9 @@ class _Checker:
             "min_duration": _duration(positive=False),
             "depends_on": _names,
             "description": _string,
+            "grace": _duration(positive=False),
+            "recover_after": _int(1),
+            "slow_after": _slow_after,
             "tags": _tags,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
@@ -719,6 +745,21 @@ def _schedule(value):
         return parse_schedule(value)
     except ValueError as exc:
         raise _Bad(str(exc)) from None
+
+
+def _slow_after(value):
+    """"45m" (a duration) or "3x" (times the median of the last 20 runs)."""
+    if isinstance(value, str) and value.strip().lower().endswith("x"):
+        number = value.strip()[:-1]
+        try:
+            factor = float(number) if number.isascii() else None
+        except ValueError:
+            factor = None
+        if factor is None or not 1 < factor <= 1000:
+            raise _Bad(f"{_show(value)} is not a factor (write e.g. \"3x\": three times the median of the "
+                       f"last 20 runs, more than 1x)")
+        return ("median", factor)
+    return ("seconds", _duration()(value))
 
 
 def _priority(value):

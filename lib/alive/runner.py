@@ -27,10 +27,12 @@ ERROR_LINES, ERROR_LINE_MAX = 20, 500
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-USAGE = """usage: alive run TASK [--timeout DUR] [--no-overlap] [--interval DUR] [--home DIR] [--config FILE]
-                 -- COMMAND [ARG...]
+USAGE = """usage: alive run TASK [--timeout DUR] [--no-overlap] [--interval DUR] [--complete]
+                 [--home DIR] [--config FILE] -- COMMAND [ARG...]
 
-Run COMMAND (no shell), pass its output through, and write one heartbeat for TASK."""
+Run COMMAND (no shell), pass its output through, and write one heartbeat for TASK.
+--complete: when COMMAND succeeds, the job is finished for good (its absence is expected
+from then on); a job that writes a heartbeat with complete itself is honoured too."""
 
 
 def split_command(argv):
@@ -48,7 +50,7 @@ def split_command(argv):
 def main(argv):
     own, command = split_command(argv)
     opts = args.parse(own, "alive run", USAGE, valued={"--timeout", "--interval", "--home", "--config"},
-                      flags={"--no-overlap"})
+                      flags={"--no-overlap", "--complete"})
     task = opts["positional"]
     timeout_s = args.duration("alive run", "--timeout", opts.get("timeout"))
     interval_s = args.duration("alive run", "--interval", opts.get("interval"))
@@ -78,7 +80,7 @@ def main(argv):
                 interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
             return EXIT_OVERLAP
     try:
-        return run(home, task, command, timeout_s, interval_s)
+        return run(home, task, command, timeout_s, interval_s, bool(opts.get("complete")))
     finally:
         if lock is not None:
             os.close(lock)
@@ -183,7 +185,7 @@ def utf8_tail(data, limit):
     return text
 
 
-def run(home, task, command, timeout_s, interval_s):
+def run(home, task, command, timeout_s, interval_s, complete=False):
     run_id = os.urandom(8).hex()
     started = time.time()
     t0 = time.monotonic()
@@ -220,10 +222,35 @@ def run(home, task, command, timeout_s, interval_s):
     duration = round(time.monotonic() - t0, 3)
     code = EXIT_TIMEOUT if timed_out else exit_code_of(proc.returncode)
     status, summary, errors = outcome(proc.returncode, timed_out, timeout_s, duration, output, received)
+    # Finished for good only on success: a last run that failed must stay visible.
+    done = code == 0 and (complete or job_said_complete(home, task, started, run_id))
     record(home, heartbeat.build(task, time.time(), status=status, summary=summary, started_at=started,
                                  errors=errors, exit_code=code, duration_s=duration,
-                                 output_tail=output.tail(), **base))
+                                 output_tail=output.tail(), complete=True if done else None, **base))
     return code
+
+
+def job_said_complete(home, task, started, run_id):
+    """Whether the job itself wrote a heartbeat with `complete: true` during this run
+    (`alive write TASK --complete`, alive.task()'s run.complete()): its <task>_latest.json
+    then holds it, written after this run started. A byte search first, so the common
+    case costs one small read and no json import."""
+    try:
+        with open(os.path.join(home, "health", heartbeat.latest_name(task)), "rb") as f:
+            if os.fstat(f.fileno()).st_mtime < started:
+                return False
+            data = f.read(1 << 20)
+    except OSError:
+        return False
+    if b'"complete": true' not in data:
+        return False
+    import json
+
+    try:
+        hb = json.loads(data)
+        return hb.get("complete") is True and hb.get("run_id") != run_id
+    except ValueError:
+        return False
 
 
 def _forward(child, sig, received):

@@ -474,6 +474,11 @@ def check_and_notify(home, reg, now, gathered=None):
         alerts.sync(home, result)
     except OSError as exc:
         print(f"alive watchdog: cannot write alerts: {exc.strerror or exc}", file=sys.stderr)
+    else:
+        try:
+            facts.record_first_seen(reg, home, now)
+        except OSError as exc:
+            print(f"alive watchdog: cannot write {paths.state_dir(home)}: {exc.strerror or exc}", file=sys.stderr)
     if reg.notify.ntfy or reg.notify.command:  # no channel: nothing to say, and no warning every tick
         try:
             from . import notify

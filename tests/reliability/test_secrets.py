@@ -7,6 +7,7 @@ ntfy stand-in on 127.0.0.1 and real files:
 - no file alive writes under ALIVE_HOME is written through a symlink planted at its name.
 """
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +183,7 @@ def test_a_symlink_planted_at_a_file_alive_writes_is_never_followed(home, tmp_pa
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"precious\n")
     (home / "fleet.toml").write_text(setup)
+    os.utime(home / "fleet.toml", (0, 0))      # registered long ago: a never-run task is RED
     run_alive("write", "job", home=home)
     (home / link).parent.mkdir(parents=True, exist_ok=True)
     (home / link).symlink_to(victim)
