@@ -165,6 +165,17 @@ def test_the_header_never_shows_a_zero_and_counts_pending_and_running(home, tmp_
     assert render_html.badge_pills(v) == ["3 items", "1 RED", "1 running now", "2 triggers pending"]
 
 
+def test_grey_items_are_counted_as_paused_or_waiting(home):
+    reg = fleet(home, '[tasks.new]\nschedule = "daily 07:00"\n[tasks.etl]\n')
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    (home / "state").mkdir()
+    (home / "state" / "pauses.json").write_text(json.dumps({"task:etl": {"since": "2026-05-02T22:00:00Z"}}))
+    v = view(home, reg, now=datetime.now(timezone.utc))    # registered now: its first expected run is ahead
+    assert [i.color for i in v.result.items] == ["GREY", "GREY"]
+    assert render_html.badge_pills(v) == ["2 items", "1 paused", "1 waiting"]
+    assert report.badge_counts(v)[-2:] == ["1 paused", "1 waiting"]
+
+
 def test_system_health_opens_for_yellow_too(home):
     beat(home, "etl", NOW - timedelta(minutes=5), status="partial")
     page = render_html.render(view(home))

@@ -28,7 +28,8 @@ import json
 from dataclasses import dataclass
 
 from . import health
-from .report import (advice, ago_words, newest_notes, ordered, short_time, span, trigger_life, zoned)
+from .report import (advice, ago_words, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
+                     zoned)
 from .timeutil import format_iso, parse_iso, seconds_between
 
 STRIP = 20                      # cells in a task's strip of runs
@@ -140,8 +141,7 @@ def badge_pills(view):
     c, items = view.counts, len(view.result.items)
     pills = [f"{items} item{'s' if items != 1 else ''}"]
     pills += [f"{c[color]} {color}" for color in (health.RED, health.YELLOW) if c[color]]
-    if c[health.GREY]:
-        pills.append(f"{c[health.GREY]} paused")
+    pills += grey_counts(view)
     if view.running_count:
         pills.append(f"{view.running_count} running now")
     if view.pending_count:

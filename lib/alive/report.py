@@ -333,9 +333,15 @@ def badge_counts(view):
     c = view.counts
     parts = [f"{len(view.result.items)} item{'s' if len(view.result.items) != 1 else ''}",
              f"{c[health.RED]} RED", f"{c[health.YELLOW]} YELLOW"]
-    if c[health.GREY]:
-        parts.append(f"{c[health.GREY]} paused")
-    return parts
+    return parts + grey_counts(view)
+
+
+def grey_counts(view):
+    """The GREY items in words: ["1 paused", "2 waiting"] (a task waiting for its first
+    expected run is GREY too, and is not paused); none when there are none."""
+    paused = sum(1 for i in view.result.items if i.color == health.GREY and i.details.get("paused"))
+    waiting = view.counts[health.GREY] - paused
+    return [f"{n} {word}" for n, word in ((paused, "paused"), (waiting, "waiting")) if n]
 
 
 def newest_notes(view, name):
