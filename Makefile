@@ -47,8 +47,10 @@ install:
 uninstall:
 	$(PYTHON) bin/alive schedule $(SCHEDULER) --uninstall
 
-# A real browser (Debian's chromium, installed when missing) screenshots the dashboard of the
-# demo fleet into docs/screenshots/ and checks its DOM. Not part of `make test`.
+# A real browser (Debian's chromium, installed when missing, driven over the DevTools
+# protocol) uses the demo fleet's dashboard: screenshots into docs/screenshots/, axe-core
+# counts, keyboard, live update, no-JS, offline. Not part of `make test`; .ci/run runs it
+# when Chromium can be installed.
 browser-check:
 	$(PYTHON) scripts/browser_check.py
 

@@ -1,36 +1,55 @@
 #!/usr/bin/env python3
-"""`make browser-check`: a real browser looks at the dashboard.
+"""`make browser-check`: a real browser (headless Chromium, driven over the DevTools
+protocol by scripts/cdp.py) uses the dashboard as a person would.
 
-Builds the demo fleet in a temporary ALIVE_HOME (`alive demo --dir`), gives its tasks
-some history, renders `alive report --format html`, and has headless Chromium
-1. screenshot it at phone (390 px) and desktop (1280 px) widths into docs/screenshots/,
-2. dump the DOM it rendered and check it holds the badge, every item of the report and
-   one "Trigger now" button per source,
-3. do the same DOM check on the live page of `alive serve`, whose buttons must be
-   enabled forms carrying the CSRF token.
-Chromium is installed from Debian (apt-get) when missing, best effort. Exit 0 when every
-check passed, 1 when one failed or the browser cannot be had.
+On the demo fleet (`alive demo --dir`, plus a history of runs and one queued trigger):
+1. the static report (`alive report --format html`): screenshots at phone (390 px) and
+   desktop (1280 px) width, light and dark, into docs/screenshots/; its DOM holds the
+   badge, every item and one disabled "Trigger now" per source; axe-core counts;
+2. the live page (`alive serve --poll 1s`): axe-core counts, light and dark, phone and
+   desktop; keyboard only: Tab to a source's "Trigger now", press Enter, see it queued
+   (focus back on the button), run the trigger runner, see the card say "refreshed"
+   without a reload (focus kept); the source whose login expired says so; the run log
+   page of a task; the badges; the page with JavaScript off (a Reload link, no refresh);
+   a form of an older page after a restart (back to the page, with a notice); the
+   installed app's service worker showing the last page with the server gone.
+axe-core (AXE_VERSION, MPL-2.0) comes from the npm registry with `npm pack`, checked
+against its pinned sha512, and is kept in a cache folder outside the repository.
+
+Exit 0 when every check passed, 1 when one failed. Chromium is installed from Debian
+(apt-get) when missing. When Chromium or axe-core cannot be had: exit 1, or, with
+ALIVE_BROWSER_CHECK_OPTIONAL=1 (CI), exit 0 saying what was skipped and why.
 """
+import base64
+import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cdp  # noqa: E402  (scripts/cdp.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIVE = ROOT / "bin" / "alive"
 SHOTS = ROOT / "docs" / "screenshots"
-SIZES = {"phone": (390, 1600), "desktop": (1280, 1800)}
+SIZES = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--force-device-scale-factor=1"]
+AXE_VERSION = "4.14.1"
+AXE_SHA512 = "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+OPTIONAL = os.environ.get("ALIVE_BROWSER_CHECK_OPTIONAL") == "1"
 failures = []
+axe_counts = {}
 
 
 def say(text):
@@ -41,6 +60,7 @@ def check(ok, text):
     say(("ok   " if ok else "FAIL ") + text)
     if not ok:
         failures.append(text)
+    return ok
 
 
 def find_browser():
@@ -63,20 +83,35 @@ def find_browser():
     return None
 
 
+def load_axe():
+    """-> (axe.min.js text, None) or (None, why not). The package tarball is fetched once
+    with npm into the cache folder and checked against AXE_SHA512 every time."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alive-browser-check"
+    tgz = cache / f"axe-core-{AXE_VERSION}.tgz"
+    if not tgz.is_file():
+        if not shutil.which("npm"):
+            return None, "npm is not installed (it fetches axe-core from the npm registry)"
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            r = subprocess.run(["npm", "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", str(cache)],
+                               capture_output=True, text=True, timeout=300, cwd=cache)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"npm pack axe-core@{AXE_VERSION} failed: {exc}"
+        if r.returncode != 0 or not tgz.is_file():
+            return None, f"npm pack axe-core@{AXE_VERSION} failed: {(r.stderr or r.stdout).strip()[-300:]}"
+    data = tgz.read_bytes()
+    if base64.b64encode(hashlib.sha512(data).digest()).decode() != AXE_SHA512:
+        tgz.unlink()
+        return None, f"{tgz} does not match the pinned sha512 of axe-core {AXE_VERSION}; removed"
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.extractfile("package/axe.min.js").read().decode("utf-8"), None
+
+
 def alive(home, *args, timeout=300):
     env = dict(os.environ, ALIVE_HOME=str(home))
     env.pop("ALIVE_CONFIG", None)
     return subprocess.run([sys.executable, str(ALIVE), *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
-
-
-def browser(exe, *args, timeout=120):
-    profile = tempfile.mkdtemp(prefix="alive-chromium-")
-    try:
-        return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                              text=True, timeout=timeout)
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def build_fleet(home):
@@ -101,7 +136,8 @@ def build_fleet(home):
                 st = "ok" if n % 9 else "skipped"
             hb = heartbeat.build(task, at, status=st, started_at=at - timedelta(seconds=40 + n), completed_at=at,
                                  summary=f"run {n} of {task}", warnings=["2 rows late"] if st == "partial" else [],
-                                 errors=["timeout"] if st == "error" else [])
+                                 errors=["timeout"] if st == "error" else [], exit_code=1 if st == "error" else 0,
+                                 output_tail=f"step 1 done\nstep 2 {'failed: timeout' if st == 'error' else 'done'}\n")
             heartbeat.write(home / "health", hb)
     report = json.loads(alive(home, "report", "--format", "json").stdout)
     sources = [i["name"] for i in report["items"] if i["kind"] == "source"]
@@ -112,6 +148,7 @@ def build_fleet(home):
 
 def dom_checks(dom, report, where, live):
     check(f'id="badge" data-overall="{report["overall"]}"' in dom, f"{where}: the badge says {report['overall']}")
+    check("<h1" in dom and "0 RED" not in dom, f"{where}: an <h1>, and no \"0 RED\" pill")
     missing = [f"{i['kind']}:{i['name']}" for i in report["items"]
                if f'data-item="{i["kind"]}:{i["name"]}"' not in dom]
     check(not missing, f"{where}: every item of the report is on the page ({len(report['items'])} items)"
@@ -123,54 +160,257 @@ def dom_checks(dom, report, where, live):
     if live:
         check(all('name="csrf"' in b[1] and "disabled" not in b[1] for b in buttons),
               f"{where}: the buttons are enabled and carry the CSRF token")
-    check("<script" not in dom.lower(), f"{where}: no script on the page")
+    else:
+        check(all("disabled" in b[1] for b in buttons), f"{where}: the buttons are disabled (no server)")
+    check(dom.lower().count("<script") == 1 and 'http-equiv="refresh"' not in dom,
+          f"{where}: one script (the page's own), no meta refresh")
 
 
-def live_page(exe, home, report):
-    proc = subprocess.Popen([sys.executable, str(ALIVE), "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, ALIVE_HOME=str(home)))
-    try:
-        line = proc.stdout.readline()
+def axe(page, axe_js, where):
+    """Run axe-core on the page; count the violating nodes by impact; fail on critical or serious."""
+    if axe_js is None:
+        return
+    page.js(axe_js + ";0", timeout=120)
+    found = page.js("axe.run(document).then(r => r.violations.map(v => [v.id, v.impact, v.nodes.length]))",
+                    timeout=180)
+    counts = {impact: sum(n for _, i, n in found if i == impact) for impact in ("critical", "serious", "moderate",
+                                                                               "minor")}
+    axe_counts[where] = counts
+    detail = ", ".join(f"{rule} ({impact}, {n})" for rule, impact, n in found) or "none"
+    check(counts["critical"] == 0 and counts["serious"] == 0,
+          f"axe {where}: critical {counts['critical']}, serious {counts['serious']} (all violations: {detail})")
+
+
+def static_page(browser, home, report, axe_js):
+    page_file = home / "site" / "index.html"
+    r = alive(home, "report", "--format", "html", "--out", str(page_file))
+    check(r.returncode == 0 and page_file.is_file(), "alive report --format html --out site/index.html")
+    check((home / "site" / "badge.svg").is_file() and (home / "site" / "badge" / "sync-crm.svg").is_file(),
+          "the static report wrote its badges (site/badge.svg, site/badge/<item>.svg)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (width, height, mobile) in SIZES.items():
+        for dark in (False, True):
+            page = browser.page(width, height, mobile, dark)
+            page.goto(page_file.as_uri())
+            scheme = "dark" if dark else "light"
+            if not dark:
+                dom_checks(page.js("document.documentElement.outerHTML"), report, f"static page ({label})", False)
+                words = page.js("document.getElementById('checked').textContent")
+                check(bool(re.fullmatch(r"snapshot from .+, (just now|\d+ s ago)", words or "")),
+                      f"static page says how old it is: {words!r}")
+            shot = SHOTS / f"dashboard-{label}{'-dark' if dark else ''}.png"
+            page.screenshot(shot, width)
+            check(shot.stat().st_size > 10_000, f"screenshot {shot.relative_to(ROOT)} ({width} px, {scheme})")
+            axe(page, axe_js, f"static {label} {scheme}")
+            page.close()
+
+
+class Server:
+    """`alive serve --port PORT --poll 1s` on loopback, started and stopped for real."""
+
+    def __init__(self, home, port):
+        self.home, self.port = home, port
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, str(ALIVE), "serve", "--port", str(self.port), "--poll", "1s"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=dict(os.environ, ALIVE_HOME=str(self.home)))
+        line = self.proc.stdout.readline()
         m = re.search(r"http://\S+/", line)
-        check(bool(m), f"alive serve printed its URL ({line.strip()!r})")
-        if m:
-            r = browser(exe, "--dump-dom", m.group(0))
-            dom_checks(r.stdout, report, "live page", live=True)
-    finally:
-        proc.terminate()
+        if not m:
+            raise cdp.CdpError(f"alive serve did not start: {line!r}")
+        self.url = m.group(0)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
         try:
-            proc.wait(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def card_state(page, source):
+    return page.js(f"(document.querySelector('#source-{source} [data-trigger]') || {{}}).dataset?.trigger || null")
+
+
+def focused_trigger(page):
+    """The source whose Trigger now button has the focus, or None."""
+    return page.js("(function(){var a=document.activeElement;"
+                   "return a && a.tagName==='BUTTON' && a.closest('form.trigger') ? a.closest('article').id : null})()")
+
+
+def click(page, selector):
+    """A real mouse click at the element's middle (DOM domain: works with JavaScript off too)."""
+    root = page.call("DOM.getDocument")["root"]["nodeId"]
+    node = page.call("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    if not node:
+        raise cdp.CdpError(f"no element {selector}")
+    page.call("DOM.scrollIntoViewIfNeeded", {"nodeId": node})
+    quad = page.call("DOM.getBoxModel", {"nodeId": node})["model"]["content"]
+    x, y = sum(quad[0::2]) / 4, sum(quad[1::2]) / 4
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+
+def keyboard_trigger(page, source):
+    """Tab from the top of the page to the source's Trigger now (at most 300 presses), then Enter."""
+    for presses in range(1, 301):
+        page.key("Tab")
+        if focused_trigger(page) == f"source-{source}":
+            break
+    else:
+        return check(False, f"keyboard: Tab never reached the Trigger now of {source}")
+    check(True, f"keyboard: {presses} Tab presses reach the Trigger now of {source}")
+    since = page.mark()
+    page.key("Enter")
+    page.wait_for("Page.loadEventFired", since, 30)
+    return True
+
+
+def live_checks(browser, home, report, axe_js):
+    port = free_port()
+    with Server(home, port) as server:
+        page = browser.page(1280, 900)
+        page.goto(server.url)
+        dom_checks(page.js("document.documentElement.outerHTML"), report, "live page", live=True)
+        check(page.js("document.documentElement.classList.contains('js')") is True
+              and not [e for e in page.console_errors() if "Content Security Policy" in e],
+              "live page: its script runs under the server's Content-Security-Policy (no violation)")
+        for label, (width, height, mobile) in SIZES.items():
+            for dark in (False, True):
+                p = browser.page(width, height, mobile, dark)
+                p.goto(server.url)
+                axe(p, axe_js, f"live {label} {'dark' if dark else 'light'}")
+                p.close()
+
+        # keyboard only: Tab to "Trigger now" of sales, Enter; queued, and the focus is back on it
+        if keyboard_trigger(page, "sales"):
+            check(page.js("location.hash") == "#trigger-sales" and focused_trigger(page) == "source-sales",
+                  "after Enter the page is back with the focus on the same button")
+            check(card_state(page, "sales") == "queued", "the sales card says its refresh is queued (not green)")
+            pills = page.js("document.querySelector('#badge .counts').textContent")
+            check("pending" in pills, f"the header counts the pending triggers: {pills!r}")
+        page.js("window.aliveMark = 42")
+        r = alive(home, "triggers", timeout=300)
+        say(f"alive triggers (the runner) exit {r.returncode}: {r.stdout.strip()[:300]}")
+        try:
+            page.wait_js("(document.querySelector('#source-sales [data-trigger]')||{}).dataset?.trigger==='refreshed'",
+                         timeout=30)
+            refreshed = True
+        except cdp.CdpError:
+            refreshed = False
+        check(refreshed and page.js("window.aliveMark") == 42,
+              f"without a reload the sales card went to {card_state(page, 'sales')!r} (want 'refreshed')")
+        check(focused_trigger(page) == "source-sales", "the live update kept the focus on the button")
+        billing = page.js("(document.querySelector('#source-billing [data-trigger]')||{}).textContent||''")
+        check("login expired at vendor-portal" in billing, f"the billing card says why it was not refreshed: {billing!r}")
+        page.screenshot(SHOTS / "dashboard-live-desktop.png", 1280)
+
+        # the run log of one task, and the badges
+        log = browser.page(1280, 900)
+        log.goto(server.url + "task/sync-crm")
+        runs = log.js("document.querySelectorAll('.runlog > li').length")
+        tails = log.js("document.querySelectorAll('.runlog pre').length")
+        check(runs >= 19 and tails >= 19, f"/task/sync-crm lists its runs ({runs}) with their output tails ({tails})")
+        log.screenshot(SHOTS / "task-log-desktop.png", 1280)
+        axe(log, axe_js, "task log desktop light")
+        log.scheme(dark=True)
+        axe(log, axe_js, "task log desktop dark")
+        log.close()
+        with urllib.request.urlopen(server.url + "badge.svg", timeout=10) as answer:
+            svg = answer.read().decode()
+        check(svg.startswith("<svg") and report["overall"] in svg, "/badge.svg is a badge of the overall color")
+
+        # JavaScript off: a Reload link, nothing that refreshes by itself
+        nojs = browser.page(390, 844, True)
+        nojs.call("Emulation.setScriptExecutionDisabled", {"value": True})
+        nojs.goto(server.url)
+        root = nojs.call("DOM.getDocument")["root"]["nodeId"]
+        reload_link = nojs.call("DOM.querySelector", {"nodeId": root, "selector": "noscript a.reload"})["nodeId"]
+        check(bool(reload_link), "with JavaScript off the live page offers a Reload link")
+
+        # the installed app: the service worker takes the page, for the day the server is gone
+        sw_ready = page.js("navigator.serviceWorker.ready.then(() => true)", timeout=30)
+        since = page.mark()
+        page.call("Page.reload")
+        page.wait_for("Page.loadEventFired", since, 30)
+        controlled = page.js("!!navigator.serviceWorker.controller")
+        check(sw_ready and controlled, "the service worker is installed and serves the page")
+        manifest = page.js("fetch('/manifest.webmanifest').then(r => r.json()).then(m => m.icons.length)")
+        check(manifest >= 3, f"the web app manifest lists its icons ({manifest})")
+
+    # a form of an older page (the server restarted): back to the page, with a notice
+    with Server(home, port):
+        before = sorted(os.listdir(home / "triggers")) if (home / "triggers").exists() else []
+        since = nojs.mark()
+        click(nojs, "#source-sales form.trigger button")
+        nojs.wait_for("Page.loadEventFired", since, 30)
+        root = nojs.call("DOM.getDocument")["root"]["nodeId"]
+        notice = nojs.call("DOM.querySelector", {"nodeId": root, "selector": "#notice"})["nodeId"]
+        text = nojs.call("DOM.getOuterHTML", {"nodeId": notice})["outerHTML"] if notice else ""
+        after = sorted(os.listdir(home / "triggers")) if (home / "triggers").exists() else []
+        check("older page" in text and before == after,
+              "a form from before a restart leads back to the page with a notice, and queues nothing")
+        nojs.close()
+
+    # the server is gone: the app still shows the last page, and says how old it is
+    since = page.mark()
+    page.call("Page.reload")
+    try:
+        page.wait_for("Page.loadEventFired", since, 30)
+        page.wait_js("!document.getElementById('offline').hidden", timeout=20)
+        offline = page.js("document.getElementById('offline').textContent")
+    except cdp.CdpError as exc:
+        offline = f"({exc})"
+    check("Cannot reach alive serve" in offline and ("ago" in offline or "just now" in offline),
+          f"with the server gone the app shows the last page and its age: {offline!r}")
+    page.screenshot(SHOTS / "dashboard-offline-desktop.png", 1280)
+    page.close()
+
+
+def print_axe_table():
+    if not axe_counts:
+        return
+    say("axe-core " + AXE_VERSION + " violations (nodes) by page, width and scheme:")
+    for where, c in axe_counts.items():
+        say(f"  {where:<28} critical {c['critical']}  serious {c['serious']}  moderate {c['moderate']}  "
+            f"minor {c['minor']}")
 
 
 def main():
     started = time.monotonic()
     exe = find_browser()
     if not exe:
-        say("FAIL chromium is not installed and could not be installed here "
+        say(("SKIPPED" if OPTIONAL else "FAIL") + ": chromium is not installed and could not be installed here "
             "(install it: apt-get install chromium); nothing was checked")
-        return 1
+        return 0 if OPTIONAL else 1
     say(f"browser: {exe}")
+    axe_js, why = load_axe()
+    if axe_js is None:
+        say(f"axe-core {AXE_VERSION} cannot be had: {why}; the accessibility counts are "
+            + ("skipped" if OPTIONAL else "a failure"))
+        if not OPTIONAL:
+            failures.append("axe-core")
     home = Path(tempfile.mkdtemp(prefix="alive-browser-check-"))
+    browser = cdp.Browser(exe)
     try:
         report = build_fleet(home)
-        page = home / "site" / "index.html"
-        r = alive(home, "report", "--format", "html", "--out", str(page))
-        check(r.returncode == 0 and page.is_file(), "alive report --format html --out site/index.html")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for label, (width, height) in SIZES.items():
-            shot = SHOTS / f"dashboard-{label}.png"
-            if shot.exists():
-                shot.unlink()
-            browser(exe, f"--screenshot={shot}", f"--window-size={width},{height}", page.as_uri())
-            check(shot.is_file() and shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n",
-                  f"screenshot {shot.relative_to(ROOT)} ({width}x{height})")
-        r = browser(exe, "--dump-dom", page.as_uri())
-        dom_checks(r.stdout, report, "static page", live=False)
-        live_page(exe, home, report)
+        static_page(browser, home, report, axe_js)
+        live_checks(browser, home, report, axe_js)
+    except cdp.CdpError as exc:
+        check(False, f"the browser: {exc}")
     finally:
+        browser.close()
         shutil.rmtree(home, ignore_errors=True)
+    print_axe_table()
     say(f"{'all checks passed' if not failures else str(len(failures)) + ' check(s) failed'} "
         f"in {time.monotonic() - started:.0f}s")
     return 1 if failures else 0

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,17 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("ALIVE_HOME", str(h))
     monkeypatch.delenv("ALIVE_CONFIG", raising=False)
     return h
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """local_zone("Europe/Berlin"): the local zone (TZ) for this test, restored afterwards."""
+    def use(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield use
+    monkeypatch.undo()
+    time.tzset()
 
 
 def run_alive(*args, home=None, env=None, timeout=60, input=None, cwd=None):

@@ -73,12 +73,8 @@ def test_the_common_options_are_accepted(tmp_path):
 
 
 @pytest.fixture
-def berlin(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def berlin(local_zone):
+    local_zone("Europe/Berlin")
 
 
 def test_the_default_start_is_now(berlin, capsys):

@@ -263,23 +263,27 @@ def test_duration_s_from_the_writer_wins(home):
 
 # ---- html ---------------------------------------------------------------------------
 
-def test_html_is_one_self_contained_page_without_script(home):
+def test_html_is_one_self_contained_page_with_only_its_own_script(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home))
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
-    assert "<style>" in page and "<script" not in page.lower()
+    assert "<style>" in page and page.lower().count("<script") == 1
+    assert f"<script>{render_html.SCRIPT}</script>" in page and "<script src" not in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)          # no external asset
     assert "@import" not in page and "url(" not in page
 
 
-def test_html_badge_counts_and_health_details_open_only_when_red(home):
+def test_html_badge_counts_and_health_details_open_when_red_or_yellow(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
+    page = render_html.render(view(home))
+    assert '<details class="section" id="health">' in page
+    assert '<ul class="counts" aria-label="counts"><li class="count">1 item</li></ul>' in page
     beat(home, "meh", NOW - timedelta(minutes=5), status="partial")
     page = render_html.render(view(home))
     assert 'id="badge" data-overall="YELLOW"' in page
-    assert '<span class="count">2 items</span><span class="count">0 RED</span><span class="count">1 YELLOW</span>' in page
-    assert '<details class="section" id="health">' in page
+    assert '<li class="count">2 items</li><li class="count">1 YELLOW</li></ul>' in page and "0 RED" not in page
+    assert '<details class="section" id="health" open>' in page and 'id="priority"' not in page
     beat(home, "bad", NOW - timedelta(minutes=5), status="error")
     page = render_html.render(view(home))
     assert '<details class="section" id="health" open>' in page and 'id="priority"' in page
@@ -290,10 +294,10 @@ def test_html_strip_has_20_cells_oldest_first_with_titles(home):
     for n in range(4):
         beat(home, "etl", NOW - timedelta(hours=4 - n), status=statuses[n], summary=f"run {n}")
     page = render_html.render(view(home))
-    strip = re.search(r'<div class="strip"[^>]*>(.*?)</div>', page).group(1)
-    cells = re.findall(r'<span class="s-(\w+)"', strip)
+    strip = re.search(r'<ol class="strip"[^>]*>(.*?)</ol>', page).group(1)
+    cells = re.findall(r'<li class="s-(\w+)"', strip)
     assert cells == ["none"] * 16 + statuses
-    assert 'title="' in strip and "· partial · 30s · run 1" in strip
+    assert "· partial · 30 s · run 1</span>" in strip
 
 
 def test_html_static_trigger_buttons_are_disabled_with_a_hint(home):
@@ -307,10 +311,10 @@ def test_html_static_trigger_buttons_are_disabled_with_a_hint(home):
 
 def test_html_served_trigger_buttons_carry_the_token(home):
     reg = fleet(home, '[sources.track]\npath = "track.json"\nmax_age = "15m"\n')
-    page = render_html.render(view(home, reg), csrf="tok-123", refresh_s=30)
+    page = render_html.render(view(home, reg), csrf="tok-123", live=render_html.Live(30))
     assert ('<form class="trigger" method="post" action="/trigger/track"><input type="hidden" name="csrf" '
-            'value="tok-123"><button type="submit">Trigger now</button></form>') in page
-    assert '<meta http-equiv="refresh" content="30">' in page
+            'value="tok-123"><button type="submit" id="trigger-track">Trigger now</button></form>') in page
+    assert 'data-poll="30"' in page and '<meta http-equiv="refresh"' not in page
 
 
 def test_html_source_pill_and_trigger_note(home):
@@ -321,8 +325,8 @@ def test_html_source_pill_and_trigger_note(home):
         "consecutive_failures": 0, "last_success_at": "2026-05-02T22:59:48Z",
         "last_trigger_at": "2026-05-02T22:59:45Z"}}}))
     page = render_html.render(view(home, reg))
-    assert '<span class="pill p-GREEN">fresh · 12s / 15m</span>' in page
-    assert "refreshed 12s ago by a trigger" in page
+    assert '<span class="pill p-GREEN">fresh · 12 s old, max 15 min</span>' in page
+    assert "refreshed 12 s ago by a trigger" in page
     later = render_html.render(view(home, reg, now=NOW + timedelta(hours=2)))
     assert "by a trigger" not in later and '<span class="pill p-YELLOW">stale · ' in later
 
@@ -332,7 +336,7 @@ def test_html_shows_a_queued_trigger(home):
 
     reg = fleet(home, '[sources.track]\npath = "track.json"\nmax_age = "15m"\n')
     queue.enqueue(home, reg, "track", "cli", NOW - timedelta(seconds=20))
-    assert "refresh queued 20s ago" in render_html.render(view(home, reg))
+    assert "refresh queued 20 s ago, waiting for the trigger runner" in render_html.render(view(home, reg))
 
 
 def test_a_health_folder_full_of_invalid_files_still_renders_and_lists_them(home):
@@ -362,7 +366,8 @@ def test_out_writes_the_file_atomically_and_says_so(home, tmp_path, fmt):
     r = run_alive("report", "--format", fmt, "--out", out, home=home)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"alive report: wrote {out} ({fmt})\n" and r.stderr == ""
-    assert "etl" in out.read_text() and [p.name for p in out.parent.iterdir()] == [out.name]
+    beside = ["badge", "badge.svg", out.name] if fmt == "html" else [out.name]     # html: its badges too
+    assert "etl" in out.read_text() and sorted(p.name for p in out.parent.iterdir()) == beside
     if fmt == "json":
         assert json.loads(out.read_text())["items"][0]["name"] == "etl"
 

@@ -78,7 +78,7 @@ def request(server, method, path, body=None, headers=None, timeout=10):
 def csrf(server):
     status, _, page = request(server, "GET", "/")
     assert status == 200
-    tokens = set(re.findall(r'<input type="hidden" name="csrf" value="([^"]+)">', page))
+    tokens = set(re.findall(r'<input type="hidden" name="csrf" value="([^"]+)"><button type="submit" id="trigger-', page))
     assert len(tokens) == 1
     return tokens.pop()
 
@@ -98,7 +98,7 @@ def test_healthz_status_json_and_the_dashboard(server, home):
     assert {i["name"] for i in doc["items"]} == {"track", "sales.eu", "alive-watchdog"}
     status, headers, page = request(server, "GET", "/?utm=x")
     assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
-    assert 'id="badge"' in page and '<meta http-equiv="refresh"' in page and "<script" not in page
+    assert 'id="badge"' in page and '<meta http-equiv="refresh"' not in page and 'data-poll="15"' in page
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert request(server, "GET", "/nope")[0] == 404
 
@@ -129,7 +129,7 @@ def test_a_foreign_host_header_is_refused_while_bound_to_loopback(server):
 def test_a_form_post_with_the_token_queues_and_redirects_back(server, home):
     token = csrf(server)
     status, headers, _ = request(server, "POST", "/trigger/track", body=f"csrf={token}")
-    assert status == 303 and headers["Location"] == "/#source-track"
+    assert status == 303 and headers["Location"] == "/#trigger-track"     # the focus back on the button
     [name] = queued(home)
     request_doc = json.loads((home / "triggers" / name).read_text())
     assert request_doc["source"] == "track" and request_doc["origin"] == "serve/form"

@@ -105,7 +105,7 @@ def test_a_red_auth_expired_source_never_wears_the_green_fresh_pill(home):
     assert report.ordered(view.result.items)[0].color == "RED"
     css, text = pill(render_html.render(view))
     assert "p-fresh" not in css and "fresh" not in text
-    assert css == "p-RED" and text.startswith("auth_expired · 12s / 15m")
+    assert css == "p-RED" and text.startswith("auth_expired · 12 s old, max 15 min")
 
 
 def test_a_source_red_by_its_probe_with_young_data_has_a_red_pill(home):
@@ -115,7 +115,7 @@ def test_a_source_red_by_its_probe_with_young_data_has_a_red_pill(home):
     (home / "state" / "probes.json").write_text(json.dumps({"browser": {"state": "expired",
                                                                         "checked_at": "2026-05-02T06:59:00Z"}}))
     css, text = pill(render_html.render(report.build_view(home, reg, T0)))
-    assert css == "p-RED" and "fresh" not in text and "12s / 15m" in text
+    assert css == "p-RED" and "fresh" not in text and "12 s old, max 15 min" in text
 
 
 @pytest.mark.parametrize("offset,css,word", [(-1, "p-GREEN", "fresh"), (0, "p-GREEN", "fresh"),

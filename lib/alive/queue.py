@@ -62,8 +62,45 @@ def pending(home):
             continue
         doc, problem = read_request(os.path.join(folder, name))
         if problem is None:
-            out.append(dict(doc, file=scan.display_name(name)))
+            out.append(dict(doc, file=scan.display_name(name), ref=name))
     return sorted(out, key=lambda r: (r["requested_at"], r["file"]))
+
+
+PENDING_TIMEOUT_S = 3          # the page waits this long for the KV store's listing, no more
+
+
+def pending_requests(home, reg, timeout=PENDING_TIMEOUT_S):
+    """What the dashboard counts as queued -> ([request], problem or None), oldest first.
+    Each request has "source", "requested_at" (None when the key does not say) and "ref"
+    (the spool file's name, or the KV key: what the trigger runner's journal names).
+    http-kv: one key listing and nothing more (the time is in the key's id, so no value is
+    read); a store that cannot be listed is a problem said on the page, never "0 queued"."""
+    if reg.triggers.backend != "http-kv":
+        return pending(home), None
+    from . import kv
+
+    cfg = reg.triggers.http_kv
+    try:
+        keys = kv.list_keys(cfg, kv.token(cfg), timeout)
+    except (OSError, UsageError) as exc:
+        return [], f"the trigger queue cannot be read: {exc}"
+    out = []
+    for key in keys:
+        source, colon, request_id = key[len(cfg.prefix):].partition(":")
+        if colon and source in reg.sources:
+            out.append({"source": source, "requested_at": requested_at_of(request_id), "ref": key, "file": key})
+    return sorted(out, key=lambda r: (r["requested_at"] or "", r["ref"])), None
+
+
+def requested_at_of(request_id):
+    """The ISO time in a KV request id (`20260502T010203Z.<hex>`, as kv.enqueue makes it), or None."""
+    from datetime import datetime, timezone
+
+    try:
+        stamp = datetime.strptime(request_id.partition(".")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return format_iso(stamp)
 
 
 def read_request(path):

@@ -62,6 +62,7 @@ class Task:
     min_duration: int | None = None
     depends_on: tuple = ()
     description: str | None = None
+    tags: tuple = ()            # words to filter the dashboard by (tags = ["finance", "daily"])
     line: int | None = None
     grace: int | None = None         # None: 10% of the gap before the expected run, >= 5m (lateness.py)
     recover_after: int = 1           # non-error runs in a row before a RED task counts as recovered
@@ -85,6 +86,7 @@ class Source:
     alert_after: int = 1
     schedule: object = None  # Schedule | None
     description: str | None = None
+    tags: tuple = ()
     line: int | None = None
 
 
@@ -463,6 +465,7 @@ class _Checker:
             "grace": _duration(positive=False),
             "recover_after": _int(1),
             "slow_after": _slow_after,
+            "tags": _tags,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
         return Task(name=name, line=self.line_of(key), **values)
@@ -484,6 +487,7 @@ class _Checker:
             "alert_after": _int(1),
             "schedule": _schedule,
             "description": _string,
+            "tags": _tags,
         }, required=[("path", '"data/file.json"'), ("max_age", '"15m"')])
         probe = values.get("probe")
         if probe is not None and not _has_table(self.doc, "probes", probe):
@@ -743,6 +747,19 @@ def _names(value):
     if isinstance(value, str):
         raise _Bad(f"{_show(value)} is a string; write a list: [{_show(value)}]")
     return _strings(value)
+
+
+_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+
+
+def _tags(value):
+    """tags = ["finance", "daily"]: words for the dashboard's filter (they go into its URLs)."""
+    tags = _names(value)
+    bad = [t for t in tags if not _TAG_RE.match(t)]
+    if bad:
+        raise _Bad(f"{_show(bad[0])} is not a tag (letters, digits, . _ -, starting with a letter or digit, "
+                   f"at most 64 characters)")
+    return tuple(dict.fromkeys(tags))
 
 
 def _schedule(value):

@@ -1,8 +1,18 @@
-"""The dashboard: one self-contained HTML page (inline CSS, no script, no external asset).
+"""The dashboard: one self-contained HTML page (inline CSS, one small inline script, no
+external asset), and the run log page of one task (`alive serve`'s /task/<id>).
 
 Every string from a heartbeat, a state file or the registry goes through esc()
 (html.escape with quote=True), in text and in attributes alike: a summary
-`<script>alert(1)</script>` shows as text. The page works with JavaScript off; it has none.
+`<script>alert(1)</script>` shows as text. The script (SCRIPT) is a constant: no data is
+ever written into it (what it needs comes from data- attributes), so its hash (SCRIPT_HASH)
+is the only script a Content-Security-Policy has to allow. The page works without it:
+only the ages stop moving, and the live page then offers a plain "Reload" link.
+
+With the script, the live page (`alive serve`, live given) asks /status.json every
+poll_s seconds with If-None-Match; when the fleet changed it fetches the page again and
+swaps in the parts marked data-live that differ, keeping focus and scroll. Ages
+("12 min ago") are <time datetime> elements the script keeps current, the absolute time
+with its zone in their title; the static report says how old it is the same way.
 
 Trigger buttons: rendered by `alive serve` (csrf given) they are plain forms POSTing to
 /trigger/<source> with the server's CSRF token in a hidden field. In a static file
@@ -10,19 +20,36 @@ Trigger buttons: rendered by `alive serve` (csrf given) they are plain forms POS
 carry, so the buttons are shown disabled, with a hint to run `alive serve` and a link
 to settings.dashboard_url when it is set.
 """
+import base64
+import functools
+import hashlib
 import html
 import json
+from dataclasses import dataclass
 
 from . import health
-from .report import (advice, age_words, ago, badge_counts, iso_short, local_time, newest_notes, ordered,
-                     trigger_note)
-from .timeutil import format_duration, format_iso
+from .report import (advice, ago_words, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
+                     zoned)
+from .timeutil import format_iso, parse_iso, seconds_between
 
 STRIP = 20                      # cells in a task's strip of runs
 NOTES_SHOWN = 3                 # newest errors and warnings shown per task
 METRICS_SHOWN = 6               # the newest run's metrics, the first few, each cut to VALUE_CHARS
 VALUE_CHARS = 60
 INVALID_SHOWN = 500             # a health/ full of garbage still gives a page of reasonable size
+NOTICES = {                     # ?notice=KEY: fixed texts, never words taken from the URL
+    "stale": "That button came from an older page (alive serve restarted since): nothing was queued. "
+             "The page is current now: press \"Trigger now\" again.",
+    "login": "Your login expired: log in again, then press \"Trigger now\" again.",
+}
+
+
+@dataclass
+class Live:
+    """What only the live page has: how often its script asks /status.json, and the
+    ETag /status.json answers with right now (so the first poll is a 304)."""
+    poll_s: int
+    etag: str = ""
 
 
 def esc(value):
@@ -35,36 +62,70 @@ def esc_advice(text):
     return "".join(f"<code>{esc(part)}</code>" if n % 2 else esc(part) for n, part in enumerate(parts))
 
 
-def render(view, csrf=None, refresh_s=None):
+def instant(value):
+    """An ISO text or a datetime -> datetime, or None when it is not a time."""
+    if value is None or hasattr(value, "astimezone"):
+        return value
+    try:
+        return parse_iso(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def time_tag(value, now, relative=True):
+    """<time> for an ISO text or a datetime: '12 min ago' (relative; the script keeps it
+    current) or 'Fri 7:05 AM CEST', with the full time and its zone in the title."""
+    dt = instant(value)
+    if dt is None:
+        return esc(value if value is not None else "-")
+    words = ago_words(seconds_between(dt, now)) if relative else short_time(dt, now)
+    mark = " data-ago" if relative else ""
+    return f'<time datetime="{format_iso(dt)}" title="{esc(zoned(dt))}"{mark}>{esc(words)}</time>'
+
+
+def render(view, csrf=None, live=None, tag=None, notice=None):
     """The page. csrf: the server's token (live page, working buttons); None: a static file.
-    refresh_s: a <meta refresh> for the live page, so it stays current without script."""
+    live: a Live (the page polls and updates itself). tag: show only items with this tag.
+    notice: a key of NOTICES, said at the top (a refused trigger)."""
     result = view.result
-    red = [i for i in ordered(result.items) if i.color == health.RED]
-    tasks = [i for i in ordered(result.items) if i.kind == "task"]
-    sources = [i for i in ordered(result.items) if i.kind == "source"]
-    parts = [head(result, refresh_s), header(view, csrf is not None)]
-    if red:
-        parts.append(priority(red, view))
+    shown = [i for i in ordered(result.items) if tag is None or tag in item_tags(i, view)]
+    red = [i for i in shown if i.color == health.RED]
+    tasks = [i for i in shown if i.kind == "task"]
+    sources = [i for i in shown if i.kind == "source"]
+    parts = [head(result, live), header(view, live), banners(notice, live), tag_filter(view, tag)]
+    parts.append(f'<div id="priority-slot" data-live>{priority(red, view) if red else ""}</div>')
     # Sources before the tasks: a fleet has a few of them and many tasks, and their
     # "Trigger now" buttons should not sit below a thousand task cards on a phone.
-    if sources or view.registry.sources:
+    if sources or (view.registry.sources and tag is None):
         parts.append(sources_section(sources, view, csrf))
-    parts.append(health_section(tasks, view, open_=bool(red)))
-    if result.invalid_files:
-        parts.append(invalid_section(result.invalid_files))
-    parts.append(footer(view, csrf is not None))
-    return "\n".join(parts) + "\n"
+    parts.append(health_section(tasks, view, live is not None,
+                                open_=any(t.color in (health.RED, health.YELLOW) for t in tasks)))
+    parts.append(f'<div id="invalid-slot" data-live>{invalid_section(result.invalid_files)}</div>')
+    parts.append(footer(view, live is not None))
+    return "\n".join(p for p in parts if p) + "\n"
 
 
-def head(result, refresh_s):
-    refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">\n' if refresh_s else ""
-    return page_start(f"{result.overall} · alive", CSS, refresh) + "\n<main>"
+def item_tags(item, view):
+    entry = (view.registry.tasks if item.kind == "task" else view.registry.sources).get(item.name)
+    return getattr(entry, "tags", ()) or ()
 
 
-def page_start(title, css, extra_head=""):
+def head(result, live):
+    if live:
+        extra = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
+                 'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-192.png">\n'
+                 '<meta name="theme-color" content="#1f2328">\n')
+        attrs = f' data-poll="{int(live.poll_s)}" data-etag="{esc(live.etag)}" data-sw'
+    else:
+        extra = f'<meta http-equiv="Content-Security-Policy" content="{esc(STATIC_CSP)}">\n'
+        attrs = ""
+    return page_start(f"{result.overall} · alive", CSS, extra, attrs) + "\n<main>"
+
+
+def page_start(title, css, extra_head="", html_attrs=""):
     """From <!doctype> to <body>: how every page alive writes or serves begins (serve's login page too)."""
     return f"""<!doctype html>
-<html lang="en">
+<html lang="en"{html_attrs}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -75,16 +136,59 @@ def page_start(title, css, extra_head=""):
 <body>"""
 
 
+def badge_pills(view):
+    """The header's counts: never a zero (no "0 RED"), but an unknown queue is said."""
+    c, items = view.counts, len(view.result.items)
+    pills = [f"{items} item{'s' if items != 1 else ''}"]
+    pills += [f"{c[color]} {color}" for color in (health.RED, health.YELLOW) if c[color]]
+    pills += grey_counts(view)
+    if view.running_count:
+        pills.append(f"{view.running_count} running now")
+    if view.pending_count:
+        pills.append(f"{view.pending_count} trigger{'s' if view.pending_count != 1 else ''} pending")
+    if view.pending_problem:
+        pills.append("pending triggers unknown")
+    return pills
+
+
 def header(view, live):
     result = view.result
-    counts = "".join(f'<span class="count">{esc(part)}</span>' for part in badge_counts(view))
-    mode = "live, refreshes by itself" if live else "static snapshot"
-    return f"""<header class="top c-{esc(result.overall)}" id="badge" data-overall="{esc(result.overall)}">
-<div class="badge"><span class="dot big"></span>{esc(result.overall)}</div>
-<div class="counts">{counts}</div>
-<div class="checked">checked <time datetime="{esc(format_iso(result.checked_at))}">\
-{esc(local_time(result.checked_at))}</time> · {mode}</div>
+    pills = "".join(f'<li class="count">{esc(p)}</li>' for p in badge_pills(view))
+    checked = time_tag(result.checked_at, view.now)
+    if live:
+        when = (f'<span id="live-state">live</span>, updated {checked} '
+                f'<noscript>· <a class="reload" href="/">Reload</a> (JavaScript is off: '
+                f'the page does not update by itself)</noscript>')
+    else:
+        when = f"snapshot from {esc(short_time(result.checked_at, view.now))}, {checked}"
+    return f"""<header class="top c-{esc(result.overall)}" id="badge" data-overall="{esc(result.overall)}" data-live>
+<h1 class="badge"><span class="dot big" aria-hidden="true"></span><span class="vh">Fleet status: </span>{esc(result.overall)}</h1>
+<ul class="counts" aria-label="counts">{pills}</ul>
+<p class="checked" id="checked">{when}</p>
 </header>"""
+
+
+def banners(notice, live):
+    parts = []
+    if notice in NOTICES:
+        parts.append(f'<p class="notice" id="notice" role="alert">{esc(NOTICES[notice])}</p>')
+    if live:
+        parts.append('<p class="notice" id="offline" role="status" hidden></p>')
+    return "\n".join(parts)
+
+
+def tag_filter(view, tag):
+    tags = sorted({t for entries in (view.registry.tasks, view.registry.sources)
+                   for e in entries.values() for t in (getattr(e, "tags", ()) or ())})
+    if not tags:
+        return ""
+
+    def link(label, href, current):
+        return f'<a href="{esc(href)}"{" aria-current=page" if current else ""}>{esc(label)}</a>'
+
+    links = [link("all", "/" if tag is None else "?", tag is None)]
+    links += [link(t, f"?tag={t}", t == tag) for t in tags]
+    return f'<nav class="tags" aria-label="Filter by tag">Tags: {" ".join(links)}</nav>'
 
 
 def priority(red, view):
@@ -92,7 +196,7 @@ def priority(red, view):
     for item in red:
         anchor = f"{item.kind}-{item.name}"
         rows.append(f"""<li><a href="#{esc(anchor)}"><b>{esc(item.name)}</b></a> <span class="kind">{esc(item.kind)}</span>
-<div class="why">{esc("; ".join(item.reasons))}</div>
+<div class="why">{reasons_html(item, view.now, "; ")}</div>
 <div class="todo"><b>What to do:</b> {esc_advice(advice(item, view))}</div></li>""")
     return f"""<section class="priority" id="priority">
 <h2>Priority #1</h2>
@@ -100,74 +204,155 @@ def priority(red, view):
 </section>"""
 
 
-def health_section(tasks, view, open_):
+def health_section(tasks, view, live, open_):
     c = {color: sum(1 for t in tasks if t.color == color) for color in (health.RED, health.YELLOW)}
     bits = [f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"]
     bits += [f"{n} {color}" for color, n in c.items() if n]
-    import functools
-
-    when = functools.lru_cache(maxsize=4096)(lambda text: iso_short(text, view.now))
-    cards = "\n".join(task_card(item, view, when) for item in tasks) or \
+    when = functools.lru_cache(maxsize=4096)(lambda text: run_time(text, view.now))
+    cards = "\n".join(task_card(item, view, live, when) for item in tasks) or \
         '<p class="empty">No task has reported yet and fleet.toml registers none.</p>'
     return f"""<details class="section" id="health"{" open" if open_ else ""}>
-<summary><h2>System Health</h2> <span class="muted">{esc(" · ".join(bits))}</span></summary>
+<summary><h2>System Health</h2> <span class="muted" id="health-counts" data-live>{esc(" · ".join(bits))}</span></summary>
 {LEGEND}
-<div class="grid">
+<div class="grid" id="task-grid" data-live>
 {cards}
 </div>
 </details>"""
 
 
-def task_card(item, view, when=None):
+def run_time(text, now):
+    """A run's start as 'Fri 7:05 AM CEST' (memoized per render: runs share minutes)."""
+    dt = instant(text)
+    return short_time(dt, now) if dt else str(text)
+
+
+def task_card(item, view, live=False, when=None):
     d = item.details
     runs = view.runs.get(item.name, [])
     task = view.registry.tasks.get(item.name)
-    last = iso_short(runs[0]["started_at"], view.now) if runs and runs[0]["started_at"] else "never"
-    facts = [("Last run", last), ("Status", d.get("last_status") or "-"), ("Age", age_words(d.get("age_s"))),
-             ("Runs 24 h", view.runs_24h.get(item.name, 0)), ("Errors in a row", d.get("consecutive_errors") or 0),
-             ("Max gap", age_words(d.get("max_gap_s")))]
+    last = time_tag(d["last_completed_at"], view.now) if d.get("last_completed_at") else "never"
+    facts = [("Finished", last), ("Status", esc(d.get("last_status") or "-")),
+             ("Runs 24 h", esc(view.runs_24h.get(item.name, 0))),
+             ("Errors in a row", esc(d.get("consecutive_errors") or 0)),
+             ("Max gap", esc(span(d["max_gap_s"]) if d.get("max_gap_s") is not None else "-"))]
+    if d.get("running_since"):
+        facts.insert(0, ("Running since", time_tag(d["running_since"], view.now)))
     desc = f'<p class="desc">{esc(task.description)}</p>' if task and task.description else ""
-    tags = "" if d.get("registered", True) else '<span class="note-tag">discovered</span>'
-    reasons = reason_list(item)
+    marks = "" if d.get("registered", True) else '<span class="note-tag">discovered</span>'
+    reasons = reason_list(item, view.now)
     if item.color in (health.RED, health.YELLOW):
         reasons += f'<p class="todo"><b>What to do:</b> {esc_advice(advice(item, view))}</p>'
-    return f"""<article class="card c-{esc(item.color)}" id="task-{esc(item.name)}" data-item="task:{esc(item.name)}">
-<div class="card-head"><h3>{esc(item.name)}</h3>{tags}<span class="tag">{esc(item.color)}</span></div>
+    title = f'<a href="/task/{esc(item.name)}">{esc(item.name)}</a>' if live else esc(item.name)
+    return f"""<article class="card c-{esc(item.color)}" id="task-{esc(item.name)}" data-item="task:{esc(item.name)}"{tags_attr(item, view)}>
+<div class="card-head"><h3>{title}</h3>{marks}<span class="tag">{esc(item.color)}</span></div>
 {desc}{reasons}
 {fact_list(facts)}
-{strip(runs, view, when)}
+{strip(item.name, runs, view, live, when)}
 {notes(view, item.name)}
 </article>"""
 
 
-def reason_list(item):
+def tags_attr(item, view):
+    tags = item_tags(item, view)
+    return f' data-tags="{esc(" ".join(tags))}"' if tags else ""
+
+
+# Reasons come from health.py in check's words (its JSON is read by other tools and stays
+# as it is). The page says their durations and times the way it says every other one:
+# "40h" -> "40 h", an ISO time -> a <time>. Only alive's own words are touched: where a
+# reason carries text from a job or a producer (after the first ": " of these), it is
+# shown exactly as written.
+USER_TEXT_AFTER = ("latest run failed", "latest run partial", "warning", "latest heartbeat file is invalid",
+                   "data file", "paused", "blocked by")
+_DURATION = r"\d+(?:d\d+h|h\d+m|m\d+s|[dhms])"
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns():
+    import re
+
+    return (re.compile(rf"(?<![\w.:-])({_DURATION})(?![\w.:-])"),
+            re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b"))
+
+
+def reason_html(reason, now):
+    own, user = reason, ""
+    if reason.startswith(USER_TEXT_AFTER) or "failed refresh" in reason.split(":")[0] or \
+            reason.startswith("refresh failed"):
+        head_, sep, tail = reason.partition(": ")
+        own, user = head_ + sep, tail
+    durations, times = _patterns()
+    out, last = [], 0
+    for m in times.finditer(own):
+        out.append(durations.sub(lambda d: spell(d.group(1)), esc(own[last:m.start()])))
+        out.append(time_tag(m.group(0), now, relative=False))
+        last = m.end()
+    out.append(durations.sub(lambda d: spell(d.group(1)), esc(own[last:])))
+    return "".join(out) + esc(user)
+
+
+def spell(text):
+    """'1h30m' -> '1 h 30 min': a duration of check's words in the page's."""
+    from .durations import parse_duration
+
+    try:
+        return span(parse_duration(text))
+    except ValueError:
+        return text
+
+
+def reasons_html(item, now, joiner):
+    return joiner.join(reason_html(r, now) for r in item.reasons)
+
+
+def reason_list(item, now):
     if not item.reasons:
         return '<p class="fine">on time</p>'
-    return '<ul class="reasons">' + "".join(f"<li>{esc(r)}</li>" for r in item.reasons) + "</ul>"
+    return '<ul class="reasons">' + "".join(f"<li>{reason_html(r, now)}</li>" for r in item.reasons) + "</ul>"
 
 
 def fact_list(facts):
-    return '<dl class="facts">' + "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts) + "</dl>"
+    """(label, html) pairs; the values are already escaped (or <time> tags)."""
+    return '<dl class="facts">' + "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in facts) + "</dl>"
 
 
-def strip(runs, view, when=None):
-    """The last STRIP runs as colored cells, oldest on the left; empty cells pad the left.
-    `when` turns a started_at into short local words; render() passes one memoized per
-    minute, because a fleet's runs share minutes and 20 cells x 1,000 tasks add up."""
-    when = when or (lambda text: iso_short(text, view.now))
+def took(seconds):
+    """A run's duration: '41 s', 'under 1 s' (a run is never '0 s')."""
+    return "under 1 s" if seconds < 1 else span(seconds)
+
+
+def run_words(run, when):
+    """'Fri 7:05 AM CEST · ok · 41 s · exit 0 · summary': one run, as the strip says it."""
+    bits = [when(run["started_at"]), run["status"]]
+    if run["duration_s"] is not None:
+        bits.append(took(run["duration_s"]))
+    if run.get("exit_code") is not None:
+        bits.append(f"exit {run['exit_code']}")
+    bits.append(run["summary"])
+    return " · ".join(str(b) for b in bits)
+
+
+def strip(name, runs, view, live=False, when=None):
+    """The last STRIP runs, oldest first, as a list a keyboard and a screen reader can walk:
+    each run is focusable (a link to its entry in the run log on the live page) and says its
+    time, status, duration, exit code and summary (shown as a tip on hover and focus).
+    Empty cells pad the left. `when`: started_at -> words, memoized per render."""
+    when = when or (lambda text: run_time(text, view.now))
     cells = []
-    for run in reversed(runs[:STRIP]):
+    for n, run in enumerate(reversed(runs[:STRIP])):
         if run["status"] is None:
-            broken = f"{run['file']}: {run['problem'] or 'invalid'}"
-            cells.append(f'<span class="s-invalid" title="{esc(broken)}"></span>')
-            continue
-        took = f" · {format_duration(run['duration_s'])}" if run["duration_s"] is not None else ""
-        title = f"{when(run['started_at'])} · {run['status']}{took} · {run['summary']}"
-        # the status is one of the four (validated by heartbeat.check or report.unpack): no escaping needed
-        cells.append(f'<span class="s-{run["status"]}" title="{esc(title)}"></span>')
-    pad = ['<span class="s-none"></span>'] * (STRIP - len(cells))
-    label = f"last {len(cells)} run{'s' if len(cells) != 1 else ''}, oldest first"
-    return f'<div class="strip" role="img" aria-label="{esc(label)}">{"".join(pad + cells)}</div>'
+            words, css = f"broken file {run['file']}: {run['problem'] or 'invalid'}", "s-invalid"
+        else:
+            # the status is one of the four (validated by heartbeat.check or report.unpack)
+            words, css = run_words(run, when), f"s-{run['status']}"
+        tip = f'<span class="tip">{esc(words)}</span>'
+        if live:
+            cells.append(f'<li class="{css}"><a href="/task/{esc(name)}#run-{esc(run["file"])}">{tip}</a></li>')
+        else:
+            cells.append(f'<li class="{css}" tabindex="0">{tip}</li>')
+    pad = '<li class="s-none" aria-hidden="true"></li>' * (STRIP - len(cells))
+    label = f"{name}: last {len(cells)} run{'s' if len(cells) != 1 else ''}, oldest first"
+    return f'<ol class="strip" aria-label="{esc(label)}">{pad}{"".join(cells)}</ol>'
 
 
 def notes(view, name):
@@ -205,10 +390,11 @@ def sources_section(sources, view, csrf):
         link = f' or open <a href="{esc(url)}">the live dashboard</a>' if url else ""
         hint = (f'<p class="hint">This is a static snapshot: "Trigger now" works on the live dashboard '
                 f'(run <code>alive serve</code>{link}).</p>')
+    problem = f'<p class="lasterr" role="status">{esc(view.pending_problem)}</p>' if view.pending_problem else ""
     return f"""<section class="section" id="sources">
 <h2>Sources</h2>
-{hint}
-<div class="grid narrow">
+{hint}<div id="queue-problem" data-live>{problem}</div>
+<div class="grid narrow" id="source-grid" data-live>
 {cards}
 </div>
 </section>"""
@@ -219,22 +405,18 @@ def source_card(item, view, csrf):
     source = view.registry.sources.get(item.name)
     age, max_age = d.get("age_s"), d.get("max_age_s")
     fill = 100 if age is None or not max_age else max(2, min(100, int(100 * age / max_age)))
-    reading = f"max age {age_words(max_age)}" if age is None else f"{age_words(age)} / {age_words(max_age)}"
+    reading = f"max age {span(max_age)}" if age is None else f"{span(age)} old, max {span(max_age)}"
     pill = (f'<span class="pill p-{esc(item.color)}">{esc(pill_word(item))} · {esc(reading)}</span>'
             f'<div class="bar" aria-hidden="true"><i style="width:{fill}%"></i></div>')
-    refreshed = ago(d["last_success_at"], view.now) if d.get("last_success_at") else None
-    facts = [("Last refresh", refreshed or "never"),
-             ("Failed refreshes", d.get("consecutive_failures") or 0)]
+    refreshed = time_tag(d["last_success_at"], view.now) if d.get("last_success_at") else "never"
+    facts = [("Last refresh", refreshed), ("Failed refreshes", esc(d.get("consecutive_failures") or 0))]
     if d.get("captured_at"):
-        facts.append(("Captured", iso_short(d["captured_at"], view.now)))
+        facts.append(("Captured", time_tag(d["captured_at"], view.now, relative=False)))
     extra = []
-    note = trigger_note(item, view)
-    if note:
-        extra.append(f'<p class="trig">{esc(note)}</p>')
-    queued = view.pending.get(item.name, [])
-    if queued:
-        extra.append(f'<p class="trig">refresh queued {esc(ago(queued[0]["requested_at"], view.now) or "")}'
-                     f'{" (" + str(len(queued)) + " requests)" if len(queued) > 1 else ""}</p>')
+    life = trigger_life(item, view)
+    if life:
+        state, words = life
+        extra.append(f'<p class="trig t-{state}" data-trigger="{state}">{esc(words)}</p>')
     if d.get("last_error") and d.get("consecutive_failures"):
         extra.append(f'<p class="lasterr">last error: {esc(d["last_error"])}</p>')
     desc = f'<p class="desc">{esc(source.description)}</p>' if source and source.description else ""
@@ -244,10 +426,10 @@ def source_card(item, view, csrf):
     todo = ""
     if item.color in (health.RED, health.YELLOW):
         todo = f'<p class="todo"><b>What to do:</b> {esc_advice(advice(item, view))}</p>'
-    return f"""<article class="card c-{esc(item.color)}" id="source-{esc(item.name)}" data-item="source:{esc(item.name)}">
+    return f"""<article class="card c-{esc(item.color)}" id="source-{esc(item.name)}" data-item="source:{esc(item.name)}"{tags_attr(item, view)}>
 <div class="card-head"><h3>{esc(item.name)}</h3><span class="tag">{esc(item.color)}</span></div>
 {desc}{pill}
-{reason_list(item)}{todo}
+{reason_list(item, view.now)}{todo}
 {fact_list(facts)}
 {"".join(extra)}
 {trigger_form(item.name, csrf)}
@@ -270,16 +452,20 @@ def pill_word(item):
 
 
 def trigger_form(name, csrf):
+    """The live page's button has an id: after its POST, serve sends the browser back to
+    /#trigger-<name>, which puts the focus back on it (no script needed)."""
     if csrf is None:
         return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
                 f'<button type="submit" disabled title="needs the live dashboard: alive serve">Trigger now</button>'
                 f'<span class="muted">needs <code>alive serve</code></span></form>')
     return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-            f'<button type="submit">Trigger now</button></form>')
+            f'<button type="submit" id="trigger-{esc(name)}">Trigger now</button></form>')
 
 
 def invalid_section(files):
+    if not files:
+        return ""
     rows = "".join(f'<tr><td class="file">{esc(f["file"])}</td><td>{esc(f["problem"])}</td></tr>'
                    for f in files[:INVALID_SHOWN])
     more = ""
@@ -287,7 +473,7 @@ def invalid_section(files):
         more = f'<p class="muted">and {len(files) - INVALID_SHOWN} more: <code>alive lint</code> lists them all.</p>'
     return f"""<section class="section" id="invalid">
 <h2>Invalid files <span class="muted">{len(files)}</span></h2>
-<div class="scroll"><table class="invalid"><thead><tr><th>file</th><th>problem</th></tr></thead><tbody>{rows}</tbody></table></div>
+<div class="scroll" tabindex="0" role="region" aria-label="invalid files"><table class="invalid"><thead><tr><th>file</th><th>problem</th></tr></thead><tbody>{rows}</tbody></table></div>
 {more}
 </section>"""
 
@@ -295,10 +481,65 @@ def invalid_section(files):
 def footer(view, live):
     where = f" · ALIVE_HOME {view.home}" if view.home is not None else ""
     how = "served by <code>alive serve</code>" if live else "written by <code>alive report --format html</code>"
-    return f"""<footer>{how} at {esc(local_time(view.now))}{esc(where)}</footer>
+    return f"""<footer>{how} at {esc(zoned(view.now))}{esc(where)}</footer>
 </main>
+<script>{SCRIPT}</script>
 </body>
 </html>"""
+
+
+# ---------------------------------------------------------------- the run log of one task
+
+def task_page(name, item, runs, now, live=True):
+    """/task/<id>: the task's card facts and its last runs (newest first), each with its
+    time, status, duration, exit code, summary, errors, warnings and output tail, like
+    healthchecks' ping log. `runs`: report.task_log rows."""
+    color = item.color if item else health.GREY
+    rows = "\n".join(run_entry(run, now) for run in runs) or '<p class="empty">No run has reported yet.</p>'
+    why = reason_list(item, now) if item else ""
+    attrs = ' data-sw' if live else ""
+    return page_start(f"{name} · {color} · alive", CSS, "", attrs) + f"""
+<main>
+<p><a href="/">← all items</a></p>
+<header class="top c-{esc(color)}"><h1 class="badge"><span class="vh">Task </span>{esc(name)}<span class="vh">:</span> <span class="tag-big">{esc(color)}</span></h1>
+<p class="checked">checked {time_tag(now, now)}</p></header>
+<section class="section card c-{esc(color)}">{why}</section>
+<section class="section" id="runs">
+<h2>Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
+<ol class="runlog">
+{rows}
+</ol>
+</section>
+</main>
+<script>{SCRIPT}</script>
+</body>
+</html>
+"""
+
+
+def run_entry(run, now):
+    anchor = f"run-{run['file']}"
+    if run["status"] is None:
+        return (f'<li class="run s-invalid-row" id="{esc(anchor)}"><b>broken file</b> <code>{esc(run["file"])}</code>: '
+                f'{esc(run["problem"] or "invalid")}</li>')
+    bits = [f'<span class="st st-{esc(run["status"])}">{esc(run["status"])}</span>',
+            f"<span>{time_tag(run['started_at'], now, relative=False)} ({time_tag(run['started_at'], now)})</span>"]
+    if run["duration_s"] is not None:
+        bits.append(f"took {esc(took(run['duration_s']))}")
+    if run.get("exit_code") is not None:
+        bits.append(f"exit {esc(run['exit_code'])}")
+    if run.get("host"):
+        bits.append(f"on {esc(run['host'])}")
+    lines = [f'<li class="run" id="{esc(anchor)}"><p class="run-head">{" ".join(bits)}</p>',
+             f'<p class="summary">{esc(run["summary"])}</p>']
+    lines += [f'<p class="lasterr">error: {esc(e)}</p>' for e in run.get("errors") or []]
+    lines += [f'<p class="warntext">warning: {esc(w)}</p>' for w in run.get("warnings") or []]
+    if run.get("metrics"):
+        lines.append(metric_line([run]))
+    if run.get("output_tail"):
+        lines.append(f'<details><summary>Output (last part)</summary><pre tabindex="0">{esc(run["output_tail"])}</pre>'
+                     f'</details>')
+    return "\n".join(lines) + "</li>"
 
 
 LEGEND = '<p class="legend">' + "".join(
@@ -306,29 +547,150 @@ LEGEND = '<p class="legend">' + "".join(
     for kind, label in (("ok", "ok"), ("skipped", "skipped"), ("partial", "partial"), ("error", "error"),
                         ("invalid", "broken file"), ("none", "no run"))) + "</p>"
 
+# The one script (see the module's docstring). Ages use report.span's words: keep the two alike.
+SCRIPT = r"""(function () {
+"use strict";
+var root = document.documentElement, poll = Number(root.getAttribute("data-poll")) * 1000 || 0;
+var etag = root.getAttribute("data-etag"), userToggled = false;
+root.classList.add("js");
+function span(s) {
+  s = Math.floor(Math.abs(s));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min";
+  if (s < 259200) { var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); return m && h < 10 ? h + " h " + m + " min" : h + " h"; }
+  var d = Math.floor(s / 86400), dh = Math.floor(s % 86400 / 3600);
+  return dh && d < 10 ? d + " d " + dh + " h" : d + " d";
+}
+function ago(s) { return Math.abs(s) < 5 ? "just now" : s > 0 ? span(s) + " ago" : "in " + span(s); }
+function ages() {
+  var now = Date.now();
+  document.querySelectorAll("time[data-ago]").forEach(function (t) {
+    var w = ago((now - Date.parse(t.dateTime)) / 1000);
+    if (t.textContent !== w) t.textContent = w;
+  });
+}
+function filter() {
+  var tag = new URLSearchParams(location.search).get("tag");
+  if (!tag || poll) return;
+  document.querySelectorAll("[data-tags], article.card").forEach(function (c) {
+    c.hidden = (" " + (c.getAttribute("data-tags") || "") + " ").indexOf(" " + tag + " ") < 0;
+  });
+}
+var FOCUSABLE = "a[href],button,input,summary,[tabindex]";
+function focusKey() {
+  var a = document.activeElement, host = a && a !== document.body ? a.closest("[id]") : null;
+  return host ? [host.id, Array.prototype.indexOf.call(host.querySelectorAll(FOCUSABLE), a)] : null;
+}
+function refocus(key) {
+  var host = key && document.getElementById(key[0]);
+  if (!host) return;
+  var el = key[1] < 0 ? host : host.querySelectorAll(FOCUSABLE)[key[1]];
+  if (el && el !== document.activeElement) el.focus({preventScroll: true});
+}
+function ids(el) { return Array.prototype.map.call(el.children, function (c) { return c.id; }).join(" "); }
+function attrs(to, from) {
+  Array.prototype.slice.call(to.attributes).forEach(function (a) { if (!from.hasAttribute(a.name)) to.removeAttribute(a.name); });
+  Array.prototype.forEach.call(from.attributes, function (a) { if (to.getAttribute(a.name) !== a.value) to.setAttribute(a.name, a.value); });
+}
+function swap(html) {
+  var doc = new DOMParser().parseFromString(html, "text/html"), key = focusKey(), x = scrollX, y = scrollY;
+  document.querySelectorAll("[data-live]").forEach(function (old) {
+    var fresh = doc.getElementById(old.id);
+    if (!fresh) return;
+    attrs(old, fresh);
+    if (fresh.innerHTML === old.innerHTML) return;
+    if (ids(old) === ids(fresh) && Array.prototype.every.call(old.children, function (c) { return c.id; })) {
+      for (var i = 0; i < fresh.children.length; i++) {
+        if (old.children[i].outerHTML !== fresh.children[i].outerHTML)
+          old.replaceChild(document.importNode(fresh.children[i], true), old.children[i]);
+      }
+    } else {
+      old.innerHTML = fresh.innerHTML;
+    }
+  });
+  var health = document.getElementById("health"), next = doc.getElementById("health");
+  if (health && next && !userToggled) health.open = next.open;
+  document.title = doc.title;
+  refocus(key);
+  if (scrollX !== x || scrollY !== y) scrollTo(x, y);
+}
+function offline(why) {
+  var box = document.getElementById("offline"), state = document.getElementById("live-state");
+  if (state) state.textContent = why ? "not live" : "live";
+  if (!box) return;
+  box.hidden = !why;
+  if (why) {
+    var checked = document.querySelector("#checked time");
+    box.textContent = "Cannot reach alive serve (" + why + "): this page shows the fleet as it was " +
+      (checked ? checked.textContent + " (" + checked.title + ")" : "when it was loaded") + ".";
+  }
+}
+function page(r) {
+  if (!r.ok) throw new Error(r.status === 401 ? "logged out: reload to log in" : "HTTP " + r.status);
+  return r;
+}
+function tick() {
+  var headers = etag ? {"If-None-Match": etag} : {};
+  fetch("/status.json", {headers: headers, cache: "no-store", credentials: "same-origin"}).then(function (r) {
+    if (r.status === 304) return null;
+    var next = page(r).headers.get("ETag");
+    return fetch(location.pathname + location.search, {cache: "no-store", credentials: "same-origin"})
+      .then(page).then(function (p) { return p.text(); }).then(function (html) { swap(html); etag = next; });
+  }).then(function () { offline(null); }, function (e) {
+    offline(e instanceof TypeError || !e.message ? "offline" : e.message);
+  }).then(function () { ages(); setTimeout(tick, poll); });
+}
+var params = new URLSearchParams(location.search);
+if (params.has("notice")) {
+  params.delete("notice");
+  history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
+}
+var summary = document.querySelector("#health > summary");
+if (summary) summary.addEventListener("click", function () { userToggled = true; });
+ages();
+filter();
+setInterval(ages, 15000);
+if (poll) setTimeout(tick, poll);
+if (root.hasAttribute("data-sw") && "serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(function () {});
+})();"""
+
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
+# The static file carries its own policy (no server sends one): its script and nothing else.
+STATIC_CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; form-action 'none'"
+
 CSS = """
-:root{--green:#1a7f37;--yellow:#b08800;--red:#cf222e;--grey:#6e7781;--bg:#f3f5f8;--card:#fff;--ink:#1f2328;
+:root{--green:#1a7f37;--yellow:#8a5d00;--red:#cf222e;--grey:#5c6570;--bg:#f3f5f8;--card:#fff;--ink:#1f2328;
 --muted:#59636e;--line:#d8dee4;--ok:#2da44e;--skipped:#9bd4a8;--partial:#e3b341;--error:#cf222e;--invalid:#8250df;
---none:#e6eaef;--soft:#f6f8fa}
+--none:#e6eaef;--soft:#f6f8fa;--t-green:#1a7f37;--t-yellow:#8a5d00;--t-red:#cf222e;--t-blue:#0969da;--focus:#0969da}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--card:#161b22;--ink:#e6edf3;--muted:#9198a1;
---line:#30363d;--none:#262c36;--soft:#1c2129;--skipped:#3d7a4d}}
+--line:#30363d;--none:#262c36;--soft:#1c2129;--skipped:#3d7a4d;--t-green:#3fb950;--t-yellow:#d29922;--t-red:#ff7b72;
+--t-blue:#58a6ff;--focus:#58a6ff}}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--ink);
 font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","DejaVu Sans",sans-serif}
 main{max-width:1240px;margin:0 auto;padding:14px}
 a{color:inherit}
-code,.file{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.9em}
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+code,.file,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.9em}
 .c-GREEN{--c:var(--green)}.c-YELLOW{--c:var(--yellow)}.c-RED{--c:var(--red)}.c-GREY{--c:var(--grey)}
 .top{display:flex;flex-wrap:wrap;align-items:center;gap:10px 18px;padding:16px 20px;border-radius:14px;
 background:var(--c);color:#fff;box-shadow:0 2px 8px rgba(0,0,0,.12)}
-.badge{display:flex;align-items:center;gap:10px;font-size:30px;font-weight:800;letter-spacing:.05em}
+.top :focus-visible{outline-color:#fff}
+.badge{display:flex;align-items:center;gap:10px;font-size:30px;font-weight:800;letter-spacing:.05em;margin:0}
 .dot{display:inline-block;width:12px;height:12px;border-radius:50%;background:var(--c)}
 .dot.big{width:18px;height:18px;background:#fff;box-shadow:0 0 0 4px rgba(255,255,255,.35)}
-.counts{display:flex;flex-wrap:wrap;gap:6px}
-.count{background:rgba(255,255,255,.2);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
-.checked{font-size:14px;opacity:.92;flex-basis:100%}
+.counts{display:flex;flex-wrap:wrap;gap:6px;margin:0;padding:0;list-style:none}
+.count{background:rgba(0,0,0,.25);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
+.checked{font-size:14px;flex-basis:100%;margin:0}
+.checked a{color:#fff}
 @media (min-width:800px){.checked{flex-basis:auto;margin-left:auto}}
+.notice{margin:12px 0 0;padding:10px 14px;border-radius:10px;background:var(--card);border:2px solid var(--t-blue);
+font-weight:600}
+.tags{margin:12px 0 0;font-size:14px;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+.tags a{border:1px solid var(--line);border-radius:999px;padding:2px 10px;background:var(--card);text-decoration:none}
+.tags a[aria-current]{background:var(--ink);color:var(--card);font-weight:700}
 h2{font-size:19px;margin:0}
 .section{margin-top:18px}
 section.section>h2{margin-bottom:10px}
@@ -340,7 +702,7 @@ details.section>summary::before{content:"\\25B8";color:var(--muted);font-size:14
 details.section[open]>summary::before{content:"\\25BE"}
 .muted{color:var(--muted);font-weight:400;font-size:14px}
 .priority{margin-top:16px;background:var(--card);border:2px solid var(--red);border-radius:14px;padding:12px 16px}
-.priority h2{color:var(--red)}
+.priority h2{color:var(--t-red)}
 .priority ol{margin:8px 0 0;padding-left:22px}
 .priority li{margin:0 0 10px}
 .priority .kind{font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:0 7px}
@@ -351,19 +713,28 @@ details.section[open]>summary::before{content:"\\25BE"}
 @media (max-width:480px){.grid,.grid.narrow{grid-template-columns:1fr}main{padding:10px}.badge{font-size:26px}}
 .card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--c);border-radius:12px;
 padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
+.card[hidden]{display:none}
 .card-head{display:flex;align-items:center;gap:8px}
 .card h3{margin:0;font-size:16px;overflow-wrap:anywhere;flex:1}
-.tag{font-size:11px;font-weight:800;letter-spacing:.05em;color:#fff;background:var(--c);border-radius:999px;padding:2px 9px}
+.tag,.tag-big{font-size:11px;font-weight:800;letter-spacing:.05em;color:#fff;background:var(--c);border-radius:999px;padding:2px 9px}
+.tag-big{font-size:15px;background:rgba(0,0,0,.25)}
 .note-tag{font-size:11px;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:1px 7px}
 .desc{margin:2px 0 0;color:var(--muted);font-size:13px}
 .reasons{margin:6px 0 0;padding-left:18px;overflow-wrap:anywhere}
-.fine{margin:6px 0 0;color:var(--green);font-weight:600}
+.fine{margin:6px 0 0;color:var(--t-green);font-weight:600}
 .facts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:6px 12px;margin:10px 0 0}
 .facts div{min-width:0}
 .facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-.strip{display:grid;grid-template-columns:repeat(20,minmax(0,1fr));gap:3px;margin-top:10px}
-.strip span{display:block;height:20px;border-radius:3px;background:var(--none)}
+.strip{display:grid;grid-template-columns:repeat(20,minmax(0,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
+.strip li{position:relative;display:block;height:22px;border-radius:3px;background:var(--none)}
+.strip a{display:block;height:100%;border-radius:3px}
+.tip{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.strip li:hover .tip,.strip li:focus .tip,.strip li:focus-within .tip{clip:auto;width:max-content;max-width:260px;height:auto;
+white-space:normal;z-index:5;bottom:28px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
+font-size:12px;padding:5px 8px;border-radius:6px;overflow-wrap:anywhere;box-shadow:0 2px 8px rgba(0,0,0,.25)}
+.strip li:first-child .tip,.strip li:nth-child(-n+4) .tip{left:0;transform:none}
+.strip li:nth-last-child(-n+4) .tip{left:auto;right:0;transform:none}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:0 0 10px;font-size:13px;color:var(--muted)}
 .lg{display:inline-flex;align-items:center;gap:5px;white-space:nowrap}
 .lg i{display:inline-block;width:12px;height:12px;border-radius:3px;background:var(--none)}
@@ -374,26 +745,39 @@ padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .metrics b{color:var(--ink);font-weight:600}
 .summary{margin:8px 0 0;font-size:13px;color:var(--muted);overflow-wrap:anywhere}
 .notes{margin:6px 0 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
-.notes .err{color:var(--red)}.notes .warn{color:var(--yellow)}.notes .more{color:var(--muted);list-style:none}
+.notes .err{color:var(--t-red)}.notes .warn{color:var(--t-yellow)}.notes .more{color:var(--muted);list-style:none}
 .pill{display:inline-block;margin-top:8px;font-size:13px;font-weight:700;border-radius:999px;padding:2px 10px;color:#fff}
 .p-GREEN{background:var(--green)}.p-YELLOW{background:var(--yellow)}.p-RED{background:var(--red)}
 .p-GREY{background:var(--grey)}
 .bar{height:6px;border-radius:3px;background:var(--none);margin-top:6px;overflow:hidden}
 .bar i{display:block;height:100%;background:var(--c)}
 .probe{margin:8px 0 0;font-size:13px;color:var(--muted)}
-.probe b{color:var(--grey)}.probe .pr-alive{color:var(--green)}.probe .pr-expired,.probe .pr-no_tab{color:var(--red)}
-.trig{margin:8px 0 0;font-size:13px;color:var(--green);font-weight:600}
-.lasterr{margin:8px 0 0;font-size:13px;color:var(--red);overflow-wrap:anywhere}
+.probe b{color:var(--muted)}.probe .pr-alive{color:var(--t-green)}.probe .pr-expired,.probe .pr-no_tab{color:var(--t-red)}
+.trig{margin:8px 0 0;font-size:13px;font-weight:600;border-radius:8px;padding:5px 9px;background:var(--soft);
+border-left:4px solid var(--t-blue);color:var(--ink)}
+.t-refreshed{border-color:var(--t-green);color:var(--t-green)}
+.t-failed,.t-refused{border-color:var(--t-red);color:var(--t-red)}
+.lasterr{margin:8px 0 0;font-size:13px;color:var(--t-red);overflow-wrap:anywhere}
+.warntext{margin:6px 0 0;font-size:13px;color:var(--t-yellow);overflow-wrap:anywhere}
 .trigger{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;margin-top:12px}
 .trigger button{font:inherit;font-weight:700;font-size:14px;color:#fff;background:#0969da;border:0;border-radius:8px;
 padding:8px 16px;min-height:40px;cursor:pointer;white-space:nowrap}
 .trigger button:hover{background:#0550ae}
-.trigger button[disabled]{background:var(--grey);opacity:.55;cursor:not-allowed}
+.trigger button[disabled]{background:var(--none);color:var(--muted);cursor:not-allowed}
 .hint{margin:0 0 10px;font-size:14px;color:var(--muted)}
 .scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:12px}
 table.invalid{border-collapse:collapse;width:100%;font-size:13px}
 table.invalid th,table.invalid td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 table.invalid td{overflow-wrap:anywhere}
 .empty{color:var(--muted)}
+.runlog{list-style:none;margin:0;padding:0;display:grid;gap:8px}
+.run{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 12px;min-width:0}
+.run:target{outline:3px solid var(--focus)}
+.run-head{margin:0;display:flex;flex-wrap:wrap;gap:4px 10px;align-items:baseline}
+.st{font-weight:800;font-size:12px;border-radius:999px;padding:1px 8px;color:#fff;background:var(--grey)}
+.st-ok{background:var(--green)}.st-skipped{background:var(--green)}.st-partial{background:var(--yellow)}
+.st-error{background:var(--red)}
+.run pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--soft);padding:8px;border-radius:6px;max-height:360px;
+overflow:auto;margin:6px 0 0}
 footer{margin:22px 0 8px;font-size:12px;color:var(--muted);text-align:center;overflow-wrap:anywhere}
 """

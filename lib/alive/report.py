@@ -31,10 +31,23 @@ class View:
     now: datetime
     runs: dict                     # task -> [run dict], newest first
     runs_24h: dict                 # task -> int
-    pending: dict                  # source -> [queued trigger requests]
+    pending: dict                  # source -> [queued trigger requests not yet taken by the runner]
     registry: object
     home: object = None
     counts: dict = field(default_factory=dict)
+    running: dict = field(default_factory=dict)     # source -> what the trigger runner is doing now
+    results: dict = field(default_factory=dict)     # source -> how its newest trigger ended
+    pending_problem: str | None = None              # the queue could not be read (http-kv down)
+
+    @property
+    def pending_count(self):
+        return sum(len(requests) for requests in self.pending.values())
+
+    @property
+    def running_count(self):
+        """Tasks whose run is going on now (a live marker) and sources the trigger runner refreshes."""
+        tasks = sum(1 for i in self.result.items if i.kind == "task" and i.details.get("running_since"))
+        return tasks + sum(1 for r in self.running.values() if r.get("started"))
 
 
 def gather(home, reg, now, depth=1):
@@ -43,10 +56,11 @@ def gather(home, reg, now, depth=1):
     return f, health.evaluate(reg, f, now)
 
 
-def build_view(home, reg, now, depth=HISTORY_DEPTH):
+def build_view(home, reg, now, depth=HISTORY_DEPTH, pending=None):
     """The View. Decisions come from check's own reads; with depth > 1 each task's
-    newest `depth` runs are added for the strip (see history)."""
-    from . import queue
+    newest `depth` runs are added for the strip (see history). `pending`: the queue's
+    ([request], problem) when the caller has it (serve caches a KV listing), else read here."""
+    from . import queue, triggers
 
     f, result = gather(home, reg, now)
     cutoff = now - timedelta(hours=24)
@@ -57,11 +71,15 @@ def build_view(home, reg, now, depth=HISTORY_DEPTH):
     else:
         runs = {name: [run_of(b) for b in t.history[:1]] for name, t in f.tasks.items()}
     runs_24h = {name: runs_since(f, name, cutoff) for name in f.tasks}
-    pending = {}
+    view = View(result, now, runs, runs_24h, {}, reg, home, counts(result))
     if reg.sources:
-        for request in queue.pending(home):
-            pending.setdefault(request["source"], []).append(request)
-    return View(result, now, runs, runs_24h, pending, reg, home, counts(result))
+        view.running, view.results = triggers.progress(home)
+        taken = {ref for r in view.running.values() for ref in r["refs"]}
+        requests, view.pending_problem = pending if pending is not None else queue.pending_requests(home, reg)
+        for request in requests:
+            if request["ref"] not in taken:     # taken: the runner is at it (shown as running)
+                view.pending.setdefault(request["source"], []).append(request)
+    return view
 
 
 # The strip of runs reads up to 20 files per task where check reads one: on a
@@ -73,8 +91,8 @@ def build_view(home, reg, now, depth=HISTORY_DEPTH):
 # every time, so fixing it shows), and a missing, corrupt or unwritable cache only
 # costs time.
 CACHE_NAME = "report-runs.json"
-CACHE_VERSION = 1
-RUN_FIELDS = ("status", "started_at", "completed_at", "duration_s", "summary", "problem")
+CACHE_VERSION = 2
+RUN_FIELDS = ("status", "started_at", "completed_at", "duration_s", "summary", "problem", "exit_code")
 
 
 def history(home, reg, f, depth):
@@ -125,13 +143,14 @@ def unpack(packed, file):
     """A cached run back into a row, or None when the entry is not one we wrote."""
     if not isinstance(packed, list) or len(packed) != len(RUN_FIELDS):
         return None
-    status, started, completed, took, summary, problem = packed
+    status, started, completed, took, summary, problem, exit_code = packed
     if type(status) is not str or status not in STATUSES or problem is not None or type(started) is not str \
             or type(completed) is not str or type(summary) is not str \
-            or not (took is None or type(took) in (int, float)):
+            or not (took is None or type(took) in (int, float)) or not (exit_code is None or type(exit_code) is int):
         return None
     return {"file": display_name(file), "status": status, "started_at": started, "completed_at": completed,
-            "duration_s": took, "summary": summary, "problem": None, "errors": (), "warnings": (), "metrics": {}}
+            "duration_s": took, "summary": summary, "problem": None, "errors": (), "warnings": (), "metrics": {},
+            "exit_code": exit_code}
 
 
 def save_cache(path, doc):
@@ -155,16 +174,47 @@ def counts(result):
     return out
 
 
-def run_of(beat):
-    """One heartbeat as a row of the history (a broken file is a row too)."""
+def run_of(beat, full=False):
+    """One heartbeat as a row of the history (a broken file is a row too). full: with what
+    only the run log shows (output_tail, host)."""
     if not beat.valid:
         return {"file": display_name(beat.name), "status": None, "started_at": None, "completed_at": None,
                 "duration_s": None, "summary": None, "errors": [], "warnings": [], "metrics": {},
-                "problem": beat.errors[0] if beat.errors else "invalid"}
+                "problem": beat.errors[0] if beat.errors else "invalid", "exit_code": None}
     hb = beat.data
-    return {"file": display_name(beat.name), "status": hb["status"], "started_at": hb["started_at"],
-            "completed_at": hb["completed_at"], "duration_s": duration_of(hb), "summary": hb["summary"],
-            "errors": hb["errors"], "warnings": hb["warnings"], "metrics": hb["metrics"], "problem": None}
+    code = hb.get("exit_code")
+    row = {"file": display_name(beat.name), "status": hb["status"], "started_at": hb["started_at"],
+           "completed_at": hb["completed_at"], "duration_s": duration_of(hb), "summary": hb["summary"],
+           "errors": hb["errors"], "warnings": hb["warnings"], "metrics": hb["metrics"], "problem": None,
+           "exit_code": code if type(code) is int else None}
+    if full:
+        tail = hb.get("output_tail")
+        row.update(output_tail=tail if isinstance(tail, str) else None,
+                   host=hb.get("host") if isinstance(hb.get("host"), str) else None)
+    return row
+
+
+RUN_LOG_DEPTH = 50
+
+
+def task_log(home, reg, name, now, depth=RUN_LOG_DEPTH):
+    """/task/<id>: (the task's Item, its newest `depth` runs read whole, newest first), or
+    None when no such task is judged (a name that is not a task is never used as a path:
+    only the listing's own file names are read)."""
+    from itertools import islice
+
+    from . import paths, scan
+
+    f, result = gather(home, reg, now)
+    item = next((i for i in result.items if i.kind == "task" and i.name == name), None)
+    if item is None:
+        return None
+    folder = paths.health_dir(home)
+    rows = []
+    for entry in islice(facts_mod.task_files(f, name), depth):
+        beat = entry if not isinstance(entry, str) else scan.read_beat(folder, entry, name)
+        rows.append(run_of(beat, full=True))
+    return item, rows
 
 
 def instant(text):
@@ -222,14 +272,21 @@ def local_time(dt):
     return f"{d:%Y-%m-%d} {clock(d)}"
 
 
+def zoned(dt):
+    """2026-05-02 11:00 PM CEST: an absolute time as the page shows it on hover."""
+    d = dt.astimezone()
+    return f"{local_time(d)} {d:%Z}".rstrip()
+
+
 def short_time(dt, now):
-    """7:05 AM today, Fri 7:05 AM within the week, else the date: for lists of runs."""
+    """7:05 AM CEST today, Fri 7:05 AM CEST within the week, else the date: for lists of runs."""
     d, n = dt.astimezone(), now.astimezone()
+    zone = f" {d:%Z}".rstrip()
     if d.date() == n.date():
-        return clock(d)
+        return clock(d) + zone
     if abs((n.date() - d.date()).days) < 7:
-        return f"{d:%a} {clock(d)}"
-    return f"{d:%Y-%m-%d} {clock(d)}"
+        return f"{d:%a} {clock(d)}{zone}"
+    return f"{d:%Y-%m-%d} {clock(d)}{zone}"
 
 
 def iso_short(text, now):
@@ -240,13 +297,34 @@ def iso_short(text, now):
         return str(text)
 
 
+def span(seconds):
+    """45 s, 12 min, 3 h 5 min, 40 h, 2 d 4 h: how the page says a length of time. The
+    page's script says ages in the same words (render_html.SCRIPT: keep the two alike)."""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 3 * 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h} h {m} min" if m and h < 10 else f"{h} h"
+    d, h = divmod(s // 3600, 24)
+    return f"{d} d {h} h" if h and d < 10 else f"{d} d"
+
+
+def ago_words(seconds):
+    """12 min ago, just now, in 5 min."""
+    if abs(seconds) < 5:
+        return "just now"
+    return f"{span(seconds)} ago" if seconds > 0 else f"in {span(seconds)}"
+
+
 def ago(text, now):
-    """'12s ago' for an ISO time, None when it is not one."""
+    """'12 min ago' for an ISO time, None when it is not one."""
     try:
-        seconds = seconds_between(parse_iso(text), now)
+        return ago_words(seconds_between(parse_iso(text), now))
     except (ValueError, TypeError, OverflowError):
         return None
-    return f"{format_duration(seconds)} ago" if seconds >= 0 else f"in {format_duration(-seconds)}"
 
 
 def age_words(seconds):
@@ -257,9 +335,15 @@ def badge_counts(view):
     c = view.counts
     parts = [f"{len(view.result.items)} item{'s' if len(view.result.items) != 1 else ''}",
              f"{c[health.RED]} RED", f"{c[health.YELLOW]} YELLOW"]
-    if c[health.GREY]:
-        parts.append(f"{c[health.GREY]} paused")
-    return parts
+    return parts + grey_counts(view)
+
+
+def grey_counts(view):
+    """The GREY items in words: ["1 paused", "2 waiting"] (a task waiting for its first
+    expected run is GREY too, and is not paused); none when there are none."""
+    paused = sum(1 for i in view.result.items if i.color == health.GREY and i.details.get("paused"))
+    waiting = view.counts[health.GREY] - paused
+    return [f"{n} {word}" for n, word in ((paused, "paused"), (waiting, "waiting")) if n]
 
 
 def newest_notes(view, name):
@@ -319,24 +403,74 @@ def advice(item, view):
 
 
 def trigger_note(item, view):
-    """'refreshed 12s ago by a trigger' while a trigger is recent, else None."""
-    d = item.details
-    at = d.get("last_trigger_at")
-    if not at:
-        return None
+    """'refreshed 12 s ago by a trigger' while a trigger is recent, else None."""
+    life = trigger_life(item, view)
+    return life[1] if life else None
+
+
+def recent(text, now):
+    """The ISO time when it is within the last TRIGGER_RECENT_S, else None."""
     try:
-        triggered = parse_iso(at)
+        at = parse_iso(text)
     except (ValueError, TypeError, OverflowError):
         return None
-    if not 0 <= seconds_between(triggered, view.now) <= TRIGGER_RECENT_S:
+    return at if 0 <= seconds_between(at, now) <= TRIGGER_RECENT_S else None
+
+
+def trigger_life(item, view):
+    """A source's trigger as (state, words), newest fact first, or None:
+    running   the trigger runner took the request ("refreshing now, asked 20 s ago");
+    queued    a request waits for the runner ("queued 20 s ago"): not yet green;
+    refreshed, failed, refused: how the newest trigger ended, for TRIGGER_RECENT_S
+              ("not refreshed: login expired at vendor-portal")."""
+    name, now = item.name, view.now
+    run = view.running.get(name)
+    if run:
+        asked = ago(run.get("taken_at"), now)
+        if run.get("started"):
+            return "running", f"refreshing now (taken {asked})" if asked else "refreshing now"
+        return "running", "taken by the trigger runner: its refresh starts soon"
+    queued = view.pending.get(name)
+    if queued:
+        many = f" ({len(queued)} requests)" if len(queued) > 1 else ""
+        when = ago(queued[0].get("requested_at"), now)
+        return "queued", f"refresh queued{' ' + when if when else ''}{many}, waiting for the trigger runner"
+    done = view.results.get(name) or {}
+    d = item.details
+    at = recent(done.get("at"), now)
+    if at is not None and (not d.get("last_trigger_at") or recent(d["last_trigger_at"], now) is None
+                           or parse_iso(d["last_trigger_at"]) <= at):
+        when = ago_words(seconds_between(at, now))
+        if done.get("result") == "refreshed":
+            return "refreshed", f"refreshed {when} by a trigger"
+        if done.get("result") == "failed":
+            return "failed", f"refresh by a trigger failed {when}: {done.get('error') or 'no detail'}"
+        return "refused", f"not refreshed: {refusal_words(item, view, done)} ({when})"
+    return watchdog_trigger(d, now)
+
+
+def refusal_words(item, view, done):
+    """Why a trigger did not run the producer, in a person's words."""
+    source = view.registry.sources.get(item.name)
+    state = item.details.get("probe")
+    if done.get("result") == "skipped" and source and source.probe and state in ("expired", "no_tab"):
+        return (f"login expired at {source.probe}" if state == "expired"
+                else f"no browser tab open for {source.probe}") + ", log in again, then trigger it again"
+    return done.get("reason") or done.get("result") or "no reason given"
+
+
+def watchdog_trigger(d, now):
+    """From the watchdog's state alone (a trigger with no result noted, e.g. `alive refresh --by trigger`)."""
+    triggered = recent(d.get("last_trigger_at"), now)
+    if triggered is None:
         return None
     try:
         success = parse_iso(d["last_success_at"]) if d.get("last_success_at") else None
     except (ValueError, TypeError, OverflowError):
         success = None
     if success is not None and success >= triggered:
-        return f"refreshed {ago(d['last_success_at'], view.now)} by a trigger"
-    return f"trigger received {ago(at, view.now)}; refresh not done yet"
+        return "refreshed", f"refreshed {ago(d['last_success_at'], now)} by a trigger"
+    return "failed", f"trigger received {ago(d['last_trigger_at'], now)}; not refreshed"
 
 
 # ---------------------------------------------------------------- json
@@ -410,6 +544,13 @@ def main(argv):
         return 0
     write_out(args.out, text, RuntimeFailure, home)
     print(f"alive report: wrote {args.out} ({args.format})")
+    if args.format == "html":
+        from . import badges
+
+        try:
+            badges.write_beside(args.out, view.result)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot write the badges beside {args.out}: {exc.strerror or exc}") from None
     return 0
 
 

@@ -1,7 +1,11 @@
-"""`alive serve [--bind ADDR] [--port N] [--allow-remote]`: the live dashboard.
+"""`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote]`: the live dashboard.
 
-GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S
-GET  /status.json  check's JSON
+GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S;
+                   ?tag=T shows the items tagged T; its script polls /status.json
+GET  /status.json  check's JSON, with a weak ETag (If-None-Match: 304 while nothing changed)
+GET  /task/<id>    the run log of one task: its last 50 runs, each with its output tail
+GET  /badge.svg, /badge/<item>.svg   shields-style status badges (badges.py)
+GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon-192.png, /icon-512.png   the app (pwa.py)
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
@@ -21,8 +25,13 @@ Safety, in the order a request meets it:
   name (`..`, `%2F`, anything) is 404 and never touches a path;
 - a body over MAX_BODY is 413 before a byte of it is read;
 - the trigger itself: a bearer, or the page's CSRF token (one per process, a hidden form
-  field; with --allow-remote the cookie too); missing or wrong is 403. A request that sends
-  Authorization is judged by it alone. Every comparison is hmac.compare_digest.
+  field; with --allow-remote the cookie too); missing or wrong is 403, except for a browser
+  (it asks for text/html) whose form came from an older page (the server restarted since):
+  it is sent back to the page (303, nothing queued) with a notice saying so, never left on
+  a dead-end text page. A request that sends Authorization is judged by it alone. Every
+  comparison is hmac.compare_digest.
+- Content-Security-Policy: the page may run its one inline script (by its hash, never
+  'unsafe-inline'), fetch from this server and register its service worker; nothing else.
 - the token never reaches the log (query strings are not logged, and the value is
   scrubbed from every line) nor the page.
 Every read of a request waits at most SOCKET_TIMEOUT_S and the whole request (headers
@@ -43,7 +52,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import cliutil, paths, ping, queue, registry, render_html, report, tokens
+from . import badges, cliutil, paths, ping, pwa, queue, registry, render_html, report, tokens
 from .errors import RuntimeFailure, UsageError
 from .timeutil import utcnow
 
@@ -52,11 +61,22 @@ SOCKET_TIMEOUT_S = 10           # one read, or one write of the answer
 REQUEST_DEADLINE_S = 10         # the whole request, headers and body
 MIN_REMOTE_TOKEN_CHARS = 16     # the login form is open to the network: no guessable token
 SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
-OPEN_PATHS = {"/healthz", "/login"}
+# The app's files say nothing about the fleet, and a browser fetches the manifest and its
+# icons without credentials: open to anyone, like /healthz.
+APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest),
+             "/sw.js": ("text/javascript; charset=utf-8", lambda: pwa.SERVICE_WORKER),
+             "/icon.svg": ("image/svg+xml", lambda: pwa.ICON_SVG),
+             **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES}}
+OPEN_PATHS = {"/healthz", "/login", *APP_FILES}
 BEARER, COOKIE = "bearer", "cookie"
 HTML = "text/html; charset=utf-8"
 CACHE_S = 2.0
-REFRESH_S = 30                  # the page reloads itself (a <meta refresh>, no script)
+POLL_S = 15                     # the page's script asks /status.json this often (--poll)
+KV_LIST_S = 30                  # http-kv: the pending keys are listed at most this often
+BASE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+PAGE_CSP = (f"{BASE_CSP}; script-src '{render_html.SCRIPT_HASH}'; connect-src 'self'; img-src 'self'; "
+            f"manifest-src 'self'; worker-src 'self'")
+WORKER_CSP = f"{BASE_CSP}; connect-src 'self'"     # the service worker fetches pages from here
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -73,7 +93,9 @@ class App:
     ping_key: str | None = None         # $serve.ping_key_env: pings are 404 without it
     cookie_name: str = "alive_session"
     config_mtime: float | None = None
-    cache: tuple | None = None          # (monotonic time, {"page": bytes, "status": bytes})
+    cache: tuple | None = None          # (monotonic time, {"view", "page", "status", "etag"})
+    poll_s: int = POLL_S
+    kv_pending: tuple | None = None     # http-kv: (monotonic time, ([request], problem))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -95,17 +117,60 @@ def current_registry(app):
 
 
 def snapshot(app, fresh=False):
-    """The rendered page and status JSON, at most CACHE_S old (one render at a time)."""
+    """The view, rendered page, status JSON and its ETag, at most CACHE_S old (one render at a time)."""
     with app.lock:
         reg = current_registry(app)
         if app.cache and not fresh and time.monotonic() - app.cache[0] < CACHE_S:
             return app.cache[1]
-        view = report.build_view(app.home, reg, utcnow())
-        page = render_html.render(view, csrf=app.csrf, refresh_s=REFRESH_S)
+        view = report.build_view(app.home, reg, utcnow(), pending=pending_of(app, reg))
+        etag = status_etag(view, app.csrf)
+        page = render_html.render(view, csrf=app.csrf, live=render_html.Live(app.poll_s, etag))
         status = json.dumps(view.result.to_json(), indent=2, ensure_ascii=False) + "\n"
-        out = {"page": tokens.scrub(page).encode("utf-8"), "status": tokens.scrub(status).encode("utf-8")}
+        out = {"view": view, "etag": etag, "page": tokens.scrub(page).encode("utf-8"),
+               "status": tokens.scrub(status).encode("utf-8")}
         app.cache = (time.monotonic(), out)
         return out
+
+
+def pending_of(app, reg):
+    """The queue for the page: the spool is read every time (a folder listing); an http-kv
+    store is listed at most every KV_LIST_S (a listing is a billed API call), and at once
+    after this server queued a request (see forget_pending)."""
+    if reg.triggers.backend != "http-kv":
+        return None
+    if app.kv_pending is None or time.monotonic() - app.kv_pending[0] >= KV_LIST_S:
+        app.kv_pending = (time.monotonic(), queue.pending_requests(app.home, reg))
+    return app.kv_pending[1]
+
+
+def forget_pending(app):
+    with app.lock:
+        app.cache = None
+        app.kv_pending = None
+
+
+def status_etag(view, instance):
+    """A weak ETag of /status.json: what the page shows, less the clock (checked_at and the
+    ages move every second; the page's script moves its ages itself). It covers the trigger
+    runner and the queue too, which check's JSON does not hold, and this server's instance
+    (its CSRF token, hashed): a restarted server gives the page its new forms."""
+    doc = view.result.to_json()
+    doc.pop("checked_at", None)
+    for item in doc["items"]:
+        item.pop("age_s", None)
+    doc["_page"] = {"pending": {k: [r["ref"] for r in v] for k, v in view.pending.items()},
+                    "running": view.running, "results": view.results, "problem": view.pending_problem,
+                    "instance": hashlib.sha256(instance.encode()).hexdigest()}
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return f'W/"{digest[:32]}"'
+
+
+def etag_matches(header, etag):
+    """If-None-Match (weak comparison, RFC 9110 13.1.2): any listed tag, W/ or not, or *."""
+    if header is None:
+        return False
+    bare = etag.removeprefix("W/")
+    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
 def same(given, expected):
@@ -242,8 +307,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def refuse_stranger(self, path):
         challenge = [("WWW-Authenticate", 'Bearer realm="alive"')]
+        if self.command == "POST" and path.startswith("/trigger/") and wants_page(self.headers):
+            return self.see_other("/?notice=login")     # a browser whose login expired: the login form, said why
         if path == "/" and self.command in ("GET", "HEAD"):
-            return self.reply(401, login_page(self.app), HTML, challenge)
+            notice = "Your login expired: log in again." if query_value(self.path, "notice") == "login" else None
+            return self.reply(401, login_page(self.app, notice), HTML, challenge)
         self.reply(401, "log in at /login, or send Authorization: Bearer <token>\n", extra=challenge)
 
     def get(self, path):
@@ -251,13 +319,53 @@ class Handler(BaseHTTPRequestHandler):
             return self.ping()
         if path == "/healthz":
             return self.reply(200, "ok\n")
+        if path in APP_FILES:
+            kind, make = APP_FILES[path]
+            csp = WORKER_CSP if path == "/sw.js" else BASE_CSP
+            return self.reply(200, make(), kind, csp=csp, cache="no-cache")
         if path == "/":
-            return self.reply(200, snapshot(self.app)["page"], HTML)
+            return self.page()
         if path == "/status.json":
-            return self.reply(200, snapshot(self.app)["status"], "application/json")
+            snap = snapshot(self.app)
+            extra = [("ETag", snap["etag"])]
+            if etag_matches(self.headers.get("If-None-Match"), snap["etag"]):
+                return self.reply(304, b"", extra=extra, cache="no-cache")
+            return self.reply(200, snap["status"], "application/json", extra=extra, cache="no-cache")
+        if path.startswith("/task/"):
+            return self.task_log(path[len("/task/"):])
+        if path == "/badge.svg" or path.startswith("/badge/"):
+            return self.badge(path)
         if path == "/login" and self.app.remote:
             return self.reply(200, login_page(self.app), HTML)
         self.reply(404, "not found\n")
+
+    def page(self):
+        """/ (the cached render), or a render of the cached view for ?tag= and ?notice=."""
+        snap = snapshot(self.app)
+        tag, notice = query_value(self.path, "tag"), query_value(self.path, "notice")
+        if tag is None and notice is None:
+            return self.reply(200, snap["page"], HTML, csp=PAGE_CSP)
+        live = render_html.Live(self.app.poll_s, snap["etag"])
+        text = render_html.render(snap["view"], csrf=self.app.csrf, live=live, tag=tag, notice=notice)
+        self.reply(200, tokens.scrub(text), HTML, csp=PAGE_CSP)
+
+    def task_log(self, name):
+        with self.app.lock:
+            reg = current_registry(self.app)
+        found = report.task_log(self.app.home, reg, name, utcnow())
+        if found is None:                           # a name is looked up, never used as a path
+            return self.reply(404, "unknown task\n")
+        item, runs = found
+        self.reply(200, tokens.scrub(render_html.task_page(name, item, runs, utcnow())), HTML, csp=PAGE_CSP)
+
+    def badge(self, path):
+        result = snapshot(self.app)["view"].result
+        if path == "/badge.svg":
+            return self.reply(200, badges.svg("alive", result.overall), "image/svg+xml", cache="no-cache")
+        item = badges.find(result, path[len("/badge/"):])
+        if item is None:
+            return self.reply(404, "unknown item\n")
+        self.reply(200, tokens.scrub(badges.svg(item.name, item.color)), "image/svg+xml", cache="no-cache")
 
     def post(self, path):
         if ping.is_ping(path):
@@ -277,6 +385,9 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             return None
         if not may_trigger(self.app, self.who, self.headers, body):
+            if self.headers.get("Authorization") is None and wants_page(self.headers):
+                self.log_message("refused a trigger of %s: a form of an older page", name)
+                return self.see_other(f"/?notice=stale#trigger-{name}")
             return self.reply(403, "missing or wrong token (reload the page, or send Authorization: Bearer)\n")
         how = "bearer" if self.who == BEARER else "form"
         try:
@@ -284,10 +395,9 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, UsageError) as exc:  # an unwritable spool, a KV server down, its token unset
             print(f"alive serve: cannot queue a trigger: {exc}", file=sys.stderr, flush=True)
             return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
-        with self.app.lock:
-            self.app.cache = None                   # the next page shows the queued refresh
+        forget_pending(self.app)                    # the next page shows the queued refresh
         self.log_message("queued %s", path_written.name)
-        self.see_other("/#source-" + name)
+        self.see_other("/#trigger-" + name)
 
     def ping(self):
         with self.app.lock:
@@ -339,21 +449,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def reply(self, code, body, content_type="text/plain; charset=utf-8", extra=()):
+    def reply(self, code, body, content_type="text/plain; charset=utf-8", extra=(), csp=BASE_CSP, cache="no-store"):
         data = body if isinstance(body, bytes) else body.encode("utf-8")
         self.send_response(code)
         for key, value in extra:
             self.send_header(key, value)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
+        if code != 304:
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("X-Frame-Options", "DENY")       # no clickjacking of the buttons
-        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-                                                    "form-action 'self'; frame-ancestors 'none'")
+        self.send_header("Content-Security-Policy", csp)
         self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and code != 304:
             self.wfile.write(data)
 
     def log_request(self, code="-", size="-"):
@@ -370,6 +480,19 @@ class Handler(BaseHTTPRequestHandler):
         for secret, shown in ((self.app.token, "[token]"), (self.app.ping_key, "[key]")):
             text = text.replace(secret, shown) if secret else text
         return text
+
+
+def wants_page(headers):
+    """A browser's navigation (a form it submits) asks for text/html; curl and scripts do not."""
+    return "text/html" in (headers.get("Accept") or "") or headers.get("Sec-Fetch-Mode") == "navigate"
+
+
+def query_value(target, name):
+    """The value of ?name= in a request target, or None (at most one, at most 100 characters)."""
+    from urllib.parse import parse_qs
+
+    values = parse_qs(target.partition("?")[2], max_num_fields=10).get(name) if "?" in target else None
+    return values[0][:100] if values else None
 
 
 def login_page(app, problem=None):
@@ -433,6 +556,8 @@ def build_parser():
     p = cliutil.parser("serve", "The live dashboard, with a \"Trigger now\" button per source.")
     p.add_argument("--bind", help="address to listen on (default: serve.bind, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: serve.port, 8765; 0 picks a free one)")
+    p.add_argument("--poll", type=cliutil.duration_arg, default=POLL_S,
+                   help=f"how often the page asks for news (default {POLL_S}s; at least 1s)")
     p.add_argument("--allow-remote", action="store_true",
                    help="serve other machines: a non-loopback --bind, or loopback behind a proxy; every page "
                         "then needs the token (serve.token_env, at least 16 characters)")
@@ -448,6 +573,8 @@ def main(argv):
     port = args.port if args.port is not None else reg.serve.port
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range (0 to 65535)")
+    if args.poll < 1:
+        raise UsageError("--poll must be at least 1s")
     # A blank or space-only value is no token (as for ntfy and http-kv): it must not let
     # --allow-remote listen, and a bearer could never match it anyway.
     token = (os.environ.get(reg.serve.token_env) or "").strip() if reg.serve.token_env else None
@@ -471,7 +598,7 @@ def main(argv):
         raise UsageError(problem)
     config_path = paths.resolve_config(home, args.config)
     app = App(home, config_path, reg, secrets.token_urlsafe(32), token or None, remote,
-              session_value(token) if remote else None, ping_key or None)
+              session_value(token) if remote else None, ping_key or None, poll_s=int(args.poll))
     try:
         app.config_mtime = os.stat(config_path).st_mtime
     except OSError:

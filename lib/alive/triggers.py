@@ -9,7 +9,9 @@ One pass, under state/triggers.lock (one runner at a time; a second exits 0 sayi
   3. run every requested source once, however many requests it had, in one call of
      watchdog.refresh_sources(by="trigger"): the watchdog's lock, probe gate, retries,
      state, `after` (once) and notifications;
-  4. mark the run "ran" in the journal, remove the requests it took, forget the run.
+  4. mark the run "ran" in the journal, note how each source ended (`results`: refreshed,
+     failed, skipped with the reason; the dashboard says it on the source's card), remove
+     the requests it took, forget the run.
 Busy (a watchdog tick holds its lock): nothing ran; the requests wait for the next poll.
 A request that arrives while a source runs is not taken: it gets a run of its own.
 
@@ -395,6 +397,7 @@ def run_pass(home, reg, backend, log, clock=utcnow, say=print):
     for warning in report.warnings:
         print(f"alive triggers: warning: {warning}", file=sys.stderr)
     tell(report, by_source, log, clock(), result, say)
+    remember_results(journal, reg, result, report, clock())
     del journal["run"]
     remove_all(backend, batch, journal, clock(), result)
     save_journal(home, journal, "")
@@ -447,6 +450,40 @@ def tell(report, by_source, log, now, result, say):
         result.after.append(a)
         say(line)
         log.line(now, line)
+
+
+def remember_results(journal, reg, result, report, now):
+    """The journal's `results`: how each source's newest trigger ended, for the dashboard's
+    card ("refreshed 12 s ago by a trigger", "not refreshed: login expired at vendor-portal").
+    Sources no longer registered are forgotten, so the entry stays as small as the fleet."""
+    old = journal.get("results")
+    results = {k: v for k, v in old.items() if k in reg.sources} if isinstance(old, dict) else {}
+    for name, done in result.sources.items():
+        outcome = report.outcomes.get(name)
+        results[name] = {"at": format_iso(now), "result": done["result"], "error": done["error"],
+                         "reason": outcome.reason if outcome else None}
+    journal["results"] = results
+
+
+def progress(home):
+    """What the dashboard shows of the runner -> (running, results). running: {source:
+    {"taken_at", "started"}} of the pass going on now (its runner's process is alive), with
+    "refs" the requests it took (they are still in the queue until it ends); results: the
+    journal's `results` (remember_results). Reads only."""
+    from .facts import pid_alive
+
+    journal = statefile.peek(journal_path(home))
+    results = journal.get("results") if isinstance(journal.get("results"), dict) else {}
+    run = journal.get("run") if isinstance(journal.get("run"), dict) else None
+    running = {}
+    holder = runner_holder(home)
+    if run and run.get("ran") is not True and holder and pid_alive(holder):
+        started = run.get("started") if isinstance(run.get("started"), list) else []
+        for r in requests_of(run.get("requests")):
+            entry = running.setdefault(r.source, {"taken_at": run.get("taken_at"), "started": r.source in started,
+                                                  "refs": []})
+            entry["refs"].append(r.ref)
+    return running, {k: v for k, v in results.items() if isinstance(v, dict)}
 
 
 # ---------------------------------------------------------------- the runner lock

@@ -112,7 +112,7 @@ def test_the_cookie_opens_the_page_and_a_trigger_needs_it_and_the_form_token(rem
     assert request(remote, "POST", "/trigger/track", body=f"csrf={csrf}")[0] == 401              # no cookie
     assert queued(home) == []
     status, headers, _ = request(remote, "POST", "/trigger/track", body=f"csrf={csrf}", headers=cookie)
-    assert status == 303 and headers["Location"] == "/#source-track"
+    assert status == 303 and headers["Location"] == "/#trigger-track"
     assert len(queued(home)) == 1
 
 

@@ -1,0 +1,89 @@
+"""What makes `alive serve` an installable app on a phone: the web app manifest, its icons
+(an SVG, and PNGs drawn here with zlib alone) and a service worker that keeps the last
+page seen, so a phone without a connection still shows it, with its age (the page's own
+script says "Cannot reach alive serve: ... as it was 3 h ago").
+
+The service worker answers page loads (navigations) only: network first, and the copy
+it saved when the network fails. /status.json, triggers and everything else go to the
+network as they would without it, so nothing stale is ever taken for live.
+"""
+import functools
+import json
+import struct
+import zlib
+
+GREEN = (0x1a, 0x7f, 0x37)
+DARK = "#1f2328"
+ICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 512 512"><title>alive</title>'
+            '<rect width="512" height="512" rx="96" fill="#1a7f37"/>'
+            '<circle cx="256" cy="256" r="120" fill="none" stroke="#fff" stroke-width="44"/>'
+            '<circle cx="256" cy="256" r="40" fill="#fff"/></svg>\n')
+PNG_SIZES = (192, 512)
+
+SERVICE_WORKER = r"""// alive serve's service worker: the last page seen, for when the network is gone.
+"use strict";
+var CACHE = "alive-pages-v1";
+self.addEventListener("install", function () { self.skipWaiting(); });
+self.addEventListener("activate", function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener("fetch", function (e) {
+  var req = e.request;
+  if (req.method !== "GET" || req.mode !== "navigate") return;
+  e.respondWith(fetch(req).then(function (res) {
+    if (res.ok && (res.headers.get("Content-Type") || "").indexOf("text/html") === 0) {
+      var copy = res.clone();
+      caches.open(CACHE).then(function (c) { return c.put(req.url, copy); });
+    }
+    return res;
+  }).catch(function () {
+    return caches.open(CACHE).then(function (c) {
+      return c.match(req.url).then(function (hit) { return hit || c.match(new URL("/", req.url).href); });
+    }).then(function (hit) {
+      return hit || new Response("alive serve cannot be reached and no page was saved yet.\n",
+                                 {status: 503, headers: {"Content-Type": "text/plain; charset=utf-8"}});
+    });
+  }));
+});
+"""
+
+
+def manifest():
+    return json.dumps({
+        "name": "alive: the fleet's health",
+        "short_name": "alive",
+        "description": "Every scheduled job and data file of the fleet: on time or not, and what to do.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": DARK,
+        "theme_color": DARK,
+        "icons": [{"src": "/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}]
+        + [{"src": f"/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any maskable"}
+           for n in PNG_SIZES],
+    }, indent=2) + "\n"
+
+
+@functools.lru_cache(maxsize=len(PNG_SIZES))
+def icon_png(size):
+    """The icon as a PNG of size x size: a white ring and dot on green, drawn full-bleed
+    (a maskable icon: the platform rounds the corners), edges anti-aliased by coverage."""
+    c = size / 2
+    ring, half_width, dot = size * 120 / 512, size * 22 / 512, size * 40 / 512
+    rows = []
+    for y in range(size):
+        row = bytearray([0])                   # filter type 0 for each scanline
+        dy = y + 0.5 - c
+        for x in range(size):
+            dist = ((x + 0.5 - c) ** 2 + dy * dy) ** 0.5
+            cover = max(min(half_width - abs(dist - ring) + 0.5, 1.0), 0.0, min(dot - dist + 0.5, 1.0))
+            row += bytes(round(g + (255 - g) * cover) for g in GREEN)
+        rows.append(bytes(row))
+    return png(size, size, b"".join(rows))
+
+
+def png(width, height, raw_rows):
+    def chunk(kind, data):
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    header = struct.pack("!IIBBBBB", width, height, 8, 2, 0, 0, 0)     # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw_rows, 9)) \
+        + chunk(b"IEND", b"")
