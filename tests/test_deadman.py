@@ -62,16 +62,18 @@ def closed_port():
 
 
 def fleet(home, url, extra=""):
+    """One task whose last run failed: the check's verdict is RED (exit 2) whatever the ping does."""
     (home / "fleet.toml").write_text(
         '[tasks.backup]\nschedule = "daily 03:00"\n'
         f'[notify.deadman]\nurl = "{url}/ping/{UUID}"\n{extra}')
+    assert run_alive("write", "backup", "--status", "error", home=home).returncode == 0
 
 
 def test_a_completed_check_pings_the_switch_once_and_keeps_its_own_exit_code(home):
     with stand_in() as (base, seen):
         fleet(home, base)
         r = run_alive("check", home=home)
-    assert r.returncode == 2, r.stderr                  # backup never reported: RED, as without a deadman
+    assert r.returncode == 2, r.stderr                  # backup's last run failed: RED, as without a deadman
     assert [(m, p) for m, p, _ in seen] == [("GET", f"/ping/{UUID}")]
     assert seen[0][2]["User-Agent"] == "alive deadman"
     assert r.stderr == ""
