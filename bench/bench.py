@@ -68,14 +68,18 @@ def run_once(argv, env):
     return elapsed
 
 
-def interleaved(subjects, runs, env):
-    """{name: [ms, ...]}: the subjects run round-robin, so drift and noise hit them alike."""
+def interleaved(subjects, runs, env, before=None):
+    """{name: [ms, ...]}: the subjects run round-robin, so drift and noise hit them alike.
+    before: {name: function} called (untimed) before each run of that subject."""
+    before = before or {}
     for _ in range(WARMUP):
-        for argv in subjects.values():
+        for name, argv in subjects.items():
+            before.get(name, lambda: None)()
             run_once(argv, env)
     times = {name: [] for name in subjects}
     for _ in range(runs):
         for name, argv in subjects.items():
+            before.get(name, lambda: None)()
             times[name].append(run_once(argv, env))
     return times
 
@@ -353,6 +357,8 @@ def main(argv=None):
     p.add_argument("--out", default=str(RESULTS), help=f"results file (default {RESULTS.relative_to(ROOT)})")
     p.add_argument("--breakdown", action="store_true",
                    help="also measure where a shim write spends its time, import by import")
+    p.add_argument("--only", metavar="FIGURE", help="measure only the figures whose name holds this "
+                   "(write, trigger, check, report, watchdog); the README's figures come from a whole run")
     args = p.parse_args(argv)
     if args.runs < 5:
         p.error("--runs must be at least 5")
@@ -365,7 +371,8 @@ def main(argv=None):
     rows, failures = [], []
     started = time.monotonic()
     try:
-        for figure in FIGURES + fleet_figures() + ([OPTIONAL_FIGURES["breakdown"]] if args.breakdown else []):
+        figures = FIGURES + fleet_figures() + ([OPTIONAL_FIGURES["breakdown"]] if args.breakdown else [])
+        for figure in [f for f in figures if not args.only or args.only in f.__name__]:
             home = scratch / figure.__name__
             home.mkdir(exist_ok=True)
             try:

@@ -18,12 +18,15 @@ done
 case $src in */*) dir=${src%/*} ;; *) dir=. ;; esac
 alive="$dir/../bin/alive"
 
-# launchd gives PATH=/usr/bin:/bin:/usr/sbin:/sbin, so look where Python usually lives too
-# (ALIVE_PYTHON_PATHS, colon-separated, replaces that list). bin/alive exits 86 when the
-# interpreter is older than 3.11: try the next one then.
+# The interpreter `make install` found (bin/.alive-python: a real one, never a pyenv shim
+# that costs a bash start per write), then, as launchd gives PATH=/usr/bin:/bin:/usr/sbin:/sbin,
+# where Python usually lives (ALIVE_PYTHON_PATHS, colon-separated, replaces that list).
+# bin/alive exits 86 when the interpreter is older than 3.11: try the next one then.
+recorded=
+[ -r "$dir/../bin/.alive-python" ] && IFS= read -r recorded <"$dir/../bin/.alive-python"
 known="/opt/homebrew/bin/python3:/usr/local/bin/python3:${HOME:-/nonexistent}/.pyenv/shims/python3:/usr/bin/python3"
 IFS=: read -r -a more <<<"${ALIVE_PYTHON_PATHS-$known}"
-for py in "${ALIVE_PYTHON:-}" "$(command -v python3 2>/dev/null)" ${more[@]+"${more[@]}"}; do
+for py in "${ALIVE_PYTHON:-}" "$recorded" "$(command -v python3 2>/dev/null)" ${more[@]+"${more[@]}"}; do
   if [ -z "$py" ] || [ ! -x "$py" ] || [ ! -f "$alive" ]; then continue; fi
   "$py" -S "$alive" write "$job" --interval "$interval" --status "$status" ${summary:+--summary "$summary"} >/dev/null
   [ $? -eq 86 ] || exit 0

@@ -267,6 +267,31 @@ def test_moves_past_missing_and_too_old_interpreters_in_order(tmp_path):
     assert only_heartbeat(home, "picky")["warnings"] == []  # the real interpreter wrote it
 
 
+def test_the_interpreter_make_install_recorded_comes_before_path(tmp_path):
+    """bin/.alive-python (written by `make install`): no PATH lookup, no pyenv shim per write.
+    A recorded interpreter that is gone is passed over."""
+    tree = tmp_path / "alive"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "bin").mkdir()
+    shutil.copy(SHIM, tree / "scripts" / "hb.sh")
+    (tree / "bin" / "alive").symlink_to(ROOT / "bin" / "alive")
+    marker = tmp_path / "called"
+    recorded = tmp_path / "recorded-python"
+    recorded.write_text(f'#!/bin/sh\necho "$*" >> "{marker}"\nexec "{sys.executable}" "$@"\n')
+    recorded.chmod(0o755)
+    home = tmp_path / "home"
+    env = {"PATH": "/nonexistent", "ALIVE_HOME": str(home), "ALIVE_PYTHON_PATHS": ""}
+    (tree / "bin" / ".alive-python").write_text(f"{recorded}\n")
+    assert shim("recorded", "60", env=env, script=tree / "scripts" / "hb.sh").returncode == 0
+    assert marker.read_text().split()[:3] == ["-S", str(tree / "scripts" / ".." / "bin" / "alive"), "write"]
+    assert only_heartbeat(home, "recorded")["warnings"] == []   # Python wrote it, not the bash fallback
+
+    (tree / "bin" / ".alive-python").write_text(str(tmp_path / "gone-python"))   # no newline either
+    env.update(ALIVE_PYTHON_PATHS=sys.executable, ALIVE_HOME=str(tmp_path / "home2"))
+    assert shim("moved-on", "60", env=env, script=tree / "scripts" / "hb.sh").returncode == 0
+    assert only_heartbeat(tmp_path / "home2", "moved-on")["warnings"] == []
+
+
 def test_without_bin_alive_beside_it_the_bash_fallback_writes(tmp_path):
     """A copy of the script alone (no ../bin/alive): bash writes, and says why."""
     lone = tmp_path / "scripts" / "hb.sh"

@@ -1,13 +1,14 @@
 """Gather, from disk, the facts health.py judges: the few heartbeats each decision
 needs, running markers, pauses, watchdog and probe state, and each source's capture time.
 
-Reads only: nothing here writes or sets anything aside.
+Reads only: nothing here writes or sets anything aside, but for the listing cache
+(listcache.py), which only ever makes a listing faster.
 """
 import json
 import os
 from datetime import timedelta
 
-from . import health, paths, runs, scan, statefile
+from . import health, listcache, paths, runs, scan, statefile
 from .timeutil import format_iso, from_epoch, parse_iso
 
 MAX_SOURCE_BYTES = 64 << 20
@@ -23,8 +24,13 @@ def shown_path(path, home):
 def gather(registry, home, now, depth=1):
     """-> health facts: {tasks, sources, invalid_files}. `depth` is how many of each
     task's newest heartbeats to read at least (check needs 1; the report shows more)."""
+    with scan.gc_paused():
+        return _gather(registry, home, now, depth)
+
+
+def _gather(registry, home, now, depth):
     folder = paths.health_dir(home)
-    listing = scan.list_health(folder)
+    listing = listcache.listing(folder, paths.state_dir(home) / listcache.NAME)
     invalid = []
 
     def note_invalid(name, problem):
@@ -149,18 +155,26 @@ def task_files(gathered, task, on_future=None):
     newest = None
     for entry in _merged(gathered, task):
         # (an impossible name is no time at all: read_history reports it)
-        if entry_minute(entry) > gathered.cutoff and not (isinstance(entry, str) and scan.impossible_time(entry)):
+        minute = entry_minute(entry)
+        impossible = isinstance(entry, str) and scan.impossible_time(entry)
+        if minute > gathered.cutoff and not impossible:
             if on_future:
                 on_future(entry)
             continue
         if newest is None:
             newest = entry
-            latest = newer_latest_file(gathered, task, entry, on_future)
+            read = None
+            if isinstance(entry, str) and not impossible and task in gathered.listing.latest:
+                # read now: the read's fstat gives its mtime, for the <task>_latest.json test
+                read = scan.read_beat(gathered.listing.folder, entry, task)
+            latest = newer_latest_file(gathered, task, read or entry, minute, on_future)
+            if read is not None and read.valid:
+                entry = read        # (an invalid one goes on by name: read_history reports it)
             if latest is not None:
                 yield latest
         yield entry
     if newest is None:
-        latest = newer_latest_file(gathered, task, None, on_future)
+        latest = newer_latest_file(gathered, task, None, None, on_future)
         if latest is not None:
             yield latest
 
@@ -178,10 +192,11 @@ def _merged(gathered, task):
 LATEST_SLACK_S = 2   # alive writes <task>_latest.json right after the canonical file
 
 
-def newer_latest_file(gathered, task, newest, on_future=None):
+def newer_latest_file(gathered, task, newest, newest_minute, on_future=None):
     """<task>_latest.json as a Beat when it says more than the other files: it is the only
-    one, or it was written after the newest of them (mtime) and holds a later run. A stat
-    of two files per task; read only when the times say it may be newer. Memoized."""
+    one, or it was written after the newest of them (mtime) and holds a later run (than
+    `newest_minute`). A stat of each (the newest's from its read, when it was read); read
+    only when the times say it may be newer. Memoized."""
     if task in gathered.latest_files:
         return gathered.latest_files[task]
     gathered.latest_files[task] = None
@@ -192,7 +207,10 @@ def newer_latest_file(gathered, task, newest, on_future=None):
     if newest is not None:
         try:
             written = os.lstat(os.path.join(folder, name)).st_mtime
-            if written <= os.lstat(os.path.join(folder, entry_name(newest))).st_mtime + LATEST_SLACK_S:
+            other = getattr(newest, "mtime", None)
+            if other is None:
+                other = os.lstat(os.path.join(folder, entry_name(newest))).st_mtime
+            if written <= other + LATEST_SLACK_S:
                 return None
         except OSError:
             return None
@@ -202,7 +220,7 @@ def newer_latest_file(gathered, task, newest, on_future=None):
             if on_future:
                 on_future(beat)
             return None
-        if newest is not None and entry_minute(beat) <= entry_minute(newest):
+        if newest is not None and entry_minute(beat) <= newest_minute:
             return None
     gathered.latest_files[task] = beat
     return beat

@@ -3,7 +3,7 @@
 Nothing here reads the clock or the disk: facts.py gathers what is on disk, the CLI
 passes `now`. Reasons are plain sentences with the numbers in them.
 """
-from dataclasses import dataclass, field
+from .record import field, record
 from datetime import datetime
 
 from . import runs
@@ -17,7 +17,7 @@ WATCHDOG_TASK = "alive-watchdog"
 WATCHDOG_MAX_GAP_S = 900
 
 
-@dataclass
+@record
 class Item:
     kind: str                      # "task" | "source"
     name: str
@@ -25,12 +25,16 @@ class Item:
     reasons: list
     details: dict = field(default_factory=dict)
 
+    def __init__(self, kind, name, color, reasons, details=None):   # one per item per check
+        self.kind, self.name, self.color, self.reasons = kind, name, color, reasons
+        self.details = {} if details is None else details
+
     def to_json(self):
         return {"kind": self.kind, "name": self.name, "color": self.color,
                 "reasons": list(self.reasons), **self.details}
 
 
-@dataclass
+@record
 class TaskFacts:
     name: str
     history: list                  # scan.Beat, newest first, as far back as was read
@@ -39,8 +43,13 @@ class TaskFacts:
     future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
     first_seen: datetime | None = None           # when the registered task was first known
 
+    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None):   # one per task
+        self.name, self.history, self.running, self.pause = name, history, running, pause
+        self.future = [] if future is None else future
+        self.first_seen = first_seen
 
-@dataclass
+
+@record
 class SourceFacts:
     name: str
     captured_at: datetime | None   # None when the file is missing or unreadable
@@ -51,7 +60,7 @@ class SourceFacts:
     pause: dict | None = None
 
 
-@dataclass
+@record
 class Result:
     overall: str
     items: list

@@ -223,34 +223,38 @@ def plausible_time(date, hhmm):
 
 
 def check(obj):
-    """Problems of a parsed heartbeat: (errors, warnings). Errors mean it cannot be trusted."""
+    """Problems of a parsed heartbeat: (errors, warnings). Errors mean it cannot be trusted.
+    Read for every task at every check: one pass per field, nothing computed twice."""
     from .timeutil import parse_iso
 
     if not isinstance(obj, dict):
         return [f"not a JSON object (a {type(obj).__name__})"], []
     errors, warnings = [], []
+    present = set()
     for field in REQUIRED:
-        if field not in obj:
+        value = obj.get(field, _ABSENT)
+        if value is _ABSENT:
             errors.append(f"required field {field} is missing")
-        elif obj[field] is None:
+        elif value is None:
             errors.append(f"required field {field} is null")
-    present = {f for f in REQUIRED if obj.get(f) is not None}
-    if "task_id" in present and task_id_problem(obj["task_id"]):
+        else:
+            present.add(field)
+    if "task_id" in present and not valid_task_id(obj["task_id"]):
         errors.append(task_id_problem(obj["task_id"]))
     if "status" in present:
         status = obj["status"]
         if isinstance(status, str) and status in LEGACY_STATUS:
             warnings.append(f"legacy status {status!r} (write {LEGACY_STATUS[status]!r})")
-        elif status_problem(status):
+        elif status not in STATUSES or not isinstance(status, str):
             errors.append(status_problem(status))
-    times = {}
+    times = []
     for field in ("started_at", "completed_at"):
         if field in present:
             try:
-                times[field] = parse_iso(obj[field])
+                times.append(parse_iso(obj[field]))
             except ValueError as exc:  # parse_iso also turns an overflow (year 1 or 9999 with an offset) into this
                 errors.append(f"{field}: {exc}")
-    if len(times) == 2 and times["completed_at"] < times["started_at"]:
+    if len(times) == 2 and times[1] < times[0]:
         errors.append("completed_at is before started_at")
     if "summary" in present:
         summary = obj["summary"]
@@ -263,22 +267,30 @@ def check(obj):
         elif "\n" in summary:
             errors.append("summary is more than one line")
     for field in ("warnings", "errors"):
-        if field in present and not (isinstance(obj[field], list) and all(isinstance(x, str) for x in obj[field])):
-            errors.append(f"{field} must be a list of strings")
-    if "metrics" in present and not isinstance(obj["metrics"], dict):
-        errors.append(f"metrics must be an object, not {type(obj['metrics']).__name__}")
+        if field in present:
+            value = obj[field]
+            if not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
+                errors.append(f"{field} must be a list of strings")
+    metrics = obj.get("metrics")
+    if "metrics" in present and not isinstance(metrics, dict):
+        errors.append(f"metrics must be an object, not {type(metrics).__name__}")
     for field, kind in OPTIONAL_TYPES.items():
         value = obj.get(field)
-        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             errors.append(f"{field} has the wrong type ({type(value).__name__})")
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and not sane_number(value):
             errors.append(f"{field} is not a plausible number ({shown_number(value)})")
-    if isinstance(obj.get("metrics"), dict):
-        for key, value in obj["metrics"].items():
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not sane_number(value):
                 errors.append(f"metrics.{key} is not a plausible number ({shown_number(value)})")
                 break
     return errors, warnings
+
+
+_ABSENT = object()
 
 
 def sane_number(value):
@@ -306,12 +318,19 @@ def _not_json(name):
     raise ValueError(f"{name} is not a JSON value")
 
 
+_decoder = None   # one JSONDecoder for every file read: json.loads(..., parse_constant=) builds one per call
+
+
 def loads(data):
     """bytes -> (heartbeat dict with legacy status mapped, errors, warnings). Never raises."""
     import json
 
+    global _decoder
+    if _decoder is None:
+        _decoder = json.JSONDecoder(parse_constant=_not_json)
     try:
-        obj = json.loads(data, parse_constant=_not_json)
+        # what json.loads does with bytes: UTF-8, -16 or -32, found from the first bytes
+        obj = _decoder.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except UnicodeDecodeError:
         return None, ["not UTF-8 text"], []
     except ValueError as exc:

@@ -11,7 +11,7 @@ Cronitor's "expected run + grace"), pure functions of (schedule, facts, now, zon
   seen, plus grace; then it is RED, never reported.
 A run in progress counts as a run from its start.
 """
-from dataclasses import dataclass
+from .record import record
 from datetime import datetime, timedelta
 
 from . import schedule as sched
@@ -22,7 +22,7 @@ GRACE_SHARE = 10          # percent of the gap before the expected run
 ON_TIME, LATE, WAITING, NEVER = "on_time", "late", "waiting", "never"
 
 
-@dataclass
+@record
 class Expectation:
     state: str                     # ON_TIME | LATE | WAITING | NEVER
     expected_at: datetime | None   # the run that is late or awaited (UTC)

@@ -13,8 +13,7 @@ import json
 import os
 import re
 import shutil
-import tomllib
-from dataclasses import dataclass, field
+from .record import field, record
 from pathlib import Path
 
 from .errors import UsageError
@@ -42,7 +41,7 @@ class ConfigError(UsageError):
 # ---------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     retention_days: int = 30
     default_max_gap: int = 129600  # 36h
@@ -51,7 +50,7 @@ class Settings:
     label_prefix: str = "com.example.alive"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Task:
     name: str
     schedule: object = None  # Schedule | None
@@ -69,7 +68,7 @@ class Task:
     slow_after: tuple | None = None  # ("seconds", N) or ("median", factor): a slower run is YELLOW
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Source:
     name: str
     path: Path
@@ -90,7 +89,7 @@ class Source:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     name: str
     command: list
@@ -99,7 +98,7 @@ class Probe:
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ntfy:
     topic: str
     server: str = "https://ntfy.sh"
@@ -109,19 +108,19 @@ class Ntfy:
     tags: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandChannel:
     argv: list
     timeout: int = 30
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Deadman:
     url: str                    # an outside dead man's switch (healthchecks.io, ...), pinged by GET
     timeout: int = 5
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notify:
     renotify: int | None = 3600  # None: say it once
     recovery: bool = True
@@ -130,21 +129,21 @@ class Notify:
     deadman: Deadman | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HttpKv:
     url: str
     token_env: str | None = None
     prefix: str = "trigger:"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Triggers:
     backend: str = "spool"
     poll: int = 30
     http_kv: HttpKv | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Serve:
     bind: str = "127.0.0.1"
     port: int = 8765
@@ -152,7 +151,7 @@ class Serve:
     ping_key_env: str = "ALIVE_PING_KEY"   # the key of /ping/<key>/<task> (ping.py)
 
 
-@dataclass
+@record
 class Registry:
     path: Path | None
     home: Path
@@ -280,7 +279,7 @@ def _program_trouble(program, home):
 # ---------------------------------------------------------------- the checker
 
 
-@dataclass
+@record
 class _Problem:
     line: int | None
     key: tuple
@@ -339,6 +338,8 @@ class _Checker:
             line = raw[: exc.start].count(b"\n") + 1
             self.add((), "not UTF-8 text (save the file as UTF-8)", line=line)
             return None
+        import tomllib   # here: a home without fleet.toml never pays for it
+
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -815,6 +816,8 @@ def _failing_line(text):
     """The line where tomllib hits an error it gives no position for: the shortest run of
     whole lines from the top that still fails the same way (a prefix that ends before the
     culprit parses, or fails only where it was cut)."""
+    import tomllib
+
     lines = text.splitlines(keepends=True)
 
     def fails(n):

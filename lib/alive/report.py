@@ -114,9 +114,11 @@ def history(home, reg, f, depth):
         read = {beat.name: beat for beat in t.history}
         rows = []
         for file in islice(facts_mod.task_files(f, name), depth):
-            if not isinstance(file, str):       # a legacy bare-name file, already read
-                rows.append(run_of(file))
-                continue
+            if not isinstance(file, str):
+                if not scan.canonical_pairs([file.name]):   # legacy bare name, <task>_latest.json: read
+                    rows.append(run_of(file))
+                    continue
+                read[file.name], file = file, file.name     # the newest, read for its mtime
             if file in read:
                 row, packed = run_of(read[file]), None
             else:

@@ -4,8 +4,6 @@ ok runs since a RED spell (recover_after), and how long runs usually take (slow_
 `history` is a list of scan.Beat, newest first, as far back as facts.read_history read:
 read_more() tells it when to stop, so a check reads only what these questions need.
 """
-from statistics import median
-
 from .timeutil import parse_iso, seconds_between
 
 ERROR_HISTORY_MIN = 10   # consecutive errors are counted back at least this far
@@ -33,6 +31,13 @@ def recovering(history, alert_after, recover_after):
         return None
     errors = consecutive_errors(history[oks:])
     return (oks, errors) if errors >= alert_after else None
+
+
+def median(values):
+    """statistics.median, without importing statistics (fractions, decimal) into every check."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def took(beat):

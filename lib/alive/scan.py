@@ -2,12 +2,13 @@
 decision needs. The folder may hold anything (garbage, symlinks, folders, FIFOs, huge
 files, names that are not UTF-8): nothing here raises on what it finds.
 """
+import contextlib
 import gc
 import os
 import re
 import stat
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from .record import record
 
 from . import heartbeat
 from .errors import BrokenHome
@@ -15,17 +16,49 @@ from .errors import BrokenHome
 MAX_HEARTBEAT_BYTES = 1 << 20  # 1 MiB: a bigger file is flagged, never read
 
 
-@dataclass
 class Listing:
-    """What one listing of health/ found, by name only (no stat, no read)."""
-    folder: str
-    canonical: list = field(default_factory=list)   # every canonical name, in string order
-    newest: dict = field(default_factory=dict)      # task -> its newest canonical name
-    latest: dict = field(default_factory=dict)      # task -> name of <task>_latest.json
-    legacy: list = field(default_factory=list)      # bare-name *.json files
-    temp: list = field(default_factory=list)        # dot-files (temp files of writers)
-    other: list = field(default_factory=list)       # anything else
-    dates: list = field(default_factory=list)       # the dates of canonical names, newest first
+    """What one listing of health/ found, by name only (no stat, no read).
+
+    names: every entry, in the order the folder listed them. newest: task -> its newest
+    canonical name (all a check of a healthy fleet needs). latest: task -> its
+    <task>_latest.json. legacy (bare-name *.json), temp (dot-files: writers' temp files),
+    other (anything else): sorted. canonical (every canonical name, in string order) and
+    dates (theirs, newest first) are worked out from names when first asked for: only a
+    walk back through a task's history needs them (listcache.py keeps the rest)."""
+
+    def __init__(self, folder, names=(), newest=None, latest=None, legacy=None, temp=None, other=None):
+        self.folder = folder
+        self._names = names             # a list, or a function that makes it (listcache)
+        self.newest, self.latest = newest or {}, latest or {}
+        self.legacy, self.temp, self.other = legacy or [], temp or [], other or []
+        self._canonical = self._dates = None
+
+    @property
+    def names(self):
+        if callable(self._names):
+            self._names = self._names()
+        return self._names
+
+    @property
+    def canonical(self):
+        if self._canonical is None:
+            self._canonical = [name for _, name in canonical_pairs(sorted(n for n in self.names if "\n" not in n))]
+        return self._canonical
+
+    @property
+    def dates(self):
+        if self._dates is None:
+            self._dates = distinct_dates(self.canonical)
+        return self._dates
+
+    def __eq__(self, other):
+        return isinstance(other, Listing) and self.summary() == other.summary()
+
+    def summary(self):
+        return (self.folder, sorted(self.names), self.newest, self.latest, self.legacy, self.temp, self.other)
+
+    def __repr__(self):
+        return f"Listing({self.folder!r}, {len(self.names)} names, {len(self.newest)} tasks)"
 
 
 # heartbeat.parse_name's rules as one multi-line pattern, so the whole listing is matched
@@ -37,38 +70,46 @@ _CANONICAL_ALL = re.compile(
     + heartbeat.SUFFIX_RE + r"))?\.json$)(.*)$", re.M)
 
 
-def list_health(folder):
-    # Hundreds of thousands of small objects and no cycles: the cyclic GC would only
-    # re-walk them again and again while they are built.
-    gc_was_on = gc.isenabled()
+def list_health(folder, names=None):
+    """The Listing of health/ (`names`: its entries when already listed)."""
+    with gc_paused():
+        return build_listing(folder, read_names(folder) if names is None else names)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Hundreds of thousands of small objects and no cycles (names, heartbeats read): the
+    cyclic GC would only re-walk them again and again while they are built."""
+    was_on = gc.isenabled()
     gc.disable()
     try:
-        return _list_health(folder)
+        yield
     finally:
-        if gc_was_on:
+        if was_on:
             gc.enable()
 
 
-def _list_health(folder):
-    """Sorted names make a task's files of one day neighbours, so a task's history is a
-    few bisections per day instead of a Python pass over every name (see task_files)."""
-    listing = Listing(folder=os.fspath(folder))
+def read_names(folder):
+    """The entries of health/ ([] when it does not exist yet); BrokenHome when it cannot be read."""
     try:
-        names = os.listdir(folder)
+        return os.listdir(folder)
     except FileNotFoundError:
         if not os.path.lexists(folder):
-            return listing              # no run has written one yet: an empty fleet
+            return []                   # no run has written one yet: an empty fleet
         # a link to a folder that is gone (an unmounted volume)
         problem = f"is a symbolic link to {display_name(os.readlink(folder))}, which does not exist"
     except NotADirectoryError:
         problem = "is not a folder"
     except OSError as exc:
         problem = f"cannot be read ({exc.strerror or exc})"
-    else:
-        problem = None
-    if problem:
-        raise BrokenHome(f"health folder {display_name(listing.folder)} {problem}", problem)
-    names.sort()
+    raise BrokenHome(f"health folder {display_name(os.fspath(folder))} {problem}", problem)
+
+
+def build_listing(folder, names):
+    """Sorted names make a task's files of one day neighbours, so a task's history is a
+    few bisections per day instead of a Python pass over every name (see task_files)."""
+    listing = Listing(os.fspath(folder), names)
+    names = sorted(names)
     joined = "\n".join(names)
     if joined.count("\n") != max(len(names) - 1, 0):
         # A name with a newline in it would fool the multi-line pattern: set those aside.
@@ -76,26 +117,36 @@ def _list_health(folder):
         names = [n for n in names if "\n" not in n]
         joined = "\n".join(names)
     pairs = _CANONICAL_ALL.findall(joined)
+    canonical = listing._canonical = [name for _, name in pairs] if len(pairs) < len(names) else names
     # In string order, the last name of a task is its newest minute: dict() keeps it.
-    newest = dict(pairs)
-    listing.canonical = [name for _, name in pairs] if len(pairs) < len(names) else names
-    listing.newest = {task: settle_minute(listing.canonical, name) for task, name in newest.items()}
-    listing.dates = distinct_dates(listing.canonical)
+    listing.newest = {task: settle_minute(canonical, name) for task, name in dict(pairs).items()}
     # A plain suffix test beats a second regex pass over the whole listing.
-    latest = [n for n in names if n[-12:] == "_latest.json" and heartbeat.valid_task_id(n[:-12])]
+    latest = [n for n in names if is_latest_name(n)]
     listing.latest = {name[:-12]: name for name in latest}
     if len(pairs) + len(latest) < len(names):  # the rare rest, one by one
-        known = set(listing.canonical).union(latest)
-        for name in names:
-            if name in known:
-                continue
-            if name.startswith("."):
-                listing.temp.append(name)
-            elif name.endswith(".json") and "_" in name:
-                listing.legacy.append(name)
-            else:
-                listing.other.append(name)
+        known = set(canonical).union(latest)
+        sort_rest(listing, (name for name in names if name not in known))
     return listing
+
+
+def is_latest_name(name):
+    return name[-12:] == "_latest.json" and heartbeat.valid_task_id(name[:-12])
+
+
+def sort_rest(listing, names):
+    """Names neither canonical nor <task>_latest.json, into temp / legacy / other."""
+    for name in names:
+        if name.startswith("."):
+            listing.temp.append(name)
+        elif name.endswith(".json") and "_" in name:
+            listing.legacy.append(name)
+        else:
+            listing.other.append(name)
+
+
+def canonical_pairs(names):
+    """[(task, name)] of the canonical names among `names` (no newline in any), in their order."""
+    return _CANONICAL_ALL.findall("\n".join(names))
 
 
 def sort_key(name):
@@ -141,15 +192,30 @@ def task_files(listing, task):
     top = listing.newest.get(task)
     if top is None:
         return
+    yield top                           # a healthy task's decision needs nothing more
     canonical = listing.canonical
     start = listing.dates.index(top[:10])
     for date in listing.dates[start:]:
         prefix = f"{date}_{task}_"
         # '`' follows '_' in ASCII: [prefix, prefix[:-1] + '`') is every name starting with prefix.
-        day = canonical[bisect_left(canonical, prefix):bisect_left(canonical, prefix[:-1] + "`")]
-        # A task named '<task>_x' shares the prefix; its rest holds another '_'.
-        own = [n for n in day if "_" not in n[len(prefix):]]
-        yield from sorted(own, key=sort_key, reverse=True)
+        lo = bisect_left(canonical, prefix)
+        for name in _newest_first(canonical, lo, bisect_left(canonical, prefix[:-1] + "`"), len(prefix)):
+            if name != top:             # (it comes first: the newest of the newest minute)
+                yield name
+
+
+def _newest_first(canonical, lo, hi, prefix_len):
+    """The task's names in canonical[lo:hi] (one day), newest first. String order is time
+    order between minutes; only inside one minute ('HHMM-10', 'HHMM-2', 'HHMM') must names
+    be sorted. A task '<task>_x' shares the prefix: its rest holds another '_'."""
+    while hi > lo:
+        stem = canonical[hi - 1][:prefix_len + 4]
+        first = hi - 1
+        while first > lo and canonical[first - 1].startswith(stem):
+            first -= 1
+        own = [n for n in canonical[first:hi] if "_" not in n[prefix_len:]]
+        yield from own if len(own) < 2 else sorted(own, key=sort_key, reverse=True)
+        hi = first
 
 
 def grouped(listing):
@@ -172,21 +238,30 @@ def impossible_time(name):
 def read_bytes(path, limit=MAX_HEARTBEAT_BYTES):
     """(data, None) or (None, problem). Never follows a symlink, never blocks on a FIFO,
     never reads more than `limit` bytes."""
+    return read_file(path, limit)[:2]
+
+
+def read_file(path, limit=MAX_HEARTBEAT_BYTES):
+    """read_bytes(), and the file's fstat (or None)."""
+    info = None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         if os.path.islink(path):
-            return None, "is a symbolic link (not followed)"
-        return None, f"cannot be read ({exc.strerror or exc})"
+            return None, "is a symbolic link (not followed)", info
+        return None, f"cannot be read ({exc.strerror or exc})", info
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            return None, "is a folder, not a file"
+            return None, "is a folder, not a file", info
         if not stat.S_ISREG(info.st_mode):
-            return None, "is not a regular file"
+            return None, "is not a regular file", info
         if info.st_size > limit:
-            return None, f"is {info.st_size} bytes (over the {limit}-byte limit; not read)"
-        chunks, size = [], 0
+            return None, f"is {info.st_size} bytes (over the {limit}-byte limit; not read)", info
+        first = os.read(fd, info.st_size + 1)      # one read, when the size holds
+        if len(first) == info.st_size:
+            return first, None, info
+        chunks, size = [first], len(first)
         while size <= limit:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -194,15 +269,15 @@ def read_bytes(path, limit=MAX_HEARTBEAT_BYTES):
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            return None, f"grew over the {limit}-byte limit while read"
-        return b"".join(chunks), None
+            return None, f"grew over the {limit}-byte limit while read", info
+        return b"".join(chunks), None, info
     except OSError as exc:
-        return None, f"cannot be read ({exc.strerror or exc})"
+        return None, f"cannot be read ({exc.strerror or exc})", info
     finally:
         os.close(fd)
 
 
-@dataclass
+@record
 class Beat:
     """One heartbeat file as read: the dict (legacy status mapped) or its problems."""
     name: str
@@ -210,20 +285,25 @@ class Beat:
     errors: list
     warnings: list
 
+    def __init__(self, name, data, errors, warnings, mtime=None):   # one per file read: no generic __init__
+        self.name, self.data, self.errors, self.warnings = name, data, errors, warnings
+        self.mtime = mtime          # the file's, when it was opened (not compared by ==)
+
     @property
     def valid(self):
         return self.data is not None and not self.errors
 
 
 def read_beat(folder, name, task=None):
-    raw, problem = read_bytes(os.path.join(folder, name))
+    raw, problem, info = read_file(os.path.join(folder, name))
+    mtime = info.st_mtime if info is not None else None
     if problem:
-        return Beat(name, None, [f"file {problem}"], [])
+        return Beat(name, None, [f"file {problem}"], [], mtime)
     data, errors, warnings = heartbeat.loads(raw)
     if task is not None and isinstance(data, dict) and isinstance(data.get("task_id"), str) \
             and data["task_id"] != task:
         errors = errors + [f"task_id {data['task_id']!r} does not match the file name's task {task!r}"]
-    return Beat(name, data if not errors else None, errors, warnings)
+    return Beat(name, data if not errors else None, errors, warnings, mtime)
 
 
 def display_name(name):

@@ -22,10 +22,9 @@ fall-back (Lord Howe) a wildcard schedule fires every repeated time twice (croni
 some when the minute step is not 30).
 """
 import bisect
-import calendar
 import functools
 import os
-from dataclasses import dataclass
+from .record import record
 from datetime import date, datetime, timedelta, timezone
 
 from .timeutil import parse_duration
@@ -61,7 +60,7 @@ _FORMS = ('use "every 15m", "daily 07:00", "daily 08:00,12:00", "weekly mon 06:0
 _SEARCH_YEARS = 401
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DstRule:
     """What a scheduler does with a wall time that daylight saving time skips or repeats."""
 
@@ -73,7 +72,7 @@ CRON_FIXED = DstRule(gap="move", fold="once")
 CRON_WILDCARD = DstRule(gap="skip", fold="twice")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Schedule:
     """A parsed schedule. `text` is what the user wrote, kept for display."""
 
@@ -255,7 +254,9 @@ def _describe(values):
 
 
 def _days_in_month(year, month):
-    return calendar.monthrange(year, month)[1]
+    # (calendar.monthrange, without importing calendar and locale into every check)
+    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return (following - date(year, month, 1)).days
 
 
 def _can_fire(s):

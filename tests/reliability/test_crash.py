@@ -46,7 +46,7 @@ import pytest
 from .test_write_crash import ALIVE, LIB, SOAK, STEP_TIMEOUT_S
 
 sys.path.insert(0, str(LIB))
-from alive import heartbeat, queue, registry  # noqa: E402
+from alive import heartbeat, listcache, queue, registry  # noqa: E402
 from alive.timeutil import utcnow  # noqa: E402
 
 PY = sys.executable
@@ -555,6 +555,8 @@ def audit_home(home):
                 if sub == "health":
                     hb, errors, _ = heartbeat.loads(data)
                     assert errors == [], f"{path}: {errors}"
+                elif name == listcache.NAME:       # a line of JSON, then names: whole, or it would be ignored
+                    assert listcache.load(path, home / "health")[0] is not None, f"{path} is not a whole cache"
                 else:
                     try:
                         json.loads(data)

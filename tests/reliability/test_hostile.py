@@ -534,6 +534,26 @@ def judge_home(home, folder, health_dir, profile, figures):
     assert r.returncode == expected_lint and doc["files_checked"] == len(folder.made), (r.returncode, doc["files_checked"])
     figures.append((home.name, len(folder.made), len(listed), len(doc["problems"]), len(broken_latest)))
 
+    # ---- the listing cache decides nothing: the verdicts with it warm (names compared), and
+    # trusted without a listing (health/ settled), are those of a full scan without it
+    cache = home / "state" / "health-listing.cache"
+    assert cache.is_file()
+
+    def verdicts():
+        r = alive("check", "--json", home=home)
+        assert r.returncode == expected_check and r.stderr == "", (r.returncode, r.stderr[-2000:])
+        d = json.loads(r.stdout)
+        return d["overall"], {i["name"]: i["color"] for i in d["items"]}, sorted(map(str, d["invalid_files"]))
+
+    warm = verdicts()
+    old = (home / health_dir).stat().st_mtime - 3600
+    os.utime(home / health_dir, (old, old))       # settled: the cache is trusted without a listing
+    settled = verdicts()
+    before = cache.stat().st_mtime_ns
+    assert verdicts() == settled and cache.stat().st_mtime_ns == before   # used as it was, not rewritten
+    cache.unlink()
+    assert warm == settled == verdicts()
+
     # ---- the same folder through the other readers: text forms, the report, the metrics
     for args, code in ((["check"], expected_check), (["lint"], expected_lint), (["report", "--format", "json"], 0),
                        (["export", "prometheus"], 0)):
