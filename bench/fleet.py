@@ -11,7 +11,6 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-import bench
 from bench import ALIVE, BenchError, interleaved, row
 
 SIZES = {"10k": (100, 100), "100k": (1000, 100), "300k": (1000, 300)}   # tasks x heartbeats
