@@ -798,5 +798,21 @@ def test_detect_scheduler_honours_alive_scheduler_and_refuses_a_wrong_one():
 def test_make_install_calls_alive_schedule_for_the_scheduler_of_this_system():
     r = subprocess.run(["make", "--no-print-directory", "-n", "install", "uninstall"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                        env={**os.environ, "ALIVE_SCHEDULER": "systemd"})
-    assert r.stdout.splitlines() == ["python3 bin/alive schedule systemd --install",
-                                     "python3 bin/alive schedule systemd --uninstall"]
+    lines = r.stdout.splitlines()
+    assert "python3 bin/alive schedule systemd --install" in lines
+    assert "python3 bin/alive schedule systemd --uninstall" in lines
+    # once, before the units: the real interpreter recorded for the shim, lib/ compiled
+    first = lines.index("python3 bin/alive schedule systemd --install")
+    assert any("bin/.alive-python" in line for line in lines[:first])
+    assert "python3 -m compileall -q lib >/dev/null" in lines[:first]
+    assert lines[-1] == "rm -f bin/.alive-python"
+
+
+def test_make_install_records_the_real_interpreter_and_compiles_lib(tmp_path):
+    """The recording step itself, run as make runs it, in a copy of the checkout's bin/."""
+    r = subprocess.run(["make", "--no-print-directory", "-n", "install"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "ALIVE_SCHEDULER": "systemd"})
+    record = next(line for line in r.stdout.splitlines() if "bin/.alive-python" in line)
+    (tmp_path / "bin").mkdir()
+    subprocess.run(["bash", "-c", record.replace("python3", sys.executable, 1)], cwd=tmp_path, check=True, timeout=60)
+    assert (tmp_path / "bin" / ".alive-python").read_text() == sys.executable + "\n"
