@@ -113,7 +113,7 @@ def figure_write(ctx):
         "baseline": [py, "-c", "pass"],
         "python -S": [py, "-S", "-c", "pass"],
         "shim": [ctx.bash, str(SHIM), "bench-shim", "60", "ok", "bench"],
-        "alive write": [py, "-S", str(ALIVE), "write", "bench-write", "--interval", "60"],
+        "alive write": [py, "-S", str(ALIVE), "write", "bench-write", "--interval", "60s"],
         "alive run": [py, str(ALIVE), "run", "BENCH", "--", "true"],
     }
     times = interleaved(subjects, ctx.runs, ctx.env())

@@ -57,6 +57,24 @@ def test_runs_in_the_last_24h_count_from_the_names_at_the_boundary(home):
     assert view(home, now=NOW + timedelta(minutes=1)).runs_24h["etl"] == 1
 
 
+def test_runs_in_the_last_24h_leave_out_other_tasks_the_future_and_count_a_newer_latest_file(home):
+    at = NOW - timedelta(hours=2)
+    beat(home, "etl", at)
+    beat(home, "etl", at)                                   # same minute: ..._HHMM-2.json
+    beat(home, "etl", NOW - timedelta(days=1, hours=1))     # the day before, outside
+    beat(home, "etl_x", at)                                 # another task sharing the prefix
+    beat(home, "etl", NOW + timedelta(minutes=30))          # a clock stepped forward: not a run yet
+    assert view(home).runs_24h == {"etl": 2, "etl_x": 1}
+    # a writer that keeps only <task>_latest.json, newer than every canonical file
+    hb = heartbeat.build("etl", NOW - timedelta(minutes=5), status="ok",
+                         started_at=NOW - timedelta(minutes=6), completed_at=NOW - timedelta(minutes=5))
+    (home / "health" / "etl_latest.json").write_text(json.dumps(hb))
+    old = (NOW - timedelta(hours=1)).timestamp()
+    for f in (home / "health").glob("2026-*_etl_*.json"):
+        os.utime(f, (old, old))
+    assert view(home).runs_24h["etl"] == 3
+
+
 def test_depth_1_reads_only_what_check_reads(home):
     for n in range(5):
         beat(home, "etl", NOW - timedelta(hours=n + 1))

@@ -152,10 +152,16 @@ def task_files(gathered, task, on_future=None):
     stepped forward once must not leave a file that outranks every real run after it.
     Put first: a <task>_latest.json newer than every other file (a writer that keeps only
     that file must not be ignored)."""
-    newest = None
-    for entry in _merged(gathered, task):
+    newest, in_order = None, type(entries := _merged(gathered, task)) is not list
+    for entry in entries:
         # (an impossible name is no time at all: read_history reports it)
         minute = entry_minute(entry)
+        if in_order and newest is not None and minute <= gathered.cutoff:
+            # Canonical names come newest first in name order: none after this one can be
+            # in the future (an impossible one is yielded anyway), so no more tests.
+            yield entry
+            yield from entries
+            return
         impossible = isinstance(entry, str) and scan.impossible_time(entry)
         if minute > gathered.cutoff and not impossible:
             if on_future:

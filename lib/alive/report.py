@@ -237,20 +237,22 @@ def duration_of(hb):
 
 
 def runs_since(f, task, cutoff):
-    """How many of a task's runs started at or after cutoff, from the names alone: no
-    file is read for this, and the walk stops at the first older name."""
+    """How many of a task's runs started at or after cutoff (and not in the future), from
+    the names alone: no file is read for this."""
     from . import scan
 
-    key = (cutoff.strftime("%Y-%m-%d"), cutoff.strftime("%H%M"), 0)
-    count = 0
+    since = facts_mod.minute_of(cutoff)
+    if task not in f.legacy:
+        if task not in f.latest_files:      # (check's walk has usually decided it)
+            next(facts_mod.task_files(f, task), None)
+        # a <task>_latest.json newer than every other file is one more run
+        latest = f.latest_files[task]
+        extra = latest is not None and facts_mod.entry_minute(latest) >= since
+        return scan.count_between(f.listing, task, since, f.cutoff) + extra
+    count = 0       # rare: legacy files, whose times are only inside them, walked in order
     for entry in facts_mod.task_files(f, task):
-        if isinstance(entry, str):
-            if scan.sort_key(entry) < key:
-                break
-        else:
-            t = entry.data["started_at"]
-            if (t[0:10], t[11:13] + t[14:16], 0) < key:
-                break
+        if facts_mod.entry_minute(entry) < since:
+            break
         count += 1
     return count
 

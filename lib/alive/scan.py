@@ -204,6 +204,23 @@ def task_files(listing, task):
                 yield name
 
 
+def count_between(listing, task, first, last):
+    """How many of a task's canonical names start in the minutes first..last ((date, HHMM),
+    both included): bisections per date, no name parsed. '.' and '-' (what follows HHMM)
+    sort before '/'; a task '<task>_x' shares the prefix, its rest holds another '_'."""
+    canonical, count = listing.canonical, 0
+    for date in listing.dates:
+        if date < first[0]:
+            break
+        if date > last[0]:
+            continue
+        prefix = f"{date}_{task}_"
+        lo = bisect_left(canonical, prefix + first[1] if date == first[0] else prefix)
+        hi = bisect_left(canonical, prefix + last[1] + "/" if date == last[0] else prefix[:-1] + "`")
+        count += sum(1 for name in canonical[lo:hi] if "_" not in name[len(prefix):])
+    return count
+
+
 def _newest_first(canonical, lo, hi, prefix_len):
     """The task's names in canonical[lo:hi] (one day), newest first. String order is time
     order between minutes; only inside one minute ('HHMM-10', 'HHMM-2', 'HHMM') must names
