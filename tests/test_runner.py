@@ -40,6 +40,15 @@ def test_a_succeeding_command_is_ok_and_its_output_passes_through(home):
     assert hb["host"] == os.uname().nodename and len(hb["run_id"]) == 16 and hb["duration_s"] >= 0
 
 
+def test_output_after_the_job_closes_one_stream_still_passes_through(home):
+    # one pipe reaches its end first: only that pipe is closed, never alive's own stdin/stdout
+    r = run_alive("run", "half", "--", "sh", "-c", "exec 2>&-; sleep 0.3; echo late; echo later", home=home)
+    assert r.returncode == 0 and r.stdout == "late\nlater\n"
+    r = run_alive("run", "other-half", "--", "sh", "-c", "exec 1>&-; sleep 0.3; echo late >&2", home=home)
+    assert r.returncode == 0 and r.stderr == "late\n"
+    assert only_heartbeat(home, "other-half")["output_tail"] == "late\n"
+
+
 def test_a_failing_command_keeps_its_exit_code_and_last_stderr_lines(home):
     script = "import sys\nfor i in range(30): print(f'line {i}', file=sys.stderr)\nprint('x' * 900, file=sys.stderr)\nsys.exit(3)"
     r = run_alive("run", "etl", "--", sys.executable, "-c", script, home=home)

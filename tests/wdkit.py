@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 HEAD = f"""#!{sys.executable}
 import json, os, sys, time
@@ -140,6 +141,6 @@ def snapshot(root):
         for name in dirs + files:
             p = os.path.join(folder, name)
             st = os.lstat(p)
-            body = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None
+            body = Path(p).read_bytes() if os.path.isfile(p) and not os.path.islink(p) else None
             out[os.path.relpath(p, root)] = (st.st_mtime_ns, body)
     return out

@@ -61,7 +61,11 @@ def run(argv, timeout_s, cwd=None, env=None, tail_bytes=TAIL_BYTES, on_spawn=Non
     if on_spawn:
         on_spawn()
     tails = _Tails(tail_bytes)
-    timed_out = runner.pump(proc, tails, timeout_s)
+    # runner.pump reads and closes bare descriptors and reaps the child itself
+    pipes = {os.dup(proc.stdout.fileno()): False, os.dup(proc.stderr.fileno()): True}
+    proc.stdout.close()
+    proc.stderr.close()
+    proc.returncode, timed_out = runner.pump(proc.pid, pipes, tails, timeout_s)
     return Ran(list(argv), proc.returncode, timed_out,
                runner.utf8_tail(bytes(tails.out), tail_bytes), runner.utf8_tail(bytes(tails.err), tail_bytes),
                None, round(time.monotonic() - t0, 3), timeout_s)
