@@ -56,31 +56,30 @@ class Context:
         return env
 
 
-def run_once(argv, env):
-    """Wall time of one run in ms; BenchError if it fails or complains."""
+def run_once(argv, env, code=0):
+    """Wall time of one run in ms; BenchError if it exits other than `code` or complains."""
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, timeout=60)
     elapsed = (time.perf_counter() - t0) * 1000
-    if proc.returncode != 0 or proc.stderr.strip():
+    if proc.returncode != code or proc.stderr.strip():
         raise BenchError(f"{' '.join(map(str, argv))} -> exit {proc.returncode}: "
                          f"{proc.stderr.decode(errors='replace').strip()[:300]}")
     return elapsed
 
 
-def interleaved(subjects, runs, env, before=None):
+def interleaved(subjects, runs, env, before=None, codes=None):
     """{name: [ms, ...]}: the subjects run round-robin, so drift and noise hit them alike.
-    before: {name: function} called (untimed) before each run of that subject."""
-    before = before or {}
-    for _ in range(WARMUP):
-        for name, argv in subjects.items():
-            before.get(name, lambda: None)()
-            run_once(argv, env)
+    before: {name: function} called (untimed) before each run of that subject; codes:
+    {name: the exit code it must end with} (else 0)."""
+    before, codes = before or {}, codes or {}
     times = {name: [] for name in subjects}
-    for _ in range(runs):
+    for n in range(WARMUP + runs):
         for name, argv in subjects.items():
             before.get(name, lambda: None)()
-            times[name].append(run_once(argv, env))
+            ms = run_once(argv, env, codes.get(name, 0))
+            if n >= WARMUP:
+                times[name].append(ms)
     return times
 
 

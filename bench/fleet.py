@@ -123,6 +123,8 @@ def figure_check(ctx):
                         times["new"], base, goal=goal))
         rows.append(row("check", f"alive check, {size} files, no listing cache (first check, after a prune)",
                         times["cold"], base))
+        if size == "100k":
+            rows += failing_task_rows(ctx, home, env, scandir, check, runs)
     home = build_home(ctx, "100k")
     peaks = [peak_rss_mib([py, str(ALIVE), "check"], ctx.env(ALIVE_HOME=str(home))) for _ in range(3)]
     mem = row("check", "alive check, 100k files: peak memory (MiB, goal in ratio: x 64 MiB)", peaks,
@@ -130,6 +132,25 @@ def figure_check(ctx):
     mem["unit"] = "MiB"
     rows.append(mem)
     return rows
+
+
+def failing_task_rows(ctx, home, env, scandir, check, runs):
+    """One task whose newest run failed: check walks back through its runs (how many
+    failed in a row), which needs the listing in name order. The file is taken away after."""
+    now = datetime.now(timezone.utc)
+    iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    failed = home / "health" / f"{now:%Y-%m-%d}_task-0000_{now:%H%M}-9999.json"
+    failed.write_text(f'{{"task_id": "task-0000", "status": "error", "started_at": "{iso}", "completed_at": "{iso}", '
+                      f'"summary": "failed", "warnings": [], "errors": ["boom"], "metrics": {{}}, "schema": 1}}\n')
+    wait_until_settled(home)
+    try:
+        times = interleaved({"scandir": scandir, "red": check}, runs, env, codes={"red": 2})
+    finally:
+        failed.unlink()
+    base = times["scandir"]
+    return [row("check", "os.scandir listing, 100k files (baseline)", base, base),
+            row("check", "alive check, 100k files, one task failing (its runs walked back), RED", times["red"], base,
+                goal=2.0)]
 
 
 def figure_report(ctx):

@@ -75,6 +75,20 @@ def test_runs_in_the_last_24h_leave_out_other_tasks_the_future_and_count_a_newer
     assert view(home).runs_24h["etl"] == 3
 
 
+def test_the_html_view_reads_each_file_at_most_once(home, monkeypatch):
+    from alive import scan
+
+    for task in ("etl", "sync"):
+        for n in range(3):
+            beat(home, task, NOW - timedelta(hours=n + 1), status="error" if task == "sync" else "ok")
+    (home / "health" / "etl_latest.json").write_text((sorted((home / "health").glob("*_etl_*.json"))[-1]).read_text())
+    reads, real = [], scan.read_beat
+    monkeypatch.setattr(scan, "read_beat", lambda folder, name, task: reads.append(name) or real(folder, name, task))
+    v = view(home)
+    assert len(v.runs["etl"]) == 3 and len(v.runs["sync"]) == 3
+    assert reads and len(reads) == len(set(reads)), reads
+
+
 def test_depth_1_reads_only_what_check_reads(home):
     for n in range(5):
         beat(home, "etl", NOW - timedelta(hours=n + 1))

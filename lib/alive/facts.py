@@ -125,6 +125,7 @@ class Facts(dict):
         # A run dated after this minute is in the future beyond the skew allowance.
         self.cutoff = minute_of(now + timedelta(seconds=health.SKEW_S)) if now else ("9999-12-31", "2359")
         self.latest_files = {}   # task -> its newer <task>_latest.json as a Beat, or None (read once)
+        self.newest_beats = {}   # task -> its newest canonical file, read for the test above (once)
 
 
 def minute_of(dt):
@@ -172,7 +173,9 @@ def task_files(gathered, task, on_future=None):
             read = None
             if isinstance(entry, str) and not impossible and task in gathered.listing.latest:
                 # read now: the read's fstat gives its mtime, for the <task>_latest.json test
-                read = scan.read_beat(gathered.listing.folder, entry, task)
+                read = gathered.newest_beats.get(task)
+                if read is None or read.name != entry:
+                    read = gathered.newest_beats[task] = scan.read_beat(gathered.listing.folder, entry, task)
             latest = newer_latest_file(gathered, task, read or entry, minute, on_future)
             if read is not None and read.valid:
                 entry = read        # (an invalid one goes on by name: read_history reports it)

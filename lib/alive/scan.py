@@ -23,15 +23,17 @@ class Listing:
     canonical name (all a check of a healthy fleet needs). latest: task -> its
     <task>_latest.json. legacy (bare-name *.json), temp (dot-files: writers' temp files),
     other (anything else): sorted. canonical (every canonical name, in string order) and
-    dates (theirs, newest first) are worked out from names when first asked for: only a
-    walk back through a task's history needs them (listcache.py keeps the rest)."""
+    dates (theirs, newest first): only a walk back through a task's history needs them,
+    so they are made when first asked for (from names, or as listcache.py kept them)."""
 
-    def __init__(self, folder, names=(), newest=None, latest=None, legacy=None, temp=None, other=None):
+    def __init__(self, folder, names=(), newest=None, latest=None, legacy=None, temp=None, other=None,
+                 canonical=None):
         self.folder = folder
-        self._names = names             # a list, or a function that makes it (listcache)
+        # names and canonical: a list, or a function that makes it (listcache)
+        self._names, self._canonical = names, canonical
         self.newest, self.latest = newest or {}, latest or {}
         self.legacy, self.temp, self.other = legacy or [], temp or [], other or []
-        self._canonical = self._dates = None
+        self._dates = None
 
     @property
     def names(self):
@@ -43,6 +45,8 @@ class Listing:
     def canonical(self):
         if self._canonical is None:
             self._canonical = [name for _, name in canonical_pairs(sorted(n for n in self.names if "\n" not in n))]
+        elif callable(self._canonical):
+            self._canonical = self._canonical()
         return self._canonical
 
     @property
