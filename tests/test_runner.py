@@ -119,6 +119,14 @@ def test_timeout_kills_the_whole_process_group_and_exits_124(home, tmp_path):
     assert wait_for(lambda: not _alive(grandchild), 5), "the grandchild survived the timeout"
 
 
+def test_the_timeout_holds_for_a_command_that_closed_its_output_and_hangs(home):
+    # no pipe left to wait on: the timeout must still end it (the wait, not only the pump)
+    t0 = time.monotonic()
+    r = run_alive("run", "mute", "--timeout", "1s", "--", "sh", "-c", "exec >&- 2>&-; sleep 30", home=home)
+    assert r.returncode == 124 and time.monotonic() - t0 < 10
+    assert only_heartbeat(home, "mute")["errors"][0] == "timed out after 1s"
+
+
 def test_a_command_ignoring_sigterm_is_killed_after_the_grace(home):
     script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)"
     t0 = time.monotonic()

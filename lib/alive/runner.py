@@ -311,8 +311,8 @@ def reaped(pid, block=False):
 
 
 def pump(pid, pipes, output, timeout_s):
-    """Copy output until both pipes close; enforce the timeout; reap the child.
-    -> (returncode, timed out)."""
+    """Copy output until both pipes close, then wait for the child; the timeout holds
+    throughout (a child may close its output and go on). -> (returncode, timed out)."""
     deadline = time.monotonic() + timeout_s if timeout_s else None
     killed_at = exited_at = returncode = None
     poller = select.poll()
@@ -321,11 +321,7 @@ def pump(pid, pipes, output, timeout_s):
     try:
         while pipes:
             now = time.monotonic()
-            if deadline and now >= deadline and killed_at is None:
-                _killpg(pid, signal.SIGTERM)
-                killed_at = now
-            if killed_at is not None and now - killed_at >= KILL_GRACE_S:
-                _killpg(pid, signal.SIGKILL)
+            killed_at = enforce(pid, deadline, killed_at, now)
             if returncode is None:
                 returncode = reaped(pid)
                 exited_at = now if returncode is not None else None
@@ -343,16 +339,23 @@ def pump(pid, pipes, output, timeout_s):
         for fd in pipes:
             os.close(fd)
     while returncode is None:
-        if killed_at is None:
+        if deadline is None:
             returncode = reaped(pid, block=True)
-            break
-        if time.monotonic() - killed_at >= KILL_GRACE_S:
-            _killpg(pid, signal.SIGKILL)
-            returncode = reaped(pid, block=True)
-            break
-        time.sleep(0.05)
-        returncode = reaped(pid)
-    return returncode, killed_at is not None and bool(deadline)
+        else:
+            killed_at = enforce(pid, deadline, killed_at, time.monotonic())
+            time.sleep(0.05)
+            returncode = reaped(pid)
+    return returncode, killed_at is not None
+
+
+def enforce(pid, deadline, killed_at, now):
+    """SIGTERM to the group at the deadline, SIGKILL from KILL_GRACE_S later on. -> killed_at."""
+    if deadline and now >= deadline and killed_at is None:
+        _killpg(pid, signal.SIGTERM)
+        return now
+    if killed_at is not None and now - killed_at >= KILL_GRACE_S:
+        _killpg(pid, signal.SIGKILL)
+    return killed_at
 
 
 def _killpg(pid, sig):
