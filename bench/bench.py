@@ -363,7 +363,8 @@ def main(argv=None):
         p.error("--runs must be at least 5")
 
     info = machine()
-    print(f"alive bench: {args.runs} runs per subject, interleaved; {info['platform']}, "
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"alive bench, {started}: {args.runs} runs per subject, interleaved; {info['platform']}, "
           f"Python {info['python']} ({sys.executable}), {info['cpu_count']} CPUs"
           + (f", load {info['load_average']}" if "load_average" in info else ""))
     scratch = Path(tempfile.mkdtemp(prefix="alive-bench-"))
