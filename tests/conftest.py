@@ -61,3 +61,19 @@ def heartbeats(home, task=None):
 @pytest.fixture
 def alive():
     return run_alive
+
+
+@pytest.fixture
+def zone():
+    """Set TZ for this process (and every child) and tzset(); the old TZ is back afterwards."""
+    old = os.environ.get("TZ")
+
+    def set_zone(name):
+        os.environ["TZ"] = name
+        time.tzset()
+    yield set_zone
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()

@@ -5,7 +5,6 @@ times, DST nights included."""
 import json
 import os
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -21,21 +20,6 @@ UTC = timezone.utc
 S = timedelta(seconds=1)
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def zone():
-    old = os.environ.get("TZ")
-
-    def set_zone(name):
-        os.environ["TZ"] = name
-        time.tzset()
-    yield set_zone
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 def at(text):

@@ -41,22 +41,6 @@ def at(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@pytest.fixture
-def zone():
-    """Set TZ for this process (and every child) and tzset(); the old TZ is back afterwards."""
-    old = os.environ.get("TZ")
-
-    def set_zone(name):
-        os.environ["TZ"] = name
-        time.tzset()
-    yield set_zone
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
-
-
 def check_json(when):
     with freeze_time(when):
         code, out, err = alive_here("check", "--json")
