@@ -195,3 +195,40 @@ def test_an_unwritable_health_folder_does_not_change_the_commands_exit_code(tmp_
     blocker.write_text("x")
     r = run_alive("run", "t", "--", sys.executable, "-c", "import sys; sys.exit(4)", home=blocker / "home")
     assert r.returncode == 4 and "could not write heartbeat" in r.stderr
+
+
+class Kept:
+    """pump's sink, in memory."""
+
+    def __init__(self):
+        self.out, self.err = b"", b""
+
+    def take(self, chunk, is_stderr):
+        if is_stderr:
+            self.err += chunk
+        else:
+            self.out += chunk
+
+
+def test_spawn_and_pump_without_poll_or_posix_spawn_setsid(monkeypatch):
+    # a Python built without select.poll (some macOS builds), a libc without POSIX_SPAWN_SETSID:
+    # the same output, exit code and a process group of the child's own
+    import select
+
+    from alive import runner
+
+    real_spawnp = os.posix_spawnp
+
+    def no_setsid(*args, **kwargs):
+        if kwargs.get("setsid"):
+            raise NotImplementedError("no POSIX_SPAWN_SETSID")
+        return real_spawnp(*args, **kwargs)
+
+    monkeypatch.delattr(select, "poll")
+    monkeypatch.setattr(os, "posix_spawnp", no_setsid)
+    pid, pipes = runner.spawn(["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 3"], dict(os.environ))
+    assert os.getpgid(pid) == pid
+    kept = Kept()
+    assert runner.pump(pid, pipes, kept, 10) == (3, False)
+    assert kept.out == b"out\n" and kept.err == b"err\n"
+    assert pipes == {}          # both read to their end and closed

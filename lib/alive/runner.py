@@ -315,9 +315,6 @@ def pump(pid, pipes, output, timeout_s):
     throughout (a child may close its output and go on). -> (returncode, timed out)."""
     deadline = time.monotonic() + timeout_s if timeout_s else None
     killed_at = exited_at = returncode = None
-    poller = select.poll()
-    for fd in pipes:
-        poller.register(fd, select.POLLIN)
     try:
         while pipes:
             now = time.monotonic()
@@ -327,12 +324,11 @@ def pump(pid, pipes, output, timeout_s):
                 exited_at = now if returncode is not None else None
             if exited_at is not None and now - exited_at >= DRAIN_GRACE_S:
                 break       # a daemonized grandchild holds the pipes: the run itself is over
-            for fd, _ in poller.poll(100):
+            for fd in readable(pipes, 0.1):
                 chunk = os.read(fd, 65536)
                 if chunk:
                     output.take(chunk, pipes[fd])
                 else:
-                    poller.unregister(fd)
                     del pipes[fd]
                     os.close(fd)
     finally:
@@ -346,6 +342,17 @@ def pump(pid, pipes, output, timeout_s):
             time.sleep(0.05)
             returncode = reaped(pid)
     return returncode, killed_at is not None
+
+
+def readable(fds, timeout_s):
+    """Those of fds that can be read now or within timeout_s: poll (no limit on descriptor
+    numbers), or select on a Python built without poll (some macOS builds)."""
+    if not hasattr(select, "poll"):
+        return select.select(list(fds), [], [], timeout_s)[0]
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(timeout_s * 1000)]
 
 
 def enforce(pid, deadline, killed_at, now):
