@@ -49,6 +49,14 @@ def test_output_after_the_job_closes_one_stream_still_passes_through(home):
     assert only_heartbeat(home, "other-half")["output_tail"] == "late\n"
 
 
+def test_the_command_gets_sigpipe_back_as_a_shell_would_give_it(home):
+    # Python ignores SIGPIPE; an ignored signal survives exec, so a job's `yes | head`
+    # would see "Broken pipe" errors instead of ending quietly (subprocess resets it too)
+    r = run_alive("run", "pipe", "--", "sh", "-c", "yes | head -n 1", home=home)
+    assert r.returncode == 0 and r.stdout == "y\n" and r.stderr == ""
+    assert only_heartbeat(home, "pipe")["status"] == "ok"
+
+
 def test_a_failing_command_keeps_its_exit_code_and_last_stderr_lines(home):
     script = "import sys\nfor i in range(30): print(f'line {i}', file=sys.stderr)\nprint('x' * 900, file=sys.stderr)\nsys.exit(3)"
     r = run_alive("run", "etl", "--", sys.executable, "-c", script, home=home)

@@ -289,11 +289,14 @@ def spawn(command, env):
     err_r, err_w = os.pipe()
     actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal survives exec: the job
+    # gets them back as a shell would give them (`yes | head` must end quietly).
+    options = dict(file_actions=actions, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
     try:
         try:
-            pid = os.posix_spawnp(command[0], command, env, file_actions=actions, setsid=True)
+            pid = os.posix_spawnp(command[0], command, env, setsid=True, **options)
         except NotImplementedError:     # a system without POSIX_SPAWN_SETSID: a process group
-            pid = os.posix_spawnp(command[0], command, env, file_actions=actions, setpgroup=0)
+            pid = os.posix_spawnp(command[0], command, env, setpgroup=0, **options)
     except BaseException:
         os.close(out_r)
         os.close(err_r)
