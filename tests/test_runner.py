@@ -240,3 +240,21 @@ def test_spawn_and_pump_without_poll_or_posix_spawn_setsid(monkeypatch):
     assert runner.pump(pid, pipes, kept, 10) == (3, False)
     assert kept.out == b"out\n" and kept.err == b"err\n"
     assert pipes == {}          # both read to their end and closed
+
+
+def test_descriptors_alive_was_handed_are_not_the_jobs(home, tmp_path):
+    # `flock LOCK alive run ...`: a daemon the job leaves behind must not hold the lock
+    r = subprocess.run(
+        ["sh", "-c", f'exec 7>"{tmp_path / "lock"}"; exec "$0" "$@"', sys.executable, str(ALIVE), "run", "fds", "--",
+         "sh", "-c", "ls /proc/self/fd"], capture_output=True, text=True, timeout=30, env=dict(os.environ, ALIVE_HOME=str(home)))
+    assert r.returncode == 0
+    assert "7" not in r.stdout.split(), r.stdout
+
+
+def test_a_run_started_with_sigchld_ignored_still_writes_its_heartbeat(home):
+    script = ("import os, signal, sys\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+              f"os.execv(sys.executable, [sys.executable, {str(ALIVE)!r}, 'run', 'chld', '--', 'sh', '-c', 'echo hi'])")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, ALIVE_HOME=str(home)))
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert only_heartbeat(home, "chld")["status"] == "ok"

@@ -285,6 +285,7 @@ def spawn(command, env):
     """-> (pid, {fd: is_stderr}): the command started in a session of its own (a process
     group _killpg can end whole), stdin from /dev/null, stdout and stderr into two pipes.
     A command that cannot be started raises OSError (FileNotFoundError: not found)."""
+    keep_own_descriptors()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -307,9 +308,28 @@ def spawn(command, env):
     return pid, {out_r: False, err_r: True}
 
 
+def keep_own_descriptors():
+    """What we were handed beyond 0-2 (`flock LOCK alive run ...` holds its lock on one)
+    is not the job's: a daemon it leaves behind must not keep the lock. As Popen's close_fds."""
+    try:
+        fds = [int(name) for name in os.listdir("/dev/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass        # (the descriptor of the listing itself, closed by now)
+
+
 def reaped(pid, block=False):
-    """The child's returncode (-N: killed by signal N) once it has ended, else None."""
-    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    """The child's returncode (-N: killed by signal N) once it has ended, else None. With
+    SIGCHLD ignored (inherited so) the kernel reaps it: 0, as Popen says then."""
+    try:
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return 0
     return os.waitstatus_to_exitcode(status) if done else None
 
 
@@ -342,8 +362,9 @@ def pump(pid, pipes, output, timeout_s):
             returncode = reaped(pid, block=True)
         else:
             killed_at = enforce(pid, deadline, killed_at, time.monotonic())
-            time.sleep(0.05)
             returncode = reaped(pid)
+            if returncode is None:
+                time.sleep(0.05)
     return returncode, killed_at is not None
 
 
