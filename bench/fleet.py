@@ -70,15 +70,21 @@ RACY_S = 3    # lib/alive/listcache.py: a folder changed more recently than this
 
 
 def new_heartbeat(home, serial):
-    """One more run of one task, now (its file named as alive names it): what a fleet does
-    between two checks."""
+    """One more run of one task, now: what a fleet does between two checks."""
+    return write_run(home, f"task-{serial % SIZES['10k'][0]:04d}", serial + 2)
+
+
+def write_run(home, task, suffix, status="ok"):
+    """A run of `task` that started now, in the file alive would name for it (a minute's
+    `suffix`-th); -> its path."""
     now = datetime.now(timezone.utc)
-    task = f"task-{serial % SIZES['10k'][0]:04d}"
     iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    name = f"{now:%Y-%m-%d}_{task}_{now:%H%M}-{serial + 2}.json"
-    (home / "health" / name).write_text(
-        f'{{"task_id": "{task}", "status": "ok", "started_at": "{iso}", "completed_at": "{iso}", '
-        f'"summary": "{task} ok", "warnings": [], "errors": [], "metrics": {{}}, "interval_s": 900, "schema": 1}}\n')
+    errors = '["boom"]' if status == "error" else "[]"
+    path = home / "health" / f"{now:%Y-%m-%d}_{task}_{now:%H%M}-{suffix}.json"
+    path.write_text(f'{{"task_id": "{task}", "status": "{status}", "started_at": "{iso}", "completed_at": "{iso}", '
+                    f'"summary": "{task} {status}", "warnings": [], "errors": {errors}, "metrics": {{}}, '
+                    f'"interval_s": 900, "schema": 1}}\n')
+    return path
 
 
 def wait_until_settled(home):
@@ -135,11 +141,7 @@ def figure_check(ctx):
 def failing_task_rows(home, env, scandir, check, runs):
     """One task whose newest run failed: check walks back through its runs (how many
     failed in a row), which needs the listing in name order. The file is taken away after."""
-    now = datetime.now(timezone.utc)
-    iso = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    failed = home / "health" / f"{now:%Y-%m-%d}_task-0000_{now:%H%M}-9999.json"
-    failed.write_text(f'{{"task_id": "task-0000", "status": "error", "started_at": "{iso}", "completed_at": "{iso}", '
-                      f'"summary": "failed", "warnings": [], "errors": ["boom"], "metrics": {{}}, "schema": 1}}\n')
+    failed = write_run(home, "task-0000", 9999, status="error")     # the newest of its minute
     wait_until_settled(home)
     try:
         times = interleaved({"scandir": scandir, "red": check}, runs, env, codes={"red": 2})

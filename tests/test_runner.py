@@ -258,3 +258,13 @@ def test_a_run_started_with_sigchld_ignored_still_writes_its_heartbeat(home):
                        env=dict(os.environ, ALIVE_HOME=str(home)))
     assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert only_heartbeat(home, "chld")["status"] == "ok"
+
+
+def test_a_run_started_with_its_stdout_closed_still_keeps_the_output(home):
+    # cron with >&- : Python then has no sys.stdout at all; the job's output still reaches the tail
+    r = subprocess.run(["sh", "-c", 'exec >&-; exec "$0" "$@"', sys.executable, str(ALIVE), "run", "closed", "--",
+                        "sh", "-c", "echo hi; echo hi again"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, ALIVE_HOME=str(home)))
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
+    hb = only_heartbeat(home, "closed")
+    assert hb["status"] == "ok" and hb["output_tail"] == "hi\nhi again\n"

@@ -141,6 +141,7 @@ class Output:
         self.combined = bytearray()
         self.stderr = bytearray()
         self.scrubbers = {False: tokens.StreamScrubber(), True: tokens.StreamScrubber()}
+        self.gone = set()       # our own stdout / stderr (by is_stderr) when it went away
 
     def take(self, chunk, is_stderr):
         self._keep(self.scrubbers[is_stderr].feed(chunk), is_stderr)
@@ -154,11 +155,14 @@ class Output:
         if not chunk:
             return
         sink = sys.stderr if is_stderr else sys.stdout
-        try:
-            sink.buffer.write(chunk)
-            sink.flush()
-        except (OSError, ValueError):
-            pass        # our own stdout went away: keep running the job and keep the tail
+        if is_stderr not in self.gone:
+            try:
+                sink.buffer.write(chunk)
+                sink.flush()
+            except (OSError, ValueError, AttributeError):
+                # our own stdout went away (or was never open): the job runs on, and its
+                # output still goes to the tail
+                self.gone.add(is_stderr)
         self.combined += chunk
         del self.combined[:-heartbeat.OUTPUT_TAIL_MAX]
         if is_stderr:
@@ -315,12 +319,11 @@ def keep_own_descriptors():
         fds = [int(name) for name in os.listdir("/dev/fd")]
     except OSError:
         return
-    for fd in fds:
-        if fd > 2:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass        # (the descriptor of the listing itself, closed by now)
+    for fd in (fd for fd in fds if fd > 2):
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:     # the listing's own descriptor, closed by now
+            continue
 
 
 def reaped(pid, block=False):

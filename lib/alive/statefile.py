@@ -208,14 +208,18 @@ def peek(path):
 
 def damaged(state_dir):
     """[(path, problem)] of the files sweep() looks after that it would set aside."""
-    paths = [os.path.join(state_dir, name) for name in SWEPT]
-    try:
-        running = os.path.join(state_dir, RUNNING)
-        paths += [os.path.join(running, n) for n in sorted(os.listdir(running))
-                  if n.endswith(".json") and not n.startswith(".")]
-    except OSError:
-        pass  # no running marker: nothing to look at
+    paths = [os.path.join(state_dir, name) for name in SWEPT] + running_markers(state_dir)
     return [(path, problem) for path, problem in ((p, inspect(p)) for p in paths) if problem]
+
+
+def running_markers(state_dir):
+    """The paths of the running markers ([] when there is no running/ to list)."""
+    running = os.path.join(state_dir, RUNNING)
+    try:
+        names = sorted(os.listdir(running))
+    except OSError:
+        return []
+    return [os.path.join(running, n) for n in names if n.endswith(".json") and not n.startswith(".")]
 
 
 def sweep(state_dir, now=None):
@@ -224,14 +228,17 @@ def sweep(state_dir, now=None):
     just replaced with a good one stays."""
     from . import locks
 
+    def writers_lock(lock):
+        """The fd of the writers' lock when there is one; None when there is none, or it
+        cannot be taken (an unwritable state/: load() below says the file could not be set aside)."""
+        try:
+            return locks.acquire(lock, LOCK_WAIT_S) if os.path.exists(lock) else None
+        except OSError:
+            return None
+
     warnings = []
     for path, _ in damaged(state_dir):
-        lock, fd = f"{path}.lock", None
-        try:
-            if os.path.exists(lock):
-                fd = locks.acquire(lock, LOCK_WAIT_S)
-        except OSError:
-            pass  # an unwritable state/: load() below says the file could not be set aside
+        fd = writers_lock(f"{path}.lock")
         try:
             _, warning = load(path, now)
         finally:
