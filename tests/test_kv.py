@@ -208,13 +208,13 @@ def test_a_pass_follows_the_cursor_coalesces_refuses_and_deletes_what_it_took(kv
     store.put("trigger:shop:b1", request_doc("shop", "b1"))
     store.put("trigger:../../etc:1", request_doc("track"))        # a hostile name
     store.put("trigger:track", request_doc("track"))               # no id
-    store.put("trigger:shop:b2", b"<html>not a request")           # garbage value
+    store.put("trigger:shop:b2", b"<html>any text")                 # the key is the request, not its value
     store.put("trigger:shop:b3", request_doc("track"))             # a value naming another source
     store.put("other:keep-me", b"someone else's key")              # outside the prefix
     r = triggers(kv_home)
     assert r.returncode == 0, r.stderr
     assert runs(kv_home, "good.py") == 2
-    assert sorted(r.stdout.splitlines()) == ["shop: refreshed (1 request)", "track: refreshed (3 requests)"]
+    assert sorted(r.stdout.splitlines()) == ["shop: refreshed (2 requests)", "track: refreshed (3 requests)"]
     assert list(store.store) == ["other:keep-me"]                   # everything under the prefix was removed
     listing = [path for method, path, _ in store.requests("GET") if "/keys?" in path]
     assert len(listing) == 4 and all("prefix=trigger%3A" in p for p in listing)   # 8 keys, pages of 2
@@ -225,10 +225,22 @@ def test_a_pass_follows_the_cursor_coalesces_refuses_and_deletes_what_it_took(kv
     log = (kv_home / "logs" / "triggers.log").read_text()
     assert "refused 'trigger:../../etc:1': asks for unknown source '../../etc'; removed" in log
     assert "refused 'trigger:track': is not trigger:<source>:<id>; removed" in log
-    assert "refused 'trigger:shop:b2': has a value that is not JSON; removed" in log
+    assert "trigger:shop:b2" not in log
     assert "refused 'trigger:shop:b3': has a value that asks for 'track', not shop; removed" in log
     assert source_state(kv_home, "track")["last_refresh_by"] == "trigger"
     assert_token_nowhere(kv_home, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("value", [b"", b"{}", b"1777708800", b"2026-05-02T08:00:00Z", b'"2026-05-02T08:00:00Z"',
+                                   b'{"source": "track"}', b'{"requested_at": "2026-05-02T08:00:00Z"}'])
+def test_the_key_is_the_request_whatever_a_worker_put_in_its_value(kv_home, store, value):
+    # DESIGN §9: a key <prefix><source>:<id> is a request by its name alone; any Worker may
+    # post one with an empty value, {}, a timestamp, or only part of alive's own JSON.
+    store.put("trigger:track:w1", value)
+    r = triggers(kv_home)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "track: refreshed (1 request)" and runs(kv_home, "good.py") == 1
+    assert store.store == {} and "refused" not in (kv_home / "logs" / "triggers.log").read_text()
 
 
 @pytest.mark.parametrize("status, said", [(429, "HTTP 429 (rate limited)"), (503, "HTTP 503 (server trouble)"),

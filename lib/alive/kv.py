@@ -6,8 +6,8 @@
     GET    <url>/values/<key>                  a request's value (404: gone)
     DELETE <url>/values/<key>                  done with it (404: already gone)
 
-A request is the key `<prefix><source>:<id>` with the same small JSON value as a spool
-file. Keys go into paths URL-encoded whole, so no character of a key can change the path.
+A request is the key `<prefix><source>:<id>`; alive puts the same small JSON value as a
+spool file in it, but the key alone is the request (other_source_in). Keys go into paths URL-encoded whole, so no character of a key can change the path.
 
 The token comes from the variable named by token_env at each call and only ever goes into
 the Authorization header; every message this module makes is scrubbed of it anyway, and
@@ -195,6 +195,18 @@ def _parse_page(raw, secret):
 def get_value(cfg, secret, key, timeout=TIMEOUT_S):
     """The value's bytes, or None when the key is gone."""
     return request(cfg, secret, "GET", value_url(cfg, key), timeout=timeout, missing_ok=True)
+
+
+def other_source_in(raw, source):
+    """The source a request's value names when it is not `source`, else None. The key is
+    the request (DESIGN §9): any Worker may post one whose value is empty, `{}`, a timestamp
+    or any text; only alive's own JSON naming another source contradicts its key."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    named = doc.get("source") if isinstance(doc, dict) else None
+    return named if isinstance(named, str) and named != source else None
 
 
 def put_value(cfg, secret, key, data, timeout=TIMEOUT_S):

@@ -175,11 +175,9 @@ class HttpKv:
             raw = self.kv.get_value(self.cfg, self.secret, key, self.timeout)
             if raw is None:
                 continue                                   # gone since the listing
-            doc, problem = queue.parse_request(raw)
-            if problem:
-                refused.append((key, f"has a value that {problem}"))
-            elif doc["source"] != source:
-                refused.append((key, f"has a value that asks for {shown(doc['source'])}, not {source}"))
+            other = self.kv.other_source_in(raw, source)
+            if other is not None:
+                refused.append((key, f"has a value that asks for {shown(other)}, not {source}"))
             else:
                 requests.append(Request(key, source))
         return requests, refused
