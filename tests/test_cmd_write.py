@@ -32,10 +32,24 @@ def test_write_takes_every_field(home):
     assert hb["interval_s"] == 5400 and hb["complete"] is True
 
 
+CUT_WARNING = ("summary was 300 characters; cut to 200: keep the job's summary to one line of at most "
+               "200 characters (details go in warnings, errors or metrics)")
+
+
 def test_a_long_summary_is_cut_and_warned(home):
     run_alive("write", "t", "--summary", "z" * 300, home=home)
     [(_, hb)] = heartbeats(home)
-    assert len(hb["summary"]) == 200 and hb["warnings"] == ["summary was 300 characters; cut to 200"]
+    assert len(hb["summary"]) == 200 and hb["warnings"] == [CUT_WARNING]
+
+
+def test_a_task_yellow_for_its_long_summary_says_in_one_line_how_to_fix_it(home):
+    # DESIGN §9: the run reads YELLOW until the job's author fixes the summary, so the
+    # reason must tell that person what to change.
+    run_alive("write", "t", "--summary", "z" * 300, home=home)
+    r = run_alive("check", "--json", home=home)
+    [item] = json.loads(r.stdout)["items"]
+    assert r.returncode == 1 and item["color"] == "YELLOW"
+    assert item["reasons"] == [f"warning: {CUT_WARNING}"] and "\n" not in item["reasons"][0]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -44,7 +44,8 @@ def test_only_the_four_canonical_statuses_are_written(status):
 def test_a_long_summary_is_cut_to_200_with_a_warning():
     hb = heartbeat.build("t", NOW, summary="y" * 250)
     assert hb["summary"] == "y" * 200
-    assert hb["warnings"] == ["summary was 250 characters; cut to 200"]
+    assert hb["warnings"] == ["summary was 250 characters; cut to 200: keep the job's summary to one line of "
+                              "at most 200 characters (details go in warnings, errors or metrics)"]
 
 
 def test_a_summary_of_exactly_200_is_kept_without_warning():

@@ -80,7 +80,10 @@ def clean_summary(summary, task_id, status):
     if not line:
         line = f"{task_id} {status}"
     if len(line) > SUMMARY_MAX:
-        return line[:SUMMARY_MAX], f"summary was {len(line)} characters; cut to {SUMMARY_MAX}"
+        # The warning reads YELLOW on every run until the job changes: say what to change.
+        return line[:SUMMARY_MAX], (f"summary was {len(line)} characters; cut to {SUMMARY_MAX}: keep the job's "
+                                    f"summary to one line of at most {SUMMARY_MAX} characters "
+                                    f"(details go in warnings, errors or metrics)")
     return line, None
 
 
