@@ -28,6 +28,11 @@ FAMILIES = (
     ("alive_task_last_duration_seconds", "How long the task's newest readable run took."),
     ("alive_task_consecutive_errors", "Runs in a row, newest first, whose status is error."),
     ("alive_task_max_gap_seconds", "Seconds without a heartbeat before the task is RED (its max gap)."),
+    ("alive_task_deadline_timestamp_seconds", "When the task is late unless a new run starts: its expected run + "
+                                              "grace, or its last run + max gap, whichever alive judges first."),
+    ("alive_task_waiting", "1 while a registered task waits for its first expected run + grace, else 0."),
+    ("alive_item_paused_until_timestamp_seconds", "When the item's pause ends (+Inf: until resumed); "
+                                                  "no sample when it is not paused."),
     ("alive_item_status", "1 for the item's current health color, 0 for the other colors."),
     ("alive_item_complete", "1 when the item is finished for good (its newest heartbeat says complete), else 0."),
     ("alive_source_age_seconds", "Age of the source's data (now minus its capture time)."),
@@ -49,6 +54,8 @@ def labels(**pairs):
 
 def number(value):
     value = float(value)
+    if value == float("inf"):
+        return "+Inf"                                  # the exposition format's spelling
     return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
 
 
@@ -65,6 +72,10 @@ def samples(facts, result):
                                              1 if item.color == color else 0))
         out["alive_item_complete"].append((labels(kind=item.kind, name=item.name),
                                            1 if item.details.get("complete") else 0))
+        if item.details.get("paused"):
+            until = item.details["paused"].get("until")
+            out["alive_item_paused_until_timestamp_seconds"].append(
+                (labels(kind=item.kind, name=item.name), epoch(until) if until else float("inf")))
         if item.kind == "task":
             task_samples(out, item, facts.tasks.get(item.name))
         elif item.kind == "source":
@@ -94,6 +105,9 @@ def task_samples(out, item, task_facts):
     out["alive_task_consecutive_errors"].append((lab, item.details.get("consecutive_errors") or 0))
     if item.details.get("max_gap_s") is not None:
         out["alive_task_max_gap_seconds"].append((lab, item.details["max_gap_s"]))
+    if item.details.get("deadline_at") is not None:
+        out["alive_task_deadline_timestamp_seconds"].append((lab, epoch(item.details["deadline_at"])))
+    out["alive_task_waiting"].append((lab, 1 if item.details.get("waiting") else 0))
 
 
 def render(facts, result):

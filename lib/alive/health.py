@@ -4,7 +4,7 @@ Nothing here reads the clock or the disk: facts.py gathers what is on disk, the 
 passes `now`. Reasons are plain sentences with the numbers in them.
 """
 from .record import field, record
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import runs
 from .heartbeat import interval_problem
@@ -157,8 +157,10 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     if hb.get("complete") is True:
         details["complete"] = True
         flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
-    elif gap_rules and age > max_gap:
-        flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
+    elif gap_rules:
+        note_deadline(details, completed + timedelta(seconds=max_gap))
+        if age > max_gap:
+            flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
     if age < -SKEW_S:
         flag(YELLOW, f"completed_at is {format_duration(-age)} in the future (clock skew?)")
     status = hb["status"]
@@ -207,6 +209,7 @@ def judge_lateness(task, hb, running, now, tz, details, flag):
         last_start = marker_start
     exp = lateness.expect(task.schedule, task.grace, last_start, None, now, tz)
     note_expectation(exp, now, tz, details)
+    note_deadline(details, lateness.deadline(task.schedule, task.grace, last_start, tz))
     if exp.state == lateness.LATE:
         nxt = f"; next expected {lateness.clock_text(exp.next_at, now, tz)}" if exp.next_at else ""
         flag(RED, f"late: expected {lateness.clock_text(exp.expected_at, now, tz)}, grace "
@@ -226,7 +229,9 @@ def judge_first_run(task, facts, now, tz, details, flag):
     exp = lateness.expect(task.schedule, task.grace, None, facts.first_seen, now, tz)
     note_expectation(exp, now, tz, details)
     expected = lateness.clock_text(exp.expected_at, now, tz)
+    note_deadline(details, exp.expected_at + timedelta(seconds=exp.grace_s))
     if exp.state == lateness.WAITING:
+        details["waiting"] = True
         return f"waiting for first run (expected {expected})"
     flag(RED, f"never reported: expected first run {expected}, grace {format_duration(exp.grace_s)}")
     return None
@@ -236,6 +241,16 @@ def note_expectation(exp, now, tz, details):
     details["grace_s"] = exp.grace_s
     details["expected_at"] = format_iso(exp.expected_at) if exp.expected_at else None
     details["next_expected_at"] = format_iso(exp.next_at) if exp.next_at else None
+
+
+def note_deadline(details, when):
+    """details["deadline_at"]: when the task turns RED unless a run starts, the earliest of
+    the rules that judge it (its schedule's expected run + grace, its max gap)."""
+    if when is None:
+        return
+    earlier = details.get("deadline_at")
+    if earlier is None or when < parse_iso(earlier):
+        details["deadline_at"] = format_iso(when)
 
 
 def first_line_of(hb):

@@ -78,6 +78,23 @@ def _expect_calendar(schedule, grace_s, last_start, first_seen, now, zone):
     return Expectation(ON_TIME, None, grace, next_at)
 
 
+def deadline(schedule, grace_s, last_start, tz=None):
+    """When a task whose newest run started at `last_start` turns late unless another run
+    starts: the first run expected after it, plus that run's grace (the instant `expect`
+    says LATE one second after). Exported for Prometheus, which then judges lateness as
+    alive does between two exports."""
+    zone = tz if tz is not None else sched.local_zone()
+    if schedule.kind == "every":
+        grace = grace_s if grace_s is not None else default_grace(schedule.interval)
+        return last_start + timedelta(seconds=schedule.interval + grace)
+    upcoming = sched.next_fires(schedule, last_start, 1, zone)
+    if not upcoming:
+        return None
+    fire = upcoming[0].astimezone(last_start.tzinfo)
+    longest = timedelta(seconds=sched.longest_interval(schedule))
+    return fire + timedelta(seconds=_grace_of(schedule, fire, grace_s, longest, zone))
+
+
 def _grace_of(schedule, fire, grace_s, longest, zone):
     """The grace of the run expected at `fire`: the task's, or 10% of the gap before it."""
     if grace_s is not None:
