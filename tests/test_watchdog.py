@@ -7,10 +7,11 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from conftest import ALIVE, ROOT, run_alive
-from wdkit import (check_items, data, fleet, latest, probe_table, runs, script, scripts, snapshot, source,
+from wdkit import (check_items, data, fleet, iso, latest, probe_table, runs, script, scripts, snapshot, source,
                    source_state, state)
 
 from alive import health, registry, watchdog
+from alive.report import iso_short
 from alive.health import SourceFacts
 
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
@@ -27,7 +28,7 @@ def test_a_stale_source_is_refreshed_and_a_fresh_one_left_alone(home):
     script(home, "good.py")
     fleet(home, source("stale") + source("fresh"))
     data(home, "stale.json", age_s=3600)
-    data(home, "fresh.json", age_s=60)
+    fresh = data(home, "fresh.json", age_s=60)
     r = tick(home)
     assert r.returncode == 0, r.stderr
     assert runs(home) == ["good.py"]  # once, for the stale one only
@@ -36,12 +37,44 @@ def test_a_stale_source_is_refreshed_and_a_fresh_one_left_alone(home):
     entry = source_state(home, "stale")
     assert entry["consecutive_failures"] == 0 and entry["last_refresh_by"] == "watchdog"
     assert entry["last_success_at"] and entry["last_error"] is None
-    assert source_state(home, "fresh") is None
+    assert source_state(home, "fresh") == {"last_success_at": json.loads(fresh.read_text())["captured_at"]}
     beat = latest(home, "alive-watchdog")
     assert beat["status"] == "ok" and beat["metrics"] == {
         "sources": 2, "fresh": 1, "stale": 1, "refreshed": 1, "failed": 0, "skipped": 0, "paused": 0,
         "no_producer": 0}
     assert all(i["color"] == "GREEN" for i in check_items(home, run_alive).values())
+
+
+def test_good_data_a_tick_sees_is_the_last_good_data_and_outlives_the_file(home):
+    # issue 19 item 20: the per-source state says when the data was last good, also for data
+    # alive did not refresh itself, so the dashboard and the brief can say it once it broke.
+    fleet(home, source("track", producer=None) + source("future", producer=None))
+    captured = json.loads(data(home, "track.json", age_s=60).read_text())["captured_at"]
+    data(home, "future.json", age_s=-120)                     # 2 min ahead: not a time to record
+    assert tick(home).returncode == 0
+    assert source_state(home, "track")["last_success_at"] == captured
+    assert source_state(home, "future")["last_success_at"] <= iso(datetime.now(timezone.utc))
+    (home / "track.json").write_text("<html>502 Bad Gateway")      # then the file breaks
+    tick(home)
+    assert source_state(home, "track")["last_success_at"] == captured
+    item = check_items(home, run_alive)["track"]
+    assert item["color"] == "RED" and item["last_success_at"] == captured
+    brief = run_alive("report", "--format", "markdown", home=home).stdout
+    [row] = [line for line in brief.splitlines() if line.startswith("| **track** |")]
+    assert "| last good data |" in brief and row.split(" | ")[4] == iso_short(captured, datetime.now(timezone.utc))
+    html = run_alive("report", "--format", "html", home=home).stdout
+    assert "Last good data" in html and f'datetime="{captured}"' in html
+
+
+def test_a_tick_records_good_data_only_when_it_is_newer_than_what_is_recorded(home):
+    script(home, "good.py")
+    fleet(home, source("track"))
+    data(home, "track.json", age_s=3600)
+    assert tick(home).returncode == 0 and runs(home) == ["good.py"]     # refreshed: last_success_at set
+    recorded = source_state(home, "track")["last_success_at"]
+    stamp = (home / "state" / "watchdog.json").stat().st_mtime_ns
+    assert tick(home).returncode == 0 and source_state(home, "track")["last_success_at"] == recorded
+    assert (home / "state" / "watchdog.json").stat().st_mtime_ns == stamp      # nothing newer: not rewritten
 
 
 def test_a_missing_data_file_counts_as_stale(home):
@@ -366,10 +399,10 @@ def test_a_probe_expired_source_is_told_once_through_the_command_channel(home):
 def test_an_idle_tick_runs_nothing_rewrites_no_state_and_imports_no_subprocess(home):
     script(home, "good.py")
     fleet(home, "".join(source(f"s{i}") for i in range(20)))
-    for i in range(20):
-        data(home, f"s{i}.json", age_s=30)
+    good = {f"s{i}": {"last_success_at": json.loads(data(home, f"s{i}.json", age_s=30).read_text())["captured_at"]}
+            for i in range(20)}                            # the good data already recorded by an earlier tick
     (home / "state").mkdir()
-    (home / "state" / "watchdog.json").write_text('{"sources": {}}\n')
+    (home / "state" / "watchdog.json").write_text(json.dumps({"sources": good}))
     assert run_alive("check", home=home).returncode == 2  # the watchdog never reported: RED
     assert (home / "alerts" / "alive-watchdog.alert").exists()
     stamp = (home / "state" / "watchdog.json").stat().st_mtime_ns

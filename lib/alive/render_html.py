@@ -409,7 +409,7 @@ def source_card(item, view, csrf):
     pill = (f'<span class="pill p-{esc(item.color)}">{esc(pill_word(item))} · {esc(reading)}</span>'
             f'<div class="bar" aria-hidden="true"><i style="width:{fill}%"></i></div>')
     refreshed = time_tag(d["last_success_at"], view.now) if d.get("last_success_at") else "never"
-    facts = [("Last refresh", refreshed), ("Failed refreshes", esc(d.get("consecutive_failures") or 0))]
+    facts = [("Last good data", refreshed), ("Failed refreshes", esc(d.get("consecutive_failures") or 0))]
     if d.get("captured_at"):
         facts.append(("Captured", time_tag(d["captured_at"], view.now, relative=False)))
     extra = []

@@ -68,7 +68,7 @@ def render(view):
         lines += [task_row(item, view) for item in tasks]
     if sources:
         lines += ["", "### Sources", "",
-                  "| source | health | age / max age | probe | last refresh | failed refreshes | notes |",
+                  "| source | health | age / max age | probe | last good data | failed refreshes | notes |",
                   "|---|---|---|---|---|---:|---|"]
         lines += [source_row(item, view) for item in sources]
     if result.invalid_files:

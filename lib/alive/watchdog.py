@@ -340,6 +340,34 @@ def set_aside_corrupt_state(home, now, report):
     report.warnings.extend(statefile.sweep(paths.state_dir(home), now))
 
 
+def note_good_data(home, reg, source_facts, now):
+    """Record, as last_success_at, the capture time of data a tick finds good (fresh, no bad
+    status) when it is newer than the recorded one: the state then says when the data was
+    last good, also for data alive did not refresh, and still says it once the file breaks.
+    Nothing newer: nothing written (an idle tick rewrites no state)."""
+    newer = {}
+    for name, sf in source_facts.items():
+        source = reg.sources.get(name)
+        if source is None or sf.captured_at is None or stale_reason(source, sf, now) is not None:
+            continue
+        good = format_iso(min(sf.captured_at, now))       # a capture time ahead of the clock: now
+        if good > str(sf.watchdog.get("last_success_at") or ""):   # same ISO form: text order is time order
+            newer[name] = good
+
+    def change(data):
+        if not isinstance(data.get("sources"), dict):
+            data["sources"] = {}
+        for name, good in newer.items():
+            old = data["sources"].get(name)
+            entry = dict(old) if isinstance(old, dict) else {}
+            if good > str(entry.get("last_success_at") or ""):   # a refresh may have written since
+                entry["last_success_at"] = good
+            data["sources"][name] = entry
+
+    if newer:
+        statefile.update(state_path(home), change)
+
+
 def sources_facts(reg, home, names):
     """SourceFacts of just these sources (a refresh needs their probe and state, not all 200)."""
     state = paths.state_dir(home)
@@ -376,6 +404,7 @@ def tick(home, reg, now, clock=utcnow, say=print):
     try:
         set_aside_corrupt_state(home, now, report)
         gathered = facts.gather(reg, home, now)
+        note_good_data(home, reg, gathered.sources, now)
         steps = plan(reg, gathered.sources, now)
         ran_any = execute(home, reg, steps, "watchdog", clock, say, report)
         refreshed = {n for n, o in report.outcomes.items() if o.result == REFRESHED}
