@@ -235,7 +235,9 @@ def test_a_pass_follows_the_cursor_coalesces_refuses_and_deletes_what_it_took(kv
                                    b'{"source": "track"}', b'{"requested_at": "2026-05-02T08:00:00Z"}'])
 def test_the_key_is_the_request_whatever_a_worker_put_in_its_value(kv_home, store, value):
     # DESIGN §9: a key <prefix><source>:<id> is a request by its name alone; any Worker may
-    # post one with an empty value, {}, a timestamp, or only part of alive's own JSON.
+    # post one with an empty value, {}, a timestamp, or only part of alive's own JSON. The
+    # peer: a Worker writes `env.NAMESPACE.put(key, value)` with any string or bytes as the
+    # value (https://developers.cloudflare.com/kv/api/write-key-value-pairs/).
     store.put("trigger:track:w1", value)
     r = triggers(kv_home)
     assert r.returncode == 0, r.stderr

@@ -55,7 +55,7 @@ def labels(**pairs):
 def number(value):
     value = float(value)
     if value == float("inf"):
-        return "+Inf"                                  # the exposition format's spelling
+        return "+Inf"        # https://prometheus.io/docs/instrumenting/exposition_formats/ (value: +Inf)
     return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
 
 
