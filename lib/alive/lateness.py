@@ -99,7 +99,10 @@ def _grace_of(schedule, fire, grace_s, longest, zone):
     """The grace of the run expected at `fire`: the task's, or 10% of the gap before it."""
     if grace_s is not None:
         return grace_s
-    before = sched.fires_between(schedule, fire - longest - timedelta(days=2), fire - timedelta(seconds=1), zone)
+    # The fire before it lies within the longest gap (+2h for a DST move) unless a gap moved
+    # further: look there first, the wide window only then (a */5 cron has 576 fires in 2 days).
+    before = (sched.fires_between(schedule, fire - longest - timedelta(hours=2), fire - timedelta(seconds=1), zone)
+              or sched.fires_between(schedule, fire - longest - timedelta(days=2), fire - timedelta(seconds=1), zone))
     gap = (fire - before[-1]).total_seconds() if before else longest.total_seconds()
     return default_grace(gap)
 
