@@ -68,10 +68,13 @@ def test_good_data_a_tick_sees_is_the_last_good_data_and_outlives_the_file(home)
 
 def test_a_tick_records_good_data_only_when_it_is_newer_than_what_is_recorded(home):
     script(home, "good.py")
-    fleet(home, source("track"))
+    fleet(home, source("track") + source("fine", producer=None))
     data(home, "track.json", age_s=3600)
+    captured = (datetime.now(timezone.utc) - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    (home / "fine.json").write_text(json.dumps({"captured_at": captured}))      # a fraction of a second
     assert tick(home).returncode == 0 and runs(home) == ["good.py"]     # refreshed: last_success_at set
     recorded = source_state(home, "track")["last_success_at"]
+    assert source_state(home, "fine")["last_success_at"] == captured[:19] + "Z"
     stamp = (home / "state" / "watchdog.json").stat().st_mtime_ns
     assert tick(home).returncode == 0 and source_state(home, "track")["last_success_at"] == recorded
     assert (home / "state" / "watchdog.json").stat().st_mtime_ns == stamp      # nothing newer: not rewritten

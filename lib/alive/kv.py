@@ -7,7 +7,8 @@
     DELETE <url>/values/<key>                  done with it (404: already gone)
 
 A request is the key `<prefix><source>:<id>`; alive puts the same small JSON value as a
-spool file in it, but the key alone is the request (other_source_in). Keys go into paths URL-encoded whole, so no character of a key can change the path.
+spool file in it, but the key alone is the request (other_source_in). Keys go into paths
+URL-encoded whole, so no character of a key can change the path.
 
 The token comes from the variable named by token_env at each call and only ever goes into
 the Authorization header; every message this module makes is scrubbed of it anyway, and

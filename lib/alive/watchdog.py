@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from . import alerts, cliutil, deadman, facts, health, heartbeat, paths, scan, statefile
 from .errors import RuntimeFailure, UsageError
 from .textview import plural
-from .timeutil import format_duration, format_iso, seconds_between, utcnow
+from .timeutil import format_duration, format_iso, parse_iso, seconds_between, utcnow
 
 TASK = health.WATCHDOG_TASK
 LOCK_FILE = "watchdog.lock"
@@ -350,8 +350,8 @@ def note_good_data(home, reg, source_facts, now):
         source = reg.sources.get(name)
         if source is None or sf.captured_at is None or stale_reason(source, sf, now) is not None:
             continue
-        good = format_iso(min(sf.captured_at, now))       # a capture time ahead of the clock: now
-        if good > str(sf.watchdog.get("last_success_at") or ""):   # same ISO form: text order is time order
+        good = min(sf.captured_at, now).replace(microsecond=0)    # ahead of the clock: now; as stored
+        if later_than_recorded(good, sf.watchdog):
             newer[name] = good
 
     def change(data):
@@ -360,12 +360,20 @@ def note_good_data(home, reg, source_facts, now):
         for name, good in newer.items():
             old = data["sources"].get(name)
             entry = dict(old) if isinstance(old, dict) else {}
-            if good > str(entry.get("last_success_at") or ""):   # a refresh may have written since
-                entry["last_success_at"] = good
+            if later_than_recorded(good, entry):           # a refresh may have written since
+                entry["last_success_at"] = format_iso(good)
             data["sources"][name] = entry
 
     if newer:
         statefile.update(state_path(home), change)
+
+
+def later_than_recorded(when, entry):
+    """True when `when` is after the entry's last_success_at (or that is missing or not a time)."""
+    try:
+        return when > parse_iso(entry["last_success_at"])
+    except (KeyError, TypeError, ValueError):
+        return True
 
 
 def sources_facts(reg, home, names):
