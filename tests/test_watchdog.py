@@ -80,6 +80,18 @@ def test_a_tick_records_good_data_only_when_it_is_newer_than_what_is_recorded(ho
     assert (home / "state" / "watchdog.json").stat().st_mtime_ns == stamp      # nothing newer: not rewritten
 
 
+def test_good_data_that_cannot_be_recorded_is_a_warning_not_a_failed_tick(home):
+    fleet(home, source("track", producer=None))
+    data(home, "track.json", age_s=60)
+    (home / "state").mkdir()
+    (home / "state" / "watchdog.json.lock").mkdir()          # the state cannot be locked or written
+    r = tick(home)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "alive watchdog: warning: cannot record the last good data" in r.stderr
+    beat = latest(home, "alive-watchdog")
+    assert beat["status"] == "partial" and beat["warnings"][0].startswith("cannot record the last good data")
+
+
 def test_a_missing_data_file_counts_as_stale(home):
     script(home, "good.py")
     fleet(home, source("track", path="pwa/track.json"))

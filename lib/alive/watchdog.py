@@ -344,7 +344,8 @@ def note_good_data(home, reg, source_facts, now):
     """Record, as last_success_at, the capture time of data a tick finds good (fresh, no bad
     status) when it is newer than the recorded one: the state then says when the data was
     last good, also for data alive did not refresh, and still says it once the file breaks.
-    Nothing newer: nothing written (an idle tick rewrites no state)."""
+    Nothing newer: nothing written (an idle tick rewrites no state). -> a warning when the
+    state cannot be written (the tick goes on), else None."""
     newer = {}
     for name, sf in source_facts.items():
         source = reg.sources.get(name)
@@ -365,7 +366,11 @@ def note_good_data(home, reg, source_facts, now):
             data["sources"][name] = entry
 
     if newer:
-        statefile.update(state_path(home), change)
+        try:
+            statefile.update(state_path(home), change)
+        except OSError as exc:
+            return f"cannot record the last good data in {state_path(home)}: {exc.strerror or exc}"
+    return None
 
 
 def later_than_recorded(when, entry):
@@ -412,7 +417,9 @@ def tick(home, reg, now, clock=utcnow, say=print):
     try:
         set_aside_corrupt_state(home, now, report)
         gathered = facts.gather(reg, home, now)
-        note_good_data(home, reg, gathered.sources, now)
+        unrecorded = note_good_data(home, reg, gathered.sources, now)
+        if unrecorded:
+            report.warnings.append(unrecorded)
         steps = plan(reg, gathered.sources, now)
         ran_any = execute(home, reg, steps, "watchdog", clock, say, report)
         refreshed = {n for n, o in report.outcomes.items() if o.result == REFRESHED}
