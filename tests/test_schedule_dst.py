@@ -34,6 +34,7 @@ CRON_SPECS = [
     "30 2 * * *", "0 2 * * *", "59 1 * * *", "0,30 2 * * *", "15 2-3 * * *", "0 1-3 * * *", "45 1 * * *",
     "0 0 * * *", "30 0 * * *", "0 2 * * 0", "30 2 1,15 * sun", "30 0-23 * * *", "0 0-23/3 * * *",
     "*/15 * * * *", "30 * * * *", "*/20 1-3 * * *", "*/5 1-2 * * sun", "0 */2 * * *", "* 2 * * *",
+    "30 2 */2 * sun", "30 2 1-31/2 * sun",
 ]
 
 
@@ -150,7 +151,7 @@ def test_fleet_toml_refuses_a_non_ascii_digit_in_a_schedule(tmp_path):
 ])
 def test_a_day_range_may_end_on_sunday_as_cronie_reads_it(field, days):
     s = parse_schedule(f"cron 0 9 * * {field}")
-    assert s.weekdays == days and not s.dow_any
+    assert s.weekdays == days and s.dow_any == (days == {0, 1, 2, 3, 4, 5, 6})  # all days: nothing restricted
 
 
 @pytest.mark.parametrize("field, hint", [

@@ -168,8 +168,8 @@ def test_a_day_range_ending_on_sunday_is_written_so_that_cron_takes_it(spec, lin
     """Vixie cron refuses `mon-sun` and `5-0` (it reads Sunday as 0 there, and 1-0 runs
     backwards): such a field is written as the days it means, never as `*`."""
     assert crontab.calendar_specs(parse_schedule(spec)) == [line]
-    back = parse_schedule("cron " + line)
-    assert (back.weekdays, back.dow_any) == (parse_schedule(spec).weekdays, False)
+    back, meant = parse_schedule("cron " + line), parse_schedule(spec)
+    assert (back.weekdays, back.dow_any, back.days_and) == (meant.weekdays, meant.dow_any, meant.days_and)
 
 
 # ---------------------------------------------------------------- launchd

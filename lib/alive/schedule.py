@@ -83,8 +83,9 @@ class Schedule:
     months: frozenset = _ALL_MONTHS
     days: frozenset = _ALL_DAYS  # day of month
     weekdays: frozenset = _ALL_WEEKDAYS  # 0 = Sunday
-    dom_any: bool = True  # the day-of-month field was `*`
-    dow_any: bool = True  # the day-of-week field was `*`
+    dom_any: bool = True  # the day-of-month field restricts nothing
+    dow_any: bool = True  # the day-of-week field restricts nothing
+    days_and: bool = False  # both restrict and a day must match both (cron: a day field starting with `*`)
     wildcard: bool = False  # cron's minute or hour field starts with `*` (cron's MIN_STAR, HR_STAR)
 
     def __str__(self):
@@ -189,14 +190,26 @@ def _parse_cron(raw, rest):
         text=raw, kind="cron",
         times=tuple(sorted(h * 60 + m for h in hours for m in minutes)),
         months=frozenset(months), days=frozenset(days), weekdays=weekdays,
-        # Vixie cron's rule, as croniter applies it: only a field written `*` is "any day".
-        dom_any=fields[2] == "*", dow_any=fields[4] == "*",
+        **_day_rule(fields[2], fields[4], frozenset(days), weekdays),
         wildcard=fields[0].startswith("*") or fields[1].startswith("*"),
     )
     if not _can_fire(sched):
         raise ValueError(f"{raw!r} never fires: day {_describe(days)} does not occur in month "
                          f"{_describe(months)}")
     return sched
+
+
+def _day_rule(dom_field, dow_field, days, weekdays):
+    """cron's day rule as Schedule fields. cronie (github.com/cronie-crond/cronie) src/entry.c,
+    load_entry(), sets DOM_STAR / DOW_STAR when a day field's first character is `*` (`*/2`
+    too), and src/cron.c, find_jobs(), matches a day with
+        (DOM_STAR || DOW_STAR) ? (dow && dom) : (dow || dom)
+    Vixie cron and FreeBSD's cron have the same lines. So `0 9 */2 * mon` runs on the Mondays
+    that are odd days, `0 9 1-31/2 * mon` on odd days and on Mondays."""
+    if dom_field.startswith("*") or dow_field.startswith("*"):
+        dom_any, dow_any = days == _ALL_DAYS, weekdays == _ALL_WEEKDAYS
+        return {"dom_any": dom_any, "dow_any": dow_any, "days_and": not (dom_any or dow_any)}
+    return {"dom_any": False, "dow_any": False, "days_and": False}
 
 
 def _parse_cron_field(raw, field, spec):
@@ -260,9 +273,10 @@ def _days_in_month(year, month):
 
 
 def _can_fire(s):
-    # A day-of-week side always matches some day of every month; only a
-    # day-of-month-only schedule can ask for days its months do not have.
-    if not s.dow_any:
+    # A day-of-week side alone (or either side) matches some day of every month; a
+    # day-of-month side alone, or both sides together, needs days its months have (each
+    # such date falls on every weekday within the 400-year calendar).
+    if not s.dow_any and not s.days_and:
         return True
     return any(d <= _days_in_month(2000, m) for m in s.months for d in s.days)  # 2000: Feb has 29
 
@@ -281,7 +295,7 @@ def _day_matches(s, day):
         return dom
     if s.dom_any:
         return dow
-    return dom or dow  # both restricted: either one (vixie cron, croniter)
+    return (dom and dow) if s.days_and else (dom or dow)  # cron's rule: _day_rule
 
 
 def _matching_days(s, start, stop=None):

@@ -97,6 +97,8 @@ def calendar_specs(schedule):
     month = _field(months, 12, low=1)
     if days is None and weekdays is None:
         variants = [("", "*")]
+    elif schedule.days_and:  # a day must match both (cron's star rule): one spec says it, systemd ANDs them
+        variants = [(",".join(WEEKDAYS[w] for w in weekdays) + " ", _field(days, 31, low=1))]
     else:
         variants = ([("", _field(days, 31, low=1))] if days else []) + \
                    ([(",".join(WEEKDAYS[w] for w in weekdays) + " ", "*")] if weekdays else [])
