@@ -17,7 +17,7 @@ from .record import field, record
 from pathlib import Path
 
 from .errors import UsageError
-from .schedule import longest_interval, parse_schedule
+from .schedule import longest_interval, one_number_steps, parse_schedule
 from .timeutil import parse_duration
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
@@ -224,6 +224,10 @@ def problems(path, home):
             trouble = _gap_trouble(task)
             if trouble:
                 chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
+        for kind, table in (("tasks", registry.tasks), ("sources", registry.sources)):
+            for item in table.values():
+                for text in one_number_steps(item.schedule) if item.schedule is not None else ():
+                    chk.add((kind, item.name, "schedule"), text, severity="warning")
     return [{"line": p.line, "severity": p.severity, "problem": f"{_dotted(p.key)}: {p.text}" if p.key else p.text}
             for p in chk.sorted()]
 

@@ -223,11 +223,8 @@ def _parse_cron_field(raw, field, spec):
                 raise ValueError(f"{raw!r}: {name} field {field!r}: step {step_text!r} must be a whole number "
                                  f"above 0 (use e.g. */15)")
             step = int(step_text)
-        # `*` and an open "5/15" end at Saturday in the day-of-week field: 7 is only an
-        # alias for Sunday, so `1/2` is mon,wed,fri as in croniter, not mon,wed,fri,sun.
-        open_end = 6 if name == "day-of-week" else high
         if base == "*":
-            first, last = low, open_end
+            first, last = low, high
         elif "-" in base:
             a, _, b = base.partition("-")
             first, last = _cron_value(raw, a, spec, field), _cron_value(raw, b, spec, field)
@@ -238,10 +235,40 @@ def _parse_cron_field(raw, field, spec):
                                  f"({_backwards_fix(name, a, b, low, high)})")
         else:
             first = _cron_value(raw, base, spec, field)
-            # "5/15" means from 5 to the end in steps of 15, as in croniter and cronie
-            last = open_end if slash else first
+            # "5/15" runs from 5 to the end of the field in steps of 15 as FreeBSD's and macOS's
+            # cron read it (usr.sbin/cron/lib/entry.c get_range(): `if (ch == '/') num2 = high;`),
+            # the crons that take it; the day of the week ends at 7, Sunday: `1/2` is
+            # mon,wed,fri,sun. cronie and Vixie cron refuse it: one_number_steps says so.
+            last = high if slash else first
         values.update(range(first, last + 1, step))
     return values
+
+
+def one_number_steps(schedule):
+    """For `alive lint`: what each step from a single number (`1/2`, `5/15`) of a cron spec
+    means, since crons differ: FreeBSD's and macOS's run it to the end of the field, cronie's
+    src/entry.c get_range() refuses it (state R_NUM1 takes only `-`, `~` or a separator),
+    as Vixie cron and Debian's do, and croniter ends the day of the week at 6."""
+    if schedule.kind != "cron":
+        return []
+    out = []
+    for field, spec in zip(schedule.text.split()[1:], _CRON_FIELDS):
+        name, low, high, names = spec
+        for item in field.split(","):
+            base, slash, step = item.partition("/")
+            if not slash or base == "*" or "-" in base:
+                continue
+            values = sorted(_parse_cron_field(schedule.text, item, spec))
+            numbers = ",".join(str(v) for v in values)
+            if name == "day-of-week":
+                days = ",".join(list(_DAY_NAMES)[v % 7] for v in values)
+                meaning, fix = f"{days} ({numbers}{': 7 is Sunday' if 7 in values else ''})", days
+            else:
+                meaning, fix = numbers, f"{values[0]}-{high}/{step}"
+            out.append(f"{name} {item} is {meaning} as FreeBSD's and macOS's cron read a step from one number "
+                       f"(to the end of the field); cronie, Debian's and Vixie cron refuse the line"
+                       f"{', croniter stops at saturday' if name == 'day-of-week' else ''}: write {fix}")
+    return out
 
 
 def _backwards_fix(name, a, b, low, high):
