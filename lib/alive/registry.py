@@ -473,7 +473,17 @@ class _Checker:
             "tags": _tags,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
+        if "run" in values:
+            self._not_a_timer(key, values)
         return Task(name=name, line=self.line_of(key), **values)
+
+    def _not_a_timer(self, key, values):
+        """A `systemd` schedule says when a systemd timer runs a job: alive cannot write it
+        into a crontab or a plist as its own."""
+        if getattr(values.get("schedule"), "kind", None) == "systemd":
+            self.add(key + ("schedule",), "a `systemd ...` schedule says when a systemd timer runs the job (what "
+                                          "`alive adopt systemd` writes); one alive schedules itself takes every, "
+                                          "daily, weekly or cron")
 
     def _source(self, table, key, name):
         before = len(self.problems)
@@ -501,6 +511,8 @@ class _Checker:
             self.add(key + ("bad_status",), "needs status_field (the JSON field holding the status)")
         if values.get("schedule") is not None and "producer" not in table:
             self.add(key + ("schedule",), "needs a producer (the schedule refreshes the file by running it)")
+        elif "producer" in values:
+            self._not_a_timer(key, values)
         if "path" not in values or "max_age" not in values or len(self.problems) > before:
             return None
         values["path"] = _resolve(values["path"], self.home)

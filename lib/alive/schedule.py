@@ -55,6 +55,13 @@ KINDS = ("every", "daily", "weekly", "cron")
 _FORMS = ('use "every 15m", "daily 07:00", "daily 08:00,12:00", "weekly mon 06:00" '
           'or "cron M H DOM MON DOW"')
 
+# systemd.time(7): the shorthands of OnCalendar=, in the normalized form systemd-analyze shows.
+SYSTEMD_SHORTHANDS = {
+    "minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
+    "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
+    "annually": "*-01-01 00:00:00", "quarterly": "*-01,04,07,10-01 00:00:00",
+    "semiannually": "*-01,07-01 00:00:00"}
+
 # A schedule with no fire time in this many years never fires (the calendar repeats
 # every 400 years, so nothing is missed).
 _SEARCH_YEARS = 401
@@ -70,6 +77,11 @@ class DstRule:
 
 CRON_FIXED = DstRule(gap="move", fold="once")
 CRON_WILDCARD = DstRule(gap="skip", fold="twice")
+# systemd's, for every OnCalendar= spec: src/shared/calendarspec.c find_next() skips a wall
+# time that mktime() normalizes elsewhere (tm_out_of_bounds(): a time the clock jumps over),
+# and walks the wall clock forward from the last elapse, so a repeated time fires once, the
+# first time (systemd-analyze calendar agrees: tests/test_schedule_dst.py).
+SYSTEMD_DST = DstRule(gap="skip", fold="once")
 
 
 @record(frozen=True)
@@ -77,7 +89,7 @@ class Schedule:
     """A parsed schedule. `text` is what the user wrote, kept for display."""
 
     text: str
-    kind: str  # "every" | "daily" | "weekly" | "cron"
+    kind: str  # "every" | "daily" | "weekly" | "cron" | "systemd" (a timer's OnCalendar=)
     interval: int = 0  # seconds, for "every"
     times: tuple = ()  # minutes after local midnight, sorted, for the calendar kinds
     months: frozenset = _ALL_MONTHS
@@ -93,7 +105,10 @@ class Schedule:
 
     @property
     def dst_rule(self):
-        """cron's rule for this schedule on daylight-saving nights (the module docstring)."""
+        """The rule of the scheduler that runs it on daylight-saving nights: systemd's for a
+        `systemd` schedule, else cron's (the module docstring)."""
+        if self.kind == "systemd":
+            return SYSTEMD_DST
         return CRON_WILDCARD if self.wildcard else CRON_FIXED
 
 
@@ -118,6 +133,8 @@ def parse_schedule(text):
         return _parse_weekly(raw, rest)
     if kind == "cron":
         return _parse_cron(raw, rest)
+    if kind == "systemd":
+        return _parse_systemd(raw, rest)
     raise ValueError(f"{raw!r} is not a schedule ({_FORMS})")
 
 
@@ -210,6 +227,74 @@ def _day_rule(dom_field, dow_field, days, weekdays):
         dom_any, dow_any = days == _ALL_DAYS, weekdays == _ALL_WEEKDAYS
         return {"dom_any": dom_any, "dow_any": dow_any, "days_and": not (dom_any or dow_any)}
     return {"dom_any": False, "dow_any": False, "days_and": False}
+
+
+def _parse_systemd(raw, rest):
+    """`systemd SPEC[; SPEC...]`: the OnCalendar= values of a timer (what `alive adopt systemd`
+    writes), judged by systemd's rule on DST nights. A spec is systemd.time(7)'s
+    `[WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]]` or a shorthand; each component `*`,
+    a value, a list, a range `a..b` or a repetition `a/step` (to the end of the component).
+    systemd needs the weekday AND the date to match. Several specs must differ in one part
+    only (their union is then one schedule). What alive cannot say is refused, saying why."""
+    specs = [spec.strip() for spec in rest.split(";")]
+    if not all(specs):
+        raise ValueError(f"{raw!r}: systemd needs an OnCalendar= value (use e.g. systemd Mon..Fri 06:30)")
+    parts = [_systemd_spec(raw, spec) for spec in specs]
+    merged = parts[0]
+    for other in parts[1:]:
+        differ = [k for k in range(4) if merged[k] != other[k]]
+        if len(differ) > 1:
+            raise ValueError(f"{raw!r}: its specs differ in more than one of time, month, day and weekday: "
+                             f"more than one alive schedule can say")
+        merged = tuple(a | b if k in differ else a for k, (a, b) in enumerate(zip(merged, other)))
+    times, months, days, weekdays = merged
+    dom_any, dow_any = days == _ALL_DAYS, weekdays == _ALL_WEEKDAYS
+    sched = Schedule(text=raw, kind="systemd", times=tuple(sorted(times)), months=months, days=days,
+                     weekdays=weekdays, dom_any=dom_any, dow_any=dow_any, days_and=not (dom_any or dow_any))
+    if not _can_fire(sched):
+        raise ValueError(f"{raw!r} never fires: day {_describe(days)} does not occur in month {_describe(months)}")
+    return sched
+
+
+def _systemd_spec(raw, spec):
+    """One OnCalendar= value -> (times, months, days, weekdays) as frozensets."""
+    words = SYSTEMD_SHORTHANDS.get(spec.lower(), spec).split()
+    weekdays = _ALL_WEEKDAYS
+    if words and words[0][:3].lower() in _DAY_NAMES:
+        week = ",".join("..".join(day[:3] for day in item.split("..")) for item in words.pop(0).split(","))
+        weekdays = frozenset(d % 7 for d in _systemd_component(raw, week, _CRON_FIELDS[4]))
+    date, clock = "*-*-*", "00:00:00"
+    for word in words:
+        if ":" in word:
+            clock = word
+        elif "-" in word and not word[0].isalpha():
+            date = word
+        else:
+            why = "a time zone (alive's calendar schedules are in the local zone)" \
+                if word.upper() == "UTC" or "/" in word or word[0].isalpha() else "not part of a calendar spec"
+            raise ValueError(f"{raw!r}: {word!r}: {why}")
+    if "~" in date:
+        raise ValueError(f"{raw!r}: `~` (days counted from the end of the month) has no alive form")
+    ymd = date.split("-")
+    if len(ymd) == 3 and ymd[0] != "*":
+        raise ValueError(f"{raw!r}: a year: alive's calendar schedules repeat every year")
+    hms = clock.split(":")
+    if len(ymd) not in (2, 3) or len(hms) not in (2, 3):
+        raise ValueError(f"{raw!r}: {spec!r} is not a calendar spec (use e.g. Mon..Fri *-*-* 06:30:00)")
+    if len(hms) == 3 and not (_number(hms[2]) and int(hms[2]) == 0):
+        raise ValueError(f"{raw!r}: seconds other than 0: alive counts minutes")
+    minutes, hours = (_systemd_component(raw, hms[i], _CRON_FIELDS[i ^ 1]) for i in (1, 0))
+    return (frozenset(h * 60 + m for h in hours for m in minutes),
+            frozenset(_systemd_component(raw, ymd[-2], _CRON_FIELDS[3])),
+            frozenset(_systemd_component(raw, ymd[-1], _CRON_FIELDS[2])), weekdays)
+
+
+def _systemd_component(raw, text, spec):
+    """A systemd component in cron's field syntax (`a..b` is `a-b`; `a/step` runs to the
+    end, as systemd's does): its values."""
+    if any(item.startswith("*/") for item in text.split(",")):
+        raise ValueError(f"{raw!r}: {text!r}: systemd takes no `*/step` (write 0/step or 1/step)")
+    return _parse_cron_field(raw, text.replace("..", "-"), spec)
 
 
 def _parse_cron_field(raw, field, spec):
