@@ -337,10 +337,10 @@ def one_number_steps(schedule):
     if schedule.kind != "cron":
         return []
     out = []
-    for field, spec in zip(schedule.text.split()[1:], _CRON_FIELDS):
-        name, low, high, names = spec
+    for index, (field, spec) in enumerate(zip(schedule.text.split()[1:], _CRON_FIELDS)):
+        name = spec[0]
         for item in field.split(","):
-            base, slash, step = item.partition("/")
+            base, slash, _ = item.partition("/")
             if not slash or base == "*" or "-" in base:
                 continue
             values = sorted(_parse_cron_field(schedule.text, item, spec))
@@ -349,11 +349,20 @@ def one_number_steps(schedule):
                 days = ",".join(list(_DAY_NAMES)[v % 7] for v in values)
                 meaning, fix = f"{days} ({numbers}{': 7 is Sunday' if 7 in values else ''})", days
             else:
-                meaning, fix = numbers, f"{values[0]}-{high}/{step}"
+                meaning, fix = numbers, ranged_steps(item, index)
             out.append(f"{name} {item} is {meaning} as FreeBSD's and macOS's cron read a step from one number "
                        f"(to the end of the field); cronie, Debian's and Vixie cron refuse the line"
-                       f"{', croniter stops at saturday' if name == 'day-of-week' else ''}: write {fix}")
+                       f"{', croniter stops at saturday' if name == 'day-of-week' else ''}: write {fix}, which every "
+                       f"cron reads alike (`alive schedule crontab` writes the range)")
     return out
+
+
+def ranged_steps(field, index):
+    """Cron field number `index` (0 = minute) with each step from one number (`5/20`) written
+    as the range it means (`5-59/20`), which every cron reads alike (one_number_steps)."""
+    high = _CRON_FIELDS[index][2]
+    return ",".join(f"{base}-{high}/{step}" if slash and base != "*" and "-" not in base else item
+                    for item in field.split(",") for base, slash, step in [item.partition("/")])
 
 
 def _backwards_fix(name, a, b, low, high):
