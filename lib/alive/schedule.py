@@ -1,4 +1,5 @@
-"""Schedules: `every DUR`, `daily HH:MM[,..]`, `weekly DAY[,..] HH:MM[,..]`, `cron M H DOM MON DOW`.
+"""Schedules: `every DUR`, `daily HH:MM[,..]`, `weekly DAY[,..] HH:MM[,..]`, `cron M H DOM MON DOW`,
+`systemd SPEC[; SPEC..]` (an adopted timer's OnCalendar= values, judged by systemd's rules).
 
 Pure functions, no clock: parse_schedule(text), next_fires(schedule, after, count, tz),
 fires_between(schedule, start, end, tz), longest_interval(schedule). daily/weekly/cron are
@@ -13,13 +14,16 @@ Daylight saving time follows cron (Vixie cron, Debian's cron, cronie: the daemon
   twice once, the first time;
 - a wildcard schedule (`*/15 * * * *`, `30 * * * *`, `* 2 * * *`) runs by the clock as it
   is: the skipped times are lost, a repeated time fires in both passes.
+A `systemd` schedule follows systemd instead (SYSTEMD_DST): the skipped times are lost, a
+repeated time fires once, the first time.
 What the other schedulers do on those nights, and how their units are made to match, is in
 units.py. Apart from DST, next_fires agrees with croniter (tests/fixtures/cron_reference.json)
 but for its quirks no cron daemon shares: an equal range `3-3` means 3 (croniter widens it to
-the whole field); only a field written `*` is "any day" for the day-of-month/day-of-week OR
-rule (croniter also treats some full ranges such as `0-6` as `*`); and in a half-hour
-fall-back (Lord Howe) a wildcard schedule fires every repeated time twice (croniter drops
-some when the minute step is not 30).
+the whole field); a day field starting with `*` (`*/2` too) makes a day match both day fields,
+others either one (_day_rule: cronie's rule; croniter ORs `*/2` and treats some full ranges
+such as `0-6` as `*`); `1/2` in the day of the week runs to 7, Sunday (FreeBSD's cron;
+croniter stops at 6); and in a half-hour fall-back (Lord Howe) a wildcard schedule fires
+every repeated time twice (croniter drops some when the minute step is not 30).
 """
 import bisect
 import functools
@@ -271,7 +275,7 @@ def _systemd_spec(raw, spec):
             date = word
         else:
             why = "a time zone (alive's calendar schedules are in the local zone)" \
-                if word.upper() == "UTC" or "/" in word or word[0].isalpha() else "not part of a calendar spec"
+                if word.upper() in ("UTC", "GMT") or "/" in word else "not part of a calendar spec"
             raise ValueError(f"{raw!r}: {word!r}: {why}")
     if "~" in date:
         raise ValueError(f"{raw!r}: `~` (days counted from the end of the month) has no alive form")
@@ -283,7 +287,8 @@ def _systemd_spec(raw, spec):
         raise ValueError(f"{raw!r}: {spec!r} is not a calendar spec (use e.g. Mon..Fri *-*-* 06:30:00)")
     if len(hms) == 3 and not (_number(hms[2]) and int(hms[2]) == 0):
         raise ValueError(f"{raw!r}: seconds other than 0: alive counts minutes")
-    minutes, hours = (_systemd_component(raw, hms[i], _CRON_FIELDS[i ^ 1]) for i in (1, 0))
+    minutes = _systemd_component(raw, hms[1], _CRON_FIELDS[0])
+    hours = _systemd_component(raw, hms[0], _CRON_FIELDS[1])
     return (frozenset(h * 60 + m for h in hours for m in minutes),
             frozenset(_systemd_component(raw, ymd[-2], _CRON_FIELDS[3])),
             frozenset(_systemd_component(raw, ymd[-1], _CRON_FIELDS[2])), weekdays)
