@@ -315,8 +315,10 @@ def test_timers_are_proposed_and_a_timer_alive_cannot_say_is_named_with_why(home
     r = run_alive("adopt", "systemd", home=home, env=env)
     assert r.returncode == 0, r.stderr
     proposed = dict(re.findall(r'\+\[tasks\."?([\w.-]+)"?\]\n\+schedule = "([^"]+)"', r.stdout))
-    assert proposed == {"backup": "cron 30 6 * * 1-5", "monthly": "cron 0 0 1 * *", "poll": "every 15m",
-                        "quarter": "cron */15 * * * *", "report": "daily 08:00,12:30"}
+    # A timer keeps its OnCalendar= values, so it is judged by systemd's rule on DST nights.
+    assert proposed == {"backup": "systemd Mon..Fri *-*-* 06:30:00", "monthly": "systemd monthly",
+                        "poll": "every 15m", "quarter": "systemd *:0/15",
+                        "report": "systemd *-*-* 08:00:00; *-*-* 12:30"}
     assert "+[tasks.utc]\n+# alive: OnCalendar: 'UTC': a time zone" in r.stdout
     assert "two.service" not in r.stdout.split("--- fleet.toml")[1] and "several ExecStart= lines" in r.stdout
 
@@ -369,12 +371,16 @@ def test_calendar_entries_that_differ_in_one_field_merge_and_others_are_refused_
 
 
 @pytest.mark.parametrize("spec, why", [
-    ("2027-*-* 00:00:00", "a year"), ("*-*-* 06:00:30", "seconds other than 0"),
-    ("*-*~01 00:00:00", "`~`"), ("Mon *-*-01 00:00:00", "a weekday and a day of the month together"),
+    ("2027-*-* 00:00:00", "a year"), ("*-*-* 06:00:30", "seconds other than 0"), ("*-*~01 00:00:00", "`~`"),
 ])
 def test_systemd_specs_alive_cannot_say_are_refused_with_the_reason(spec, why):
-    with pytest.raises(adopt_systemd.Unsaid, match=re.escape(why)):
-        adopt_systemd.calendar_entry(spec)
+    text, note = adopt_systemd.schedule(adopt_systemd.settings(f"[Timer]\nOnCalendar={spec}\n"))
+    assert text is None and note.startswith("OnCalendar: ") and why in note
+
+
+def test_a_weekday_and_a_day_of_the_month_together_are_adopted_as_systemd_reads_them():
+    text, note = adopt_systemd.schedule(adopt_systemd.settings("[Timer]\nOnCalendar=Fri *-*-13 00:00:00\n"))
+    assert (text, note) == ("systemd Fri *-*-13 00:00:00", None)
 
 
 def test_a_task_name_from_a_command_and_the_span_of_a_timer():

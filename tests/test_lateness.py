@@ -70,6 +70,42 @@ def test_the_spring_forward_night_expects_the_moved_run_and_the_repeated_hour_on
     assert got.state == lateness.ON_TIME
 
 
+def test_an_adopted_systemd_timer_expects_no_run_on_the_night_systemd_skips():
+    # `systemd 02:30` (an adopted timer) in Berlin: systemd does not fire on 2026-03-29, the night
+    # 02:30 does not exist (systemd-analyze: tests/test_schedule_dst.py); cron's rule would
+    # expect 03:00 and page. The next expected run is 2026-03-30 02:30 CEST (00:30Z).
+    timer = parse_schedule("systemd 02:30")
+    last = at("2026-03-28T01:30:00Z")                        # 02:30 CET on the 28th
+    grace = timedelta(seconds=(at("2026-03-30T00:30:00Z") - last).total_seconds() // 10)
+    for now, state in ((at("2026-03-29T12:00:00Z"), lateness.ON_TIME),
+                       (at("2026-03-30T00:30:00Z") + grace - S, lateness.ON_TIME),
+                       (at("2026-03-30T00:30:00Z") + grace, lateness.ON_TIME),
+                       (at("2026-03-30T00:30:00Z") + grace + S, lateness.LATE)):
+        got = lateness.expect(timer, None, last, None, now, BERLIN)
+        assert got.state == state, (now, got)
+    assert got.expected_at == at("2026-03-30T00:30:00Z")
+    cron = lateness.expect(parse_schedule("cron 30 2 * * *"), None, last, None, at("2026-03-29T12:00:00Z"), BERLIN)
+    assert cron.state == lateness.LATE and cron.expected_at == at("2026-03-29T01:00:00Z")
+
+
+@pytest.mark.parametrize("offset,state", [(-S, lateness.ON_TIME), (timedelta(0), lateness.ON_TIME),
+                                          (S, lateness.LATE)])
+def test_an_adopted_quarter_hour_timer_expects_the_repeated_hour_once(offset, state):
+    # `systemd *:0/15` in New York on 2026-11-01: 01:00-01:45 EDT run, 01:00-01:45 EST do not
+    # (systemd runs a repeated time once); the run after 01:45 EDT (05:45Z) is 02:00 EST (07:00Z).
+    # cron's rule for `*/15 * * * *` expects 01:00 EST (06:00Z) and pages at 06:05Z.
+    timer = parse_schedule("systemd *:0/15")
+    last = at("2026-11-01T05:45:00Z")
+    assert lateness.expect(timer, None, last, None, at("2026-11-01T06:50:00Z"), NEW_YORK).state == lateness.ON_TIME
+    cron = parse_schedule("cron */15 * * * *")
+    assert lateness.expect(cron, None, last, None, at("2026-11-01T06:05:01Z"), NEW_YORK).state == lateness.LATE
+    # its grace is 10% of the 75 minutes since the 01:45 EDT run: 450 s
+    got = lateness.expect(timer, None, last, None, at("2026-11-01T07:07:30Z") + offset, NEW_YORK)
+    assert got.state == state
+    if state == lateness.LATE:
+        assert got.expected_at == at("2026-11-01T07:00:00Z") and got.grace_s == 450
+
+
 @pytest.mark.parametrize("offset,state", [(-S, lateness.ON_TIME), (timedelta(0), lateness.ON_TIME),
                                           (S, lateness.LATE)])
 def test_every_is_judged_from_the_last_start_not_from_anchored_fires(offset, state):

@@ -249,6 +249,31 @@ def test_a_suffixed_canonical_name_matches_its_started_at(home):
 # ---------------------------------------------------------------- fleet.toml
 
 
+# A step from a single number (`1/2`, `5/15`) is read differently by each cron: FreeBSD's
+# (and macOS's) usr.sbin/cron/lib/entry.c get_range() runs it to the field's end
+# (`if (ch == '/') num2 = high;`, and the day of the week ends at 7, Sunday); cronie's
+# src/entry.c get_range() refuses it (state R_NUM1 takes only `-`, `~` or a separator: "bad
+# day-of-week"), as Vixie cron and Debian's do; croniter stops the day of the week at 6.
+@pytest.mark.parametrize("spec, said", [
+    ("cron 0 12 * * 1/2", "day-of-week 1/2 is mon,wed,fri,sun (1,3,5,7: 7 is Sunday)"),
+    ("cron 0 12 * * mon/3", "day-of-week mon/3 is mon,thu,sun (1,4,7: 7 is Sunday)"),
+    ("cron 5/20 * * * *", "minute 5/20 is 5,25,45"),
+])
+def test_lint_says_which_values_a_step_from_one_number_means_since_crons_differ(home, spec, said):
+    (home / "fleet.toml").write_text(f'[tasks.dq]\nschedule = "{spec}"\n')
+    code, problems = lint_json(home)
+    assert code == 1
+    [p] = problems
+    assert (p["file"], p["line"], p["severity"]) == ("fleet.toml", 2, "warning")
+    assert p["problem"].startswith(f"tasks.dq.schedule: {said}")
+    assert "cronie" in p["problem"] and "refuse" in p["problem"] and "FreeBSD" in p["problem"]
+
+
+def test_lint_is_quiet_about_steps_every_cron_reads_alike(home):
+    (home / "fleet.toml").write_text('[tasks.dq]\nschedule = "cron */15 1-23/2 * * 1-5/2"\n')
+    assert lint_json(home) == (0, [])
+
+
 def test_a_broken_fleet_toml_is_an_error_line_with_its_line_not_exit_3(home):
     (home / "fleet.toml").write_text('[tasks.dq]\nschedule = "daily 07:00"\nmax_gap = "36 hours"\n')
     put(home / "health", "2026-05-02_dq_0155.json", beat("dq"))

@@ -496,6 +496,27 @@ def test_load_does_not_look_for_programs(home, monkeypatch):
     assert registry.NAME_RE.match("a.b_c-1") and not registry.NAME_RE.match("-a")
 
 
+@pytest.mark.parametrize("table", ['[tasks.t]\nrun = ["/bin/true"]\nschedule = "systemd *:0/15"\n',
+                                   '[sources.s]\npath = "s.json"\nmax_age = "1h"\nproducer = ["/bin/true"]\n'
+                                   'schedule = "systemd *:0/15"\n'])
+def test_a_systemd_schedule_is_for_a_timer_systemd_runs_not_for_one_alive_schedules(tmp_path, table):
+    path = tmp_path / "fleet.toml"
+    path.write_text(table)
+    with pytest.raises(registry.ConfigError) as err:
+        registry.load(path, tmp_path)
+    [problem] = err.value.problems
+    assert problem.endswith(".schedule: a `systemd ...` schedule says when a systemd timer runs the job "
+                            "(what `alive adopt systemd` writes); one alive schedules itself takes every, daily, "
+                            "weekly or cron")
+
+
+def test_an_adopted_timer_loads_with_its_systemd_schedule(tmp_path):
+    path = tmp_path / "fleet.toml"
+    path.write_text('[tasks.t]\nschedule = "systemd Mon..Fri *-*-* 06:30:00"\n')
+    task = registry.load(path, tmp_path).tasks["t"]
+    assert task.schedule.kind == "systemd" and task.schedule.text == "systemd Mon..Fri *-*-* 06:30:00"
+
+
 def test_a_source_schedule_without_a_producer_is_a_mistake(tmp_path):
     path = tmp_path / "fleet.toml"
     path.write_text('[sources.s]\npath = "s.json"\nmax_age = "1h"\nschedule = "every 15m"\n')

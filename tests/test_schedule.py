@@ -59,8 +59,12 @@ def test_cron_day_of_week_7_is_sunday_like_0():
 
 
 def test_cron_start_with_step_runs_to_the_end_of_the_field():
+    # As FreeBSD's and macOS's cron read it (usr.sbin/cron/lib/entry.c get_range(): `if (ch ==
+    # '/') num2 = high;`, and the day of the week ends at 7, Sunday): the crons that take it.
+    # cronie, Vixie and Debian's cron refuse the line; `alive lint` says so (test_lint.py).
     assert parse_schedule("cron 5/20 0 * * *").times == (5, 25, 45)
-    assert parse_schedule("cron 0 0 * * 1/2").weekdays == {1, 3, 5}
+    assert parse_schedule("cron 0 0 * * 1/2").weekdays == {1, 3, 5, 0}
+    assert parse_schedule("cron 0 0 * * 2/2").weekdays == {2, 4, 6}
 
 
 def test_the_text_is_kept_for_display():
@@ -170,6 +174,42 @@ def test_day_of_month_or_day_of_week_when_both_are_restricted():
     assert fires("cron 0 0 * * 5", "2026-03-10T00:00:00+00:00", 1) == ["2026-03-13T00:00:00+00:00"]
 
 
+# cronie's day rule (the peer that runs these lines on Linux; Vixie cron and FreeBSD's are the
+# same): src/entry.c, load_entry(), sets DOM_STAR / DOW_STAR when the field's FIRST CHARACTER
+# is `*` (so `*/2` counts as a star), and src/cron.c, find_jobs(), matches a day with
+#   ((DOM_STAR || DOW_STAR) ? (dow && dom) : (dow || dom))
+# (github.com/cronie-crond/cronie). June 2026 starts on a Monday: Mondays 1 8 15 22 29,
+# Fridays 5 12 19 26, Sun/Tue/Thu/Sat (`*/2` in day-of-week: 0,2,4,6) 2 4 6 7 9 11 13 14 ...
+_ODD = list(range(1, 31, 2))
+_MONDAYS = [1, 8, 15, 22, 29]
+_SUN_TUE_THU_SAT = [d for d in range(1, 31) if d % 7 in (0, 2, 4, 6)]  # 1 June is a Monday: day d is weekday d % 7
+_WEEKDAYS = [d for d in range(1, 31) if d % 7 in (1, 2, 3, 4, 5)]
+
+
+@pytest.mark.parametrize("dom, dow, days", [
+    ("*", "*", list(range(1, 31))),                              # both star: every day
+    ("*/2", "*", _ODD),                                          # step alone
+    ("*", "mon", _MONDAYS),                                      # name alone
+    ("*/2", "mon", [1, 15, 29]),                                 # the issue: a star step ANDs, odd Mondays
+    ("*/2", "1-5", [1, 3, 5, 9, 11, 15, 17, 19, 23, 25, 29]),    # star step and a range: AND
+    ("1-31/2", "mon", sorted(set(_ODD) | {8, 22})),              # a range step is no star: OR
+    ("1-7", "mon", sorted(set(range(1, 8)) | set(_MONDAYS))),    # range and name: OR
+    ("1-7", "*/2", [2, 4, 6, 7]),                                # range and a star step: AND
+    ("1,16", "fri", [1, 5, 12, 16, 19, 26]),                     # list and name: OR
+    ("1,16", "*", [1, 16]),                                      # list alone
+    ("*/1", "mon-fri", _WEEKDAYS),                               # `*/1` is a star: AND, weekdays only
+    ("1-31", "mon-fri", list(range(1, 31))),                     # the same days as a range: OR, every day
+    ("*/10", "1-5", [1, 11]),                                    # 1,11,21,31 that are weekdays
+    ("10-20", "sat,sun", sorted(set(range(10, 21)) | {6, 7, 13, 14, 20, 21, 27, 28})),
+    ("*", "*/2", _SUN_TUE_THU_SAT),                              # star and a star step: AND
+    ("*/2", "*/2", [d for d in _SUN_TUE_THU_SAT if d % 2]),      # both star steps: AND
+])
+def test_the_day_fields_follow_cronies_star_rule(dom, dow, days):
+    spec = f"cron 0 9 {dom} 6 {dow}"
+    got = next_fires(parse_schedule(spec), datetime(2026, 5, 31, 12, tzinfo=UTC), 40, UTC)
+    assert [t.day for t in got if t.year == 2026] == days
+
+
 def test_count_zero_gives_nothing_and_a_naive_start_is_refused():
     assert next_fires(parse_schedule("daily 07:00"), datetime(2026, 5, 2, tzinfo=UTC), 0, UTC) == []
     with pytest.raises(ValueError, match="aware"):
@@ -233,6 +273,12 @@ def test_new_york_changes_at_two_in_the_morning():
 # half-hour fall-back for `45 1 * * *` and `*/15` but drops 01:40 for `*/20`. alive fires
 # every repeated time twice; the expected answer is asserted in the test below.
 KNOWN_CRONITER_QUIRKS = {("cron */20 1-3 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00+11:00")}
+# Specs croniter reads unlike the cron daemons, with what alive fires instead: croniter ORs a
+# `*/2` day-of-month with a day of the week, where cronie ANDs (fewer days: see
+# test_the_day_fields_follow_cronies_star_rule), and ends `1/2` in the day of the week at
+# Saturday, where FreeBSD's cron runs it to 7, Sunday (more days: see
+# test_cron_start_with_step_runs_to_the_end_of_the_field).
+CRONITER_DAY_RULE = {"cron 0 0 */2 * mon": "fewer", "cron 0 12 * * 1/2": "more"}
 
 
 def _reference_cases():
@@ -276,6 +322,9 @@ def test_next_fires_agree_with_croniter(case):
     got = [t for t in got if datetime.fromisoformat(t) <= last]
     if key in KNOWN_CRONITER_QUIRKS:
         assert got != case["fires"], "croniter changed: drop this case from KNOWN_CRONITER_QUIRKS"
+    elif case["spec"] in CRONITER_DAY_RULE:
+        fewer, more = set(got) < set(case["fires"]), set(got) > set(case["fires"])
+        assert {"fewer": fewer, "more": more}[CRONITER_DAY_RULE[case["spec"]]], (got, case["fires"])
     else:
         assert _apart_from_dst_rules(case["spec"], zone, got) == _apart_from_dst_rules(case["spec"], zone,
                                                                                        case["fires"])
@@ -286,7 +335,8 @@ def test_the_cases_the_dst_rules_set_apart_are_few_and_all_on_dst_nights():
     for case in _reference_cases():
         zone = ZoneInfo(case["tz"])
         got = fires(case["spec"], case["after"], len(case["fires"]), zone)
-        if got != case["fires"] and (case["spec"], case["tz"], case["after"]) not in KNOWN_CRONITER_QUIRKS:
+        if got != case["fires"] and (case["spec"], case["tz"], case["after"]) not in KNOWN_CRONITER_QUIRKS \
+                and case["spec"] not in CRONITER_DAY_RULE:
             differ.append(case)
             assert case["tz"] != "UTC"
             assert _apart_from_dst_rules(case["spec"], zone, case["fires"]) != case["fires"] or \

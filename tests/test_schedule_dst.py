@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import vixie_cron
+from test_units import needs_systemd, systemd_fires
 from alive.schedule import next_fires, parse_schedule
 from conftest import run_alive
 
@@ -34,6 +35,7 @@ CRON_SPECS = [
     "30 2 * * *", "0 2 * * *", "59 1 * * *", "0,30 2 * * *", "15 2-3 * * *", "0 1-3 * * *", "45 1 * * *",
     "0 0 * * *", "30 0 * * *", "0 2 * * 0", "30 2 1,15 * sun", "30 0-23 * * *", "0 0-23/3 * * *",
     "*/15 * * * *", "30 * * * *", "*/20 1-3 * * *", "*/5 1-2 * * sun", "0 */2 * * *", "* 2 * * *",
+    "30 2 */2 * sun", "30 2 1-31/2 * sun",
 ]
 
 
@@ -150,7 +152,7 @@ def test_fleet_toml_refuses_a_non_ascii_digit_in_a_schedule(tmp_path):
 ])
 def test_a_day_range_may_end_on_sunday_as_cronie_reads_it(field, days):
     s = parse_schedule(f"cron 0 9 * * {field}")
-    assert s.weekdays == days and not s.dow_any
+    assert s.weekdays == days and s.dow_any == (days == {0, 1, 2, 3, 4, 5, 6})  # all days: nothing restricted
 
 
 @pytest.mark.parametrize("field, hint", [
@@ -185,3 +187,75 @@ def test_a_spec_in_separate_words_is_still_one_spec():
     r = run_alive("schedule", "next", "cron", "0", "7", "*", "*", "*", "--after", "2026-05-02T00:00Z",
                   "--count", "1", env={"TZ": "UTC"})
     assert (r.returncode, r.stdout) == (0, "2026-05-02T07:00:00+00:00\n")
+
+
+# ---------------------------------------------------------------- adopted systemd timers
+
+# An adopted timer keeps its OnCalendar value as `systemd SPEC` and is judged by systemd's
+# rule, not cron's: systemd skips a wall time the clock jumps over and fires a repeated one
+# once, the first time (src/shared/calendarspec.c, find_next(): a time that mktime()
+# normalizes elsewhere is out of bounds, tm_out_of_bounds(), and skipped). The oracle is
+# systemd-analyze itself, run over both 2026 DST nights of three zones.
+SYSTEMD_SPECS = ["02:30", "*:0/15", "Mon..Fri *-*-* 06:30", "*-*-* 01,02,03:00,30", "Sun *-*-1/2 02:15",
+                 "daily", "hourly", "*-*-* 00/2:45:00"]
+SYSTEMD_ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney"]
+
+
+@needs_systemd
+@pytest.mark.parametrize("zone_name", SYSTEMD_ZONES)
+@pytest.mark.parametrize("spec", SYSTEMD_SPECS)
+def test_an_adopted_timer_fires_where_systemd_analyze_says_on_both_dst_nights(spec, zone_name):
+    zone = ZoneInfo(zone_name)
+    schedule = parse_schedule(f"systemd {spec}")
+    for change in CHANGES[zone_name]:
+        after, end = at(change) - timedelta(days=8), at(change) + timedelta(days=8)  # a Sunday each side
+        found = systemd_fires([spec], after, 1600, zone_name)
+        assert found[-1] > end, "too few iterations to cover the window"
+        want = [t for t in found if t <= end]
+        got = [t.astimezone(UTC) for t in next_fires(schedule, after, 1600, zone) if t <= end]
+        assert got == want, (spec, zone_name, change)
+
+
+def test_the_issues_two_timers_by_systemds_rule():
+    # 02:30 in Berlin: systemd skips the night the clock jumps over it (cron runs it at 03:00).
+    assert fires("systemd 02:30", "2026-03-28T12:00Z", 2, BERLIN) == [
+        "2026-03-30T02:30:00+02:00", "2026-03-31T02:30:00+02:00"]
+    # *:0/15 in New York: the repeated 01:00-01:45 runs once, not 4 more times in the second pass.
+    got = fires("systemd *:0/15", "2026-11-01T05:30Z", 6, NEW_YORK)
+    assert got == ["2026-11-01T01:45:00-04:00", "2026-11-01T02:00:00-05:00", "2026-11-01T02:15:00-05:00",
+                   "2026-11-01T02:30:00-05:00", "2026-11-01T02:45:00-05:00", "2026-11-01T03:00:00-05:00"]
+    assert fires("cron */15 * * * *", "2026-11-01T05:30Z", 2, NEW_YORK)[1] == "2026-11-01T01:00:00-05:00"
+
+
+@pytest.mark.parametrize("spec, same_as", [
+    ("systemd Mon..Fri *-*-* 06:30:00", "cron 30 6 * * 1-5"),
+    ("systemd *:0/15", "cron */15 * * * *"),
+    ("systemd monthly", "cron 0 0 1 * *"),
+    ("systemd weekly", "cron 0 0 * * mon"),
+    ("systemd *-01,07-01 12:00", "cron 0 12 1 1,7 *"),
+    ("systemd *-*-* 08:00:00; *-*-* 12:30", "daily 08:00,12:30"),
+    ("systemd Sat,Sun 10:00; Sat,Sun 18:00", "weekly sat,sun 10:00,18:00"),
+])
+def test_a_systemd_spec_has_the_fire_times_of_the_cron_spec_away_from_dst(spec, same_as):
+    after = datetime(2026, 5, 2, 9, 17, tzinfo=UTC)
+    assert next_fires(parse_schedule(spec), after, 40, UTC) == next_fires(parse_schedule(same_as), after, 40, UTC)
+    assert parse_schedule(spec).text == spec
+
+
+def test_systemd_needs_both_a_weekday_and_a_day_of_the_month():
+    # Friday the 13th (systemd ANDs them), where cron's `0 0 13 * 5` is the 13th or any Friday.
+    assert fires("systemd Fri *-*-13 00:00", "2026-01-01T00:00Z", 2, UTC) == [
+        "2026-02-13T00:00:00+00:00", "2026-03-13T00:00:00+00:00"]
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("systemd 2027-*-* 00:00:00", "a year"), ("systemd *-*-* 06:00:30", "seconds other than 0"),
+    ("systemd *-*~01 00:00:00", "`~`"), ("systemd *-*-* 03:00:00 UTC", "'UTC': a time zone"),
+    ("systemd *-*-* 03:00 Europe/Berlin", "a time zone"), ("systemd", "needs an OnCalendar= value"),
+    ("systemd 25:00", "'25' is not a hour"), ("systemd Fri..Mon 10:00", "runs backwards"),
+    ("systemd 08:00; Mon 09:00", "differ in more than one of"),
+])
+def test_a_systemd_spec_alive_cannot_say_is_refused_with_the_reason(spec, why):
+    with pytest.raises(ValueError) as err:
+        parse_schedule(spec)
+    assert why in str(err.value)

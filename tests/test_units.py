@@ -28,6 +28,7 @@ EXTRA_SPECS = [
     "cron 0,30 9-17 1,15 * mon-fri",   # day-of-month OR day-of-week
     "cron 5 4 * 2,5,8 0", "cron */20 * * * 1-5", "cron 15 */6 * * *", "cron 0 12 1 * *",
     "cron 30 * * * *", "cron * 9-17 1-15 * *",
+    "cron 0 9 */2 * mon",              # a day field starting with `*`: both must match (cronie)
     "every 90m", "every 2h", "every 1d", "every 30s", "every 7d", "every 20m",
 ]
 
@@ -201,12 +202,22 @@ def test_each_example_plist_passes_its_checks_and_fires_when_the_schedule_says(t
                 next_fires(j.schedule, AFTER, 12)
 
 
-@pytest.mark.parametrize("spec", [s for s in EXTRA_SPECS if not s.startswith("every")])
+@pytest.mark.parametrize("spec", [s for s in EXTRA_SPECS if not s.startswith("every")
+                                  and not parse_schedule(s).days_and])  # launchd says no "both": below
 def test_calendar_dicts_fire_exactly_when_the_schedule_says(spec, tz_berlin):
     dicts = launchd.calendar_dicts(parse_schedule(spec))
     assert dicts is not None and launchd.check_plist({"Label": "x", "ProgramArguments": ["/x"],
                                                       "StartCalendarInterval": dicts}) == []
     assert launchd_fires(dicts, AFTER, 30, tz_berlin) == next_fires(parse_schedule(spec), AFTER, 30)
+
+
+def test_launchd_runs_a_both_days_cron_spec_on_its_weekdays_and_says_so():
+    # StartCalendarInterval reads Day and Weekday as crontab(5) does, either one: it cannot
+    # say "an odd day that is a Monday", so the job runs every Monday, a note says which.
+    j = job("cron 0 9 */2 * mon")
+    assert launchd.calendar_dicts(j.schedule) == [{"Hour": 9, "Minute": 0, "Weekday": 1}]
+    [note] = launchd.notes(units.PLACEHOLDERS, [j], now=AFTER, tz=ZoneInfo("UTC"))
+    assert "launchd runs it on every day of the week it names" in note and "task.x" in note
 
 
 def test_day_of_month_and_day_of_week_are_never_in_one_dict():

@@ -168,8 +168,21 @@ def test_a_day_range_ending_on_sunday_is_written_so_that_cron_takes_it(spec, lin
     """Vixie cron refuses `mon-sun` and `5-0` (it reads Sunday as 0 there, and 1-0 runs
     backwards): such a field is written as the days it means, never as `*`."""
     assert crontab.calendar_specs(parse_schedule(spec)) == [line]
-    back = parse_schedule("cron " + line)
-    assert (back.weekdays, back.dow_any) == (parse_schedule(spec).weekdays, False)
+    back, meant = parse_schedule("cron " + line), parse_schedule(spec)
+    assert (back.weekdays, back.dow_any, back.days_and) == (meant.weekdays, meant.dow_any, meant.days_and)
+
+
+@pytest.mark.parametrize("spec, line", [
+    ("cron 5/20 0 * * *", "5-59/20 0 * * *"), ("cron 0 12 * * 1/2", "0 12 * * 1-7/2"),
+    ("cron 0 3/6 2/10 1/3 mon/3", "0 3-23/6 2-31/10 1-12/3 mon-7/3"), ("cron 0,30/15 * * * *", "0,30-59/15 * * * *"),
+])
+def test_a_step_from_one_number_is_written_as_a_range_cronie_takes(spec, line):
+    """cronie's src/entry.c get_range() refuses `5/20` (its state R_NUM1 takes only `-`, `~`
+    or a separator), and `crontab -` then refuses the whole file: it is written as the range
+    it means, `N-LAST/step`, which every cron reads alike (7 is Sunday in the day of the week)."""
+    assert crontab.calendar_specs(parse_schedule(spec)) == [line]
+    back, meant = parse_schedule("cron " + line), parse_schedule(spec)
+    assert (back.times, back.days, back.months, back.weekdays) == (meant.times, meant.days, meant.months, meant.weekdays)
 
 
 # ---------------------------------------------------------------- launchd

@@ -12,8 +12,10 @@ minute whose jobs have all run). Each minute it compares them:
   repeated minutes already ran, and virtualTime waits until the clock has caught up;
 - more than 3 hours either way: jump, run this minute's jobs.
 A job is a wildcard job when its minute or its hour field starts with `*` (MIN_STAR,
-HR_STAR in entry.c). Its day rule is cron's: when day-of-month or day-of-week is `*`, both
-must match, otherwise either one.
+HR_STAR in entry.c). Its day rule is cron's: when the day-of-month or the day-of-week field
+starts with `*` (DOM_STAR, DOW_STAR, set in cronie's src/entry.c load_entry() from the field's
+first character, so `*/2` too), both must match, otherwise either one (cronie's src/cron.c
+find_jobs(): `(DOM_STAR || DOW_STAR) ? (dow && dom) : (dow || dom)`).
 """
 from datetime import datetime, timedelta, timezone
 
@@ -30,6 +32,7 @@ class Line:
         fields = text.split()
         self.schedule = parse_schedule("cron " + " ".join(fields[:5]))
         self.wild = fields[0].startswith("*") or fields[1].startswith("*")
+        self.day_star = fields[2].startswith("*") or fields[4].startswith("*")
         self.sleep = int(fields[6].rstrip(";")) if len(fields) > 6 and fields[5] == "sleep" else 0
 
     def matches(self, wall):
@@ -38,7 +41,7 @@ class Line:
             return False
         dom = wall.day in s.days
         dow = (wall.weekday() + 1) % 7 in s.weekdays
-        return (dow and dom) if (s.dom_any or s.dow_any) else (dow or dom)
+        return (dow and dom) if self.day_star else (dow or dom)
 
 
 def _local_minutes(instant, zone):

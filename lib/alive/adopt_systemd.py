@@ -2,13 +2,11 @@
 $XDG_CONFIG_HOME/systemd/user) and the services they start (Unit=, else the same name).
 Units alive wrote itself (`alive schedule systemd`) are left alone. The name is the timer's.
 
-Schedules: OnCalendar= lines (each in systemd's calendar grammar: an optional weekday list,
-a date `[YEAR-]MONTH-DAY`, a time `HOUR:MINUTE[:SECOND]`, each component `*`, a value, a
-list, a range `a..b` or a repetition `a/step`; and the shorthands daily, weekly, ...) become
-the cron, daily or weekly schedule with the same fire times; OnUnitActiveSec= (or
-OnUnitInactiveSec=) becomes `every DUR`. What alive cannot say is named, never guessed: a
-year, seconds other than 0, a time zone (alive's calendar is local time), `~` (last days of
-a month), a weekday and a day of the month together (systemd needs both, cron either).
+Schedules: OnCalendar= lines are kept as they are, `systemd SPEC[; SPEC...]` (schedule.py
+reads systemd's calendar grammar), so the timer is judged by systemd's rule on DST nights,
+not cron's; OnUnitActiveSec= (or OnUnitInactiveSec=) becomes `every DUR`. What alive cannot
+say is named, never guessed: a year, seconds other than 0, a time zone (alive's calendar is
+local time), `~` (last days of a month).
 
 The service's one ExecStart= becomes
     ExecStart=<its prefixes><python> <bin/alive> run NAME --home ALIVE_HOME -- <the old command line>
@@ -22,21 +20,13 @@ from pathlib import Path
 
 from . import systemd, units
 # read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
+from .adopt import Job, read_one, remove, slug, write  # noqa: F401
+from .schedule import parse_schedule
 
-SHORTHANDS = {"minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
-              "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
-              "annually": "*-01-01 00:00:00", "quarterly": "*-01,04,07,10-01 00:00:00",
-              "semiannually": "*-01,07-01 00:00:00"}
-WEEKDAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 SPANS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1, "second": 1, "seconds": 1,
          "m": 60, "min": 60, "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
          "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
 EXEC_PREFIXES = "@-:+!"
-
-
-class Unsaid(ValueError):
-    """A calendar spec alive cannot say; the message says why."""
 
 
 def folder():
@@ -105,69 +95,7 @@ def values(found, section, key):
     return out
 
 
-# ---------------------------------------------------------------- calendar specs
-
-
-def _numbers(text, low, high, names=None):
-    """One component of a calendar spec -> frozenset, or None for `*`."""
-    if text == "*":
-        return None
-    if "~" in text:
-        raise Unsaid("`~` (days counted from the end of the month) has no cron form")
-    out = set()
-    for item in text.split(","):
-        base, slash, step = item.partition("/")
-        first, dots, last = base.partition("..")
-
-        def value(word):
-            word = word.lower()
-            if names and word[:3] in names:
-                return names[word[:3]]
-            if not word.isascii() or not word.isdigit():
-                raise Unsaid(f"{text!r} is not a value alive reads")
-            return int(word)
-
-        lo = low if first == "*" else value(first)
-        hi = value(last) if dots else (high if slash else lo)
-        out |= set(range(lo, hi + 1, int(step) if slash else 1))
-    if not out or min(out) < low or max(out) > high:
-        raise Unsaid(f"{text!r} is out of range ({low} to {high})")
-    return frozenset(out)
-
-
-def calendar_entry(spec):
-    """One OnCalendar= value -> a calendar entry (adopt.FIELDS order), or Unsaid."""
-    text = SHORTHANDS.get(spec.strip().lower(), spec.strip())
-    words = text.split()
-    weekdays = None
-    if words and words[0][:3].lower() in WEEKDAYS:
-        weekdays = _numbers(words.pop(0).lower(), 0, 6, WEEKDAYS)
-    date, clock = "*-*-*", "00:00:00"
-    for word in list(words):
-        if re.fullmatch(r"[0-9*.,/~]+-[0-9*.,/~-]+", word):
-            date = word
-        elif ":" in word:
-            clock = word
-        else:
-            raise Unsaid(f"{word!r}: a time zone (alive's calendar schedules are in the local zone)"
-                         if word.upper() == "UTC" or "/" in word else f"{word!r} is not part of a calendar spec")
-    parts = date.split("-")
-    if len(parts) == 3:
-        if parts[0] != "*":
-            raise Unsaid("a year: cron has none")
-        parts = parts[1:]
-    if len(parts) != 2:
-        raise Unsaid(f"{date!r} is not a date alive reads")
-    hms = clock.split(":")
-    if len(hms) == 2:
-        hms.append("00")
-    if len(hms) != 3 or _numbers(hms[2], 0, 59) != frozenset([0]):
-        raise Unsaid("seconds other than 0: cron counts minutes")
-    months, days = _numbers(parts[0], 1, 12), _numbers(parts[1], 1, 31)
-    if weekdays is not None and days is not None:
-        raise Unsaid("a weekday and a day of the month together: systemd needs both, cron either")
-    return (_numbers(hms[1], 0, 59), _numbers(hms[0], 0, 23), days, months,
-            None if weekdays == frozenset(range(7)) else weekdays)
+# ---------------------------------------------------------------- schedules
 
 
 def span_seconds(text):
@@ -187,11 +115,12 @@ def schedule(found):
     """(alive schedule, note) of a timer's settings."""
     calendar = values(found, "Timer", "OnCalendar")
     if calendar:
+        text = "systemd " + "; ".join(calendar)
         try:
-            entries = [calendar_entry(spec) for spec in calendar]
-        except Unsaid as exc:
-            return None, f"OnCalendar: {exc}"
-        return schedule_of(entries)
+            parse_schedule(text)
+        except ValueError as exc:
+            return None, f"OnCalendar: {str(exc).removeprefix(repr(text) + ': ')}"
+        return text, None
     for key in ("OnUnitActiveSec", "OnUnitInactiveSec"):
         spans = values(found, "Timer", key)
         if spans:

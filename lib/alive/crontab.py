@@ -31,6 +31,7 @@ from datetime import timedelta
 
 from . import units
 from .errors import RuntimeFailure, UsageError
+from .schedule import ranged_steps
 from .textview import plural
 
 NO_CRONTAB = "install cron (Debian: apt-get install cron) or use `alive schedule systemd` / `launchd`"
@@ -64,7 +65,8 @@ def _field(values, low, high, star=True):
 def calendar_specs(schedule):
     """cron specs of a daily/weekly/cron schedule."""
     if schedule.kind == "cron":
-        fields = schedule.text.split()[1:]  # straight through, as the user wrote it
+        # as the user wrote it, but a step from one number as its range: cronie refuses `5/20`
+        fields = [ranged_steps(field, i) for i, field in enumerate(schedule.text.split()[1:])]
         if _ends_on_sunday(fields[4]):
             fields[4] = _field(schedule.weekdays, 0, 6, star=False)
         return [" ".join(fields)]

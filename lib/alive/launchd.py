@@ -49,6 +49,8 @@ def calendar_dicts(schedule):
     months, days, weekdays = units.day_filter(schedule)
     if days is None and weekdays is None:
         day_parts = [{}]
+    elif schedule.days_and:  # launchd reads Day and Weekday as either one: the weekdays, and notes() says so
+        day_parts = [{"Weekday": w} for w in weekdays]
     else:
         day_parts = [{"Day": d} for d in days or []] + [{"Weekday": w} for w in weekdays or []]
     month_parts = [{}] if months is None else [{"Month": m} for m in months]
@@ -101,6 +103,10 @@ def notes(setup, job_list, now=None, tz=None):
     for job in job_list:
         if job.schedule.kind == "every" or "StartInterval" in plist_for(job, units.PLACEHOLDERS):
             continue
+        if job.schedule.days_and:
+            out.append(f"{job.name} ({job.schedule.text}): cron runs it on the days that match both day fields; "
+                       f"StartCalendarInterval cannot say both, so launchd runs it on every day of the week it "
+                       f"names (alive expects only the days that match both)")
         conflicts = units.dst_conflicts(job.schedule, tz, now)
         if conflicts:
             out.append(f"{job.name} ({job.schedule.text}): {_nights(conflicts)} in {tz} (daylight saving time). "

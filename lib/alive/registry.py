@@ -17,7 +17,7 @@ from .record import field, record
 from pathlib import Path
 
 from .errors import UsageError
-from .schedule import longest_interval, parse_schedule
+from .schedule import longest_interval, one_number_steps, parse_schedule
 from .timeutil import parse_duration
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
@@ -224,6 +224,10 @@ def problems(path, home):
             trouble = _gap_trouble(task)
             if trouble:
                 chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
+        for kind, table in (("tasks", registry.tasks), ("sources", registry.sources)):
+            for item in table.values():
+                for text in one_number_steps(item.schedule) if item.schedule is not None else ():
+                    chk.add((kind, item.name, "schedule"), text, severity="warning")
     return [{"line": p.line, "severity": p.severity, "problem": f"{_dotted(p.key)}: {p.text}" if p.key else p.text}
             for p in chk.sorted()]
 
@@ -469,7 +473,17 @@ class _Checker:
             "tags": _tags,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
+        if "run" in values:
+            self._not_a_timer(key, values)
         return Task(name=name, line=self.line_of(key), **values)
+
+    def _not_a_timer(self, key, values):
+        """A `systemd` schedule says when a systemd timer runs a job: alive cannot write it
+        into a crontab or a plist as its own."""
+        if getattr(values.get("schedule"), "kind", None) == "systemd":
+            self.add(key + ("schedule",), "a `systemd ...` schedule says when a systemd timer runs the job (what "
+                                          "`alive adopt systemd` writes); one alive schedules itself takes every, "
+                                          "daily, weekly or cron")
 
     def _source(self, table, key, name):
         before = len(self.problems)
@@ -497,6 +511,8 @@ class _Checker:
             self.add(key + ("bad_status",), "needs status_field (the JSON field holding the status)")
         if values.get("schedule") is not None and "producer" not in table:
             self.add(key + ("schedule",), "needs a producer (the schedule refreshes the file by running it)")
+        elif "producer" in values:
+            self._not_a_timer(key, values)
         if "path" not in values or "max_age" not in values or len(self.problems) > before:
             return None
         values["path"] = _resolve(values["path"], self.home)

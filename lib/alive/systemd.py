@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import units
 from .errors import UsageError
-from .schedule import DstRule
+from .schedule import SYSTEMD_DST
 from .textview import plural
 
 WEEKDAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # cron numbering: 0 = Sunday
@@ -97,6 +97,8 @@ def calendar_specs(schedule):
     month = _field(months, 12, low=1)
     if days is None and weekdays is None:
         variants = [("", "*")]
+    elif schedule.days_and:  # a day must match both (cron's star rule): one spec says it, systemd ANDs them
+        variants = [(",".join(WEEKDAYS[w] for w in weekdays) + " ", _field(days, 31, low=1))]
     else:
         variants = ([("", _field(days, 31, low=1))] if days else []) + \
                    ([(",".join(WEEKDAYS[w] for w in weekdays) + " ", "*")] if weekdays else [])
@@ -117,8 +119,6 @@ def every_specs(seconds):
     return None
 
 
-# systemd's rule on DST nights (see above), as schedule.next_fires can apply it.
-SYSTEMD_DST = DstRule(gap="skip", fold="once")
 DST_WHY = ("daylight saving time: systemd skips a time the clock jumps over and fires a repeated time once; "
            "these lines in UTC fire on those nights where `alive schedule next` says")
 

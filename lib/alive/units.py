@@ -204,7 +204,8 @@ def clock_groups(schedule):
 
 def day_filter(schedule):
     """(months, days, weekdays), each a sorted list or None for "any". When days and
-    weekdays are both given a day matching either one fires (cron's rule)."""
+    weekdays are both given a day matching either one fires (cron's rule), or both when
+    schedule.days_and."""
     months = None if schedule.months == ALL_MONTHS else sorted(schedule.months)
     days = None if schedule.dom_any else schedule.days
     weekdays = None if schedule.dow_any else schedule.weekdays
