@@ -58,11 +58,11 @@ def test_curl_success_and_exit_status_pings_leave_canonical_heartbeats(server, h
     assert (first["status"], first["summary"], first["errors"]) == ("ok", "ok (ping)", [])
     assert first["host"] == "127.0.0.1" and "exit_code" not in first and "output_tail" not in first
     assert (second["status"], second["exit_code"]) == ("error", 3)
-    assert second["summary"] == "exit 3: rsync: disk full" and second["errors"] == ["copying ...", "rsync: disk full"]
+    assert second["summary"] == "exit 3: rsync: disk full" and second["errors"] == ["rsync: disk full"]
     assert second["output_tail"] == "copying ...\nrsync: disk full\n" and second["warnings"] == []
     check = json.loads(run_alive("check", "--json", home=home).stdout)
     [item] = [i for i in check["items"] if i["name"] == "backup"]
-    assert item["color"] == "RED" and item["reasons"][0] == "latest run failed: copying ..."
+    assert item["color"] == "RED" and item["reasons"][0] == "latest run failed: rsync: disk full"
 
 
 @needs_curl
@@ -116,7 +116,7 @@ def test_a_body_over_100_kB_is_413_before_it_is_read_and_a_big_one_keeps_its_las
     [hb] = beats(home)
     assert status == 200 and len(hb["output_tail"].encode()) <= 10_000
     assert hb["output_tail"].endswith("ü\nthe end\n") and "x" not in hb["output_tail"]
-    assert hb["summary"] == "failed (/fail ping): the end" and len(hb["errors"]) == 20
+    assert hb["summary"] == "failed (/fail ping): the end" and hb["errors"] == ["the end"]
 
 
 @needs_curl
@@ -238,24 +238,17 @@ def test_a_ping_whose_body_drips_is_cut_off_at_the_request_deadline(server, home
 T0 = datetime(2026, 5, 2, 3, 0, 0, tzinfo=timezone.utc)
 
 
-def test_a_finish_pairs_only_with_the_start_of_the_same_rid(tmp_path):
+def test_a_success_pairs_only_with_the_start_of_the_same_rid(tmp_path):
     other = str(uuid.uuid4())
     ping.record(tmp_path, "job", "start", None, b"", RID, "10.0.0.5", T0)
     ping.record(tmp_path, "job", "success", None, b"", other, "10.0.0.5", T0 + timedelta(minutes=5))
-    ping.record(tmp_path, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(minutes=6))
     assert (tmp_path / "state" / "running" / "job.json").exists()       # still open: its finish has not come
     ping.record(tmp_path, "job", "exit", 0, b"", RID, "10.0.0.5", T0 + timedelta(minutes=7, seconds=30))
     runs = {r["completed_at"][11:16]: r for r in beats(tmp_path, "job")}
-    assert {t: r.get("duration_s") for t, r in runs.items()} == {"03:05": None, "03:06": None, "03:07": 450}
+    assert {t: r.get("duration_s") for t, r in runs.items()} == {"03:05": None, "03:07": 450}
     assert runs["03:07"]["started_at"] == "2026-05-02T03:00:00Z" and runs["03:07"]["summary"] == "exit 0 in 7m30s"
     assert runs["03:07"]["run_id"] == RID and runs["03:05"]["run_id"] == other
     assert not (tmp_path / "state" / "running" / "job.json").exists()
-
-
-def test_a_log_ping_without_a_run_keeps_nothing_and_says_so(tmp_path):
-    said = ping.record(tmp_path, "job", "log", None, b"hello", None, "10.0.0.5", T0)
-    assert said == "a /log ping for job with no run in progress (no /start with this rid): body not kept"
-    assert heartbeats(tmp_path, "job") == []
 
 
 def test_a_long_last_line_makes_a_summary_of_200_characters_and_no_warning(tmp_path):
@@ -267,3 +260,97 @@ def test_a_long_last_line_makes_a_summary_of_200_characters_and_no_warning(tmp_p
 def test_the_log_line_of_a_ping_hides_its_key_right_or_wrong():
     assert ping.loggable("GET /ping/abc/backup/start HTTP/1.1") == "GET /ping/[key]/backup/start HTTP/1.1"
     assert ping.loggable("GET /status.json HTTP/1.1") == "GET /status.json HTTP/1.1"
+
+
+# ---- issue 18: the protocol as healthchecks speaks it ---------------------------------------
+# healthchecks' Check.ping (hc/api/models.py, healthchecks/healthchecks): a start sets
+# last_start and last_start_rid; a finishing ping whose rid equals last_start_rid gets the
+# duration and ends the run; "success" with no rid, or "fail" whatever its rid, also ends the
+# run in progress (without a duration); a "log" changes nothing but is kept as an event.
+
+def judged(home, task, now, fleet=None):
+    """The task's item as `alive check` judges it at `now` (the clock passed in)."""
+    from alive import cmd_check, registry
+
+    if fleet is not None:
+        (home / "fleet.toml").write_text(fleet)
+    reg = registry.load(home / "fleet.toml", home)
+    return next((i for i in cmd_check.run_check(home, reg, now).items if i.name == task), None)
+
+
+def marker_of(home, task="job"):
+    path = home / "state" / "running" / f"{task}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(home):
+    from alive import statefile
+
+    fleet = '[tasks.job]\nmax_runtime = "2s"\n'
+    ping.record(home, "job", "start", None, b"", None, "10.0.0.5", T0)
+    marker = marker_of(home)
+    assert statefile.inspect(home / "state" / "running" / "job.json") is None      # not "damaged"
+    assert marker["run_id"] and marker["started_at"] == "2026-05-02T03:00:00Z"
+    assert judged(home, "job", T0 + timedelta(seconds=1), fleet).details["running_since"] == marker["started_at"]
+    assert judged(home, "job", T0 + timedelta(seconds=2)).reasons == []           # 2 s: not yet hung
+    hung = judged(home, "job", T0 + timedelta(seconds=3))
+    assert hung.color == "RED" and hung.reasons[0].startswith("hung: run in progress for 3s (max runtime 2s")
+    assert statefile.sweep(home / "state", T0) == [] and marker_of(home) == marker      # check --notify keeps it
+    ping.record(home, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(seconds=4))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["started_at"] == "2026-05-02T03:00:00Z" and hb["duration_s"] == 4 and hb["run_id"] == marker["run_id"]
+    assert marker_of(home) is None
+
+
+def test_a_success_without_a_rid_ends_the_run_a_start_with_a_rid_opened(home):
+    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    ping.record(home, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(minutes=1))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["status"] == "ok" and "duration_s" not in hb           # healthchecks: no duration either
+    assert marker_of(home) is None
+    assert judged(home, "job", T0 + timedelta(hours=30), '[tasks.job]\nmax_runtime = "1h"\n').color == "GREEN"
+
+
+def test_a_fail_with_another_rid_ends_the_run_in_progress_too(home):
+    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    ping.record(home, "job", "fail", None, b"", str(uuid.uuid4()), "10.0.0.5", T0 + timedelta(minutes=1))
+    assert marker_of(home) is None
+
+
+def test_two_overlapping_runs_each_pair_with_their_own_start(home):
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    ping.record(home, "job", "start", None, b"", first, "10.0.0.5", T0)
+    ping.record(home, "job", "start", None, b"", second, "10.0.0.6", T0 + timedelta(minutes=1))
+    ping.record(home, "job", "log", None, b"first: halfway\n", first, "10.0.0.5", T0 + timedelta(minutes=2))
+    assert marker_of(home)["started_at"] == "2026-05-02T03:00:00Z"    # the older run is the one that may hang
+    ping.record(home, "job", "success", None, b"first done\n", first, "10.0.0.5", T0 + timedelta(minutes=3))
+    assert marker_of(home)["run_id"] == second
+    ping.record(home, "job", "exit", 0, b"", second, "10.0.0.6", T0 + timedelta(minutes=5))
+    runs = {hb["run_id"]: hb for _, hb in heartbeats(home, "job")}
+    assert runs[first]["duration_s"] == 180 and runs[first]["output_tail"] == "first: halfway\nfirst done\n"
+    assert runs[second]["duration_s"] == 240 and runs[second]["host"] == "10.0.0.6"
+    assert marker_of(home) is None
+
+
+def test_a_log_without_a_run_is_kept_and_joins_the_next_finish_with_a_line_break(home):
+    said = ping.record(home, "job", "log", None, b"disk at 91%", None, "10.0.0.5", T0)
+    assert said == "a /log ping for job with no run in progress: kept for its next finishing ping"
+    ping.record(home, "job", "fail", None, b"backup failed", None, "10.0.0.5", T0 + timedelta(minutes=1))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["output_tail"] == "disk at 91%\nbackup failed"
+
+
+def test_a_log_and_the_finishing_body_are_two_lines_not_one(home):
+    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    ping.record(home, "job", "log", None, b"step 1", RID, "10.0.0.5", T0)
+    ping.record(home, "job", "success", None, b"step 2", RID, "10.0.0.5", T0 + timedelta(seconds=5))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["output_tail"] == "step 1\nstep 2"
+
+
+def test_a_failing_body_is_kept_as_it_is_and_only_its_last_meaningful_line_is_the_error(home):
+    body = b"Traceback (most recent call last):\n  File \"x.py\", line 3\nKeyError: 'rows'\n\n  }\n"
+    ping.record(home, "job", "fail", None, body, None, "10.0.0.5", T0)
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["errors"] == ["KeyError: 'rows'"] and hb["output_tail"] == body.decode()
+    assert hb["summary"] == "failed (/fail ping): KeyError: 'rows'"

@@ -33,6 +33,7 @@ import hmac
 import json
 import os
 import threading
+import uuid
 
 from . import atomic, heartbeat, paths
 from .durations import format_duration
@@ -43,7 +44,7 @@ BODY_MAX = 100_000                # bytes accepted in one ping (healthchecks.io'
 KEPT = heartbeat.OUTPUT_TAIL_MAX  # bytes of it a heartbeat keeps: the Ping-Body-Limit answered
 MIN_REMOTE_KEY_CHARS = 16         # with --allow-remote the key is all that guards the endpoint
 KEY_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-ERROR_LINES, ERROR_LINE_MAX = 20, 500
+ERROR_LINE_MAX = 500
 ACTIONS = ("start", "fail", "log")
 _LOCK = threading.Lock()          # one ping at a time touches a task's marker and heartbeats
 
@@ -105,7 +106,6 @@ def parse(path):
 
 def run_id(query):
     """The ?rid= of a query string, normalised, or None; Refused when it is not a UUID."""
-    import uuid
     from urllib.parse import parse_qs
 
     try:
@@ -159,6 +159,12 @@ def answer(handler, reg, now):
 
 
 # ---------------------------------------------------------------- what a ping writes
+# A task's runs in progress live in its running marker (state/running/<task>.json, the file
+# `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
+# (None for a plain /start) and the run_id alive gives it; the top-level started_at, run_id
+# and host are the oldest run's, so check judges the run that may hang.
+
+MAX_OPEN_RUNS = 20                # starts never finished (a client sending a new rid each time) stop here
 
 
 def marker_path(home, task):
@@ -166,72 +172,129 @@ def marker_path(home, task):
     return paths.running_dir(home) / f"{task}.json"
 
 
-def open_run(home, task, rid):
-    """The marker of this task's run in progress started by a ping with the same rid
-    (None = no rid on either), or None."""
+def pending_log_path(home, task):
+    """/log bodies that came with no run in progress, kept for the task's next finishing ping."""
+    return paths.state_dir(home) / "ping-logs" / f"{task}.log"
+
+
+def open_runs(home, task):
+    """The runs in progress that pings opened, oldest first ([] for none, or for a run of `alive run`)."""
     try:
         marker = json.loads(marker_path(home, task).read_bytes())
     except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(marker, dict) or marker.get("via") != "ping" or marker.get("run_id") != rid:
-        return None
-    return marker
+        return []
+    if not isinstance(marker, dict) or marker.get("via") != "ping":
+        return []
+    runs = marker.get("runs")
+    if not isinstance(runs, list):           # a marker of an older alive: its one run
+        runs = [{"rid": marker.get("run_id"), **marker}]
+    return [r for r in runs if isinstance(r, dict) and isinstance(r.get("started_at"), str)]
 
 
-def save_marker(home, task, marker):
+def save_runs(home, task, runs):
+    """The marker of these open runs, or none when there are none left."""
+    path = marker_path(home, task)
+    if not runs:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    oldest = runs[0]
+    marker = {"task_id": task, "started_at": oldest["started_at"], "run_id": oldest["run_id"],
+              "host": oldest.get("host"), "via": "ping", "runs": runs}
     os.makedirs(paths.running_dir(home), exist_ok=True)
     # A marker means nothing after a power cut: atomic, not worth an fsync (as `alive run`).
-    atomic.write_atomic(marker_path(home, task), json.dumps(marker, ensure_ascii=False) + "\n", durable=False)
+    atomic.write_atomic(path, json.dumps(marker, ensure_ascii=False) + "\n", durable=False)
 
 
 def record(home, task, action, code, body, rid, client, now):
     """Write what a ping means -> a line for the server's log, or None."""
     text = body.decode("utf-8", "replace")
+    runs = open_runs(home, task)
     if action == "start":
-        save_marker(home, task, {"task_id": task, "started_at": format_iso(now), "run_id": rid,
-                                 "host": client, "via": "ping", "log": tail(text)})
+        # a start with the rid of a run still open starts it again (healthchecks: last_start is replaced)
+        runs = [r for r in runs if r.get("rid") != rid][-(MAX_OPEN_RUNS - 1):]
+        runs.append({"rid": rid, "run_id": rid or str(uuid.uuid4()), "started_at": format_iso(now),
+                     "host": client, "log": tail(take_pending_log(home, task))})
+        save_runs(home, task, runs)
         return None
-    run = open_run(home, task, rid)
+    run = next((r for r in runs if r.get("rid") == rid), None)
     if action == "log":
         if run is None:
-            return f"a /log ping for {task} with no run in progress (no /start with this rid): body not kept"
-        run["log"] = tail(run.get("log", "") + text)
-        save_marker(home, task, run)
+            keep_pending_log(home, task, text)
+            return f"a /log ping for {task} with no run in progress: kept for its next finishing ping"
+        run["log"] = tail(joined(run.get("log", ""), text))
+        save_runs(home, task, runs)
         return None
-    heartbeat.write(paths.health_dir(home), finished(task, action, code, text, run, rid, client, now))
-    if run is not None:
-        try:
-            os.unlink(marker_path(home, task))
-        except OSError:
-            pass
+    failed = action == "fail" or (action == "exit" and code != 0)
+    if run is None:
+        # healthchecks ends the run in progress on a success without rid and on any
+        # failure, without pairing it (no duration)
+        closed = runs if rid is None or failed else []
+        before = take_pending_log(home, task)
+    else:
+        closed, before = [run], run.get("log", "")
+    heartbeat.write(paths.health_dir(home), finished(task, failed, code, joined(before, text), run, rid, client, now))
+    if closed:
+        save_runs(home, task, [r for r in runs if r not in closed])
     return None
 
 
-def finished(task, action, code, text, run, rid, client, now):
-    """The heartbeat of a finishing ping (success, fail, exit status)."""
+def joined(before, text):
+    """Two pieces of a run's output, on lines of their own."""
+    if before and text and not before.endswith("\n"):
+        return before + "\n" + text
+    return before + text
+
+
+def keep_pending_log(home, task, text):
+    path = pending_log_path(home, task)
+    os.makedirs(path.parent, exist_ok=True)
+    try:
+        before = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        before = ""
+    atomic.write_atomic(path, tail(joined(before, text)), durable=False)
+
+
+def take_pending_log(home, task):
+    """The kept /log bodies of a task ("" for none), removed: the run that takes them keeps them."""
+    path = pending_log_path(home, task)
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+        os.unlink(path)
+    except OSError:
+        return ""
+    return text
+
+
+def finished(task, failed, code, output, run, rid, client, now):
+    """The heartbeat of a finishing ping (success, fail, exit status); `run` is the open run
+    it ends (its start and run_id), or None."""
     started = now
     if run is not None:
         try:
             started = min(parse_iso(run["started_at"]), now)
         except (KeyError, TypeError, ValueError):
             run = None
-    output = tail((run or {}).get("log", "") + text)
-    failed = action == "fail" or (action == "exit" and code != 0)
+    output = tail(output)
     took = seconds_between(started, now) if run is not None else None
-    lines = last_lines(output)
+    last = last_line(output)
     if failed:
-        what = f"exit {code}" if action == "exit" else "failed (/fail ping)"
+        what = f"exit {code}" if code is not None else "failed (/fail ping)"
         summary = what + (f" after {format_duration(int(took))}" if took is not None else "") + \
-            (f": {lines[-1]}" if lines else "")
-        errors = lines or [f"exit status {code}" if action == "exit" else "the job pinged /fail"]
+            (f": {last}" if last else "")
+        errors = [last] if last else [f"exit status {code}" if code is not None else "the job pinged /fail"]
     else:
-        what = "exit 0" if action == "exit" else "ok (ping)"
+        what = "exit 0" if code is not None else "ok (ping)"
         summary = what + (f" in {format_duration(int(took))}" if took is not None else "")
         errors = []
+    run_id = (run or {}).get("run_id") or rid or os.urandom(8).hex()
     return heartbeat.build(
         task, now, status="error" if failed else "ok", summary=" ".join(summary.split())[:heartbeat.SUMMARY_MAX],
         started_at=started, errors=errors, exit_code=code, duration_s=round(took, 3) if took is not None else None,
-        host=client, run_id=rid or os.urandom(8).hex(), output_tail=output or None)
+        host=client, run_id=run_id, output_tail=output or None)
 
 
 def tail(text):
@@ -241,7 +304,9 @@ def tail(text):
     return utf8_tail(text.encode("utf-8"), KEPT)
 
 
-def last_lines(text):
-    """The last non-empty lines of a text, each cut to ERROR_LINE_MAX: a failed run's errors."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return [ln[:ERROR_LINE_MAX] for ln in lines[-ERROR_LINES:]]
+def last_line(text):
+    """The last line of a text that says something (a letter or a digit), cut to
+    ERROR_LINE_MAX: a failed run's error. The body itself is kept whole in output_tail, as
+    healthchecks shows it; only its conclusion is the error."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    return next((ln[:ERROR_LINE_MAX] for ln in reversed(lines) if any(c.isalnum() for c in ln)), None)
