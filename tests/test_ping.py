@@ -91,7 +91,7 @@ def test_start_then_finish_with_a_rid_is_one_run_with_its_duration_and_log(serve
     (f"/ping/{KEY}/backup/256", 400, "invalid url format"),       # exit status 0-255
     (f"/ping/{KEY}/backup/start?rid=12345", 400, "invalid uuid format"),
     (f"/ping/{KEY}/backup/restart", 404, "not found"),
-    (f"/ping/{KEY}/backup/", 404, "not found"),
+    (f"/ping/{KEY}/backup/start/now", 404, "not found"),
 ])
 def test_refusals_are_healthchecks_answers_and_write_nothing(server, home, path, code, text):
     assert curl(url(server, path)) == (code, text)
@@ -106,11 +106,8 @@ def test_create_1_accepts_a_new_task_with_201_and_later_pings_are_200(server, ho
 
 
 @needs_curl
-def test_a_body_over_100_kB_is_413_before_it_is_read_and_a_big_one_keeps_its_last_10_kB(server, home, tmp_path):
+def test_a_big_body_keeps_its_last_10_kB(server, home, tmp_path):
     big = tmp_path / "big.txt"
-    big.write_bytes(b"x" * (ping.BODY_MAX + 1))
-    assert curl(url(server, f"/ping/{KEY}/backup"), "--data-binary", f"@{big}")[0] == 413
-    assert beats(home) == []
     big.write_bytes(b"a" * 50_000 + "ü\n".encode() * 10_000 + b"the end\n")     # 80,008 bytes
     status, _ = curl(url(server, f"/ping/{KEY}/backup/fail"), "--data-binary", f"@{big}")
     [hb] = beats(home)
@@ -354,3 +351,134 @@ def test_a_failing_body_is_kept_as_it_is_and_only_its_last_meaningful_line_is_th
     [(_, hb)] = heartbeats(home, "job")
     assert hb["errors"] == ["KeyError: 'rows'"] and hb["output_tail"] == body.decode()
     assert hb["summary"] == "failed (/fail ping): KeyError: 'rows'"
+
+
+# ---- issue 18, served: bodies, create, URLs, own items, the log ------------------------------
+
+def raw(server, data, timeout=10):
+    """Send bytes as they are; -> the whole answer as text (the server closes HTTP/1.0)."""
+    import socket
+
+    with socket.create_connection(server[:2], timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_body_over_100_kB_is_recorded_with_its_last_10_kB_and_says_it_was_cut(server, home):
+    # healthchecks keeps the ping and cuts the body to Ping-Body-Limit (hc/api/views.py ping:
+    # body[:settings.PING_BODY_LIMIT]); alive keeps the end of it, where a failure says why
+    body = b"x" * 150_000 + b"\nrsync: disk full\n"
+    status, _, text = request(server, "POST", f"/ping/{KEY}/backup/1", body=body)
+    assert (status, text) == (200, "OK")
+    [hb] = beats(home)
+    assert hb["status"] == "error" and hb["errors"] == ["rsync: disk full"]
+    assert hb["output_tail"].startswith("[alive: the body had 150,018 bytes; only its end is kept]\n")
+    assert hb["output_tail"].endswith("x\nrsync: disk full\n") and len(hb["output_tail"].encode()) <= 10_000
+
+
+def test_a_chunked_body_is_read_like_any_other(server, home):
+    chunks = [b"step 1\n", b"step 2\n", b"done\n"]
+    encoded = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    answer = raw(server, f"POST /ping/{KEY}/backup/0 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                         f"Connection: close\r\n\r\n".encode() + encoded)
+    assert answer.startswith("HTTP/1.0 200") or answer.startswith("HTTP/1.1 200"), answer
+    [hb] = beats(home)
+    assert hb["output_tail"] == "step 1\nstep 2\ndone\n" and hb["status"] == "ok"
+
+
+def test_a_chunked_body_that_lies_about_its_chunks_is_400_and_writes_nothing(server, home):
+    answer = raw(server, f"POST /ping/{KEY}/backup HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                         f"Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".encode())
+    assert answer.split("\r\n")[0].endswith("400 Bad Request"), answer
+    assert beats(home) == []
+
+
+@pytest.mark.parametrize("route", ["start", "log"])
+def test_create_1_on_start_and_log_makes_a_task_that_later_pings_find(server, home, route):
+    assert request(server, "POST", f"/ping/{KEY}/new-job/{route}?create=1", body="hello\n")[::2] == (201, "Created")
+    assert request(server, "GET", f"/ping/{KEY}/new-job/log")[::2] == (200, "OK")
+    if route == "start":                        # its first run is in progress: check sees it
+        check = json.loads(run_alive("check", "--json", home=home).stdout)
+        [item] = [i for i in check["items"] if i["name"] == "new-job"]
+        assert item["color"] == "GREEN" and "running_since" in item
+    assert request(server, "GET", f"/ping/{KEY}/new-job")[::2] == (200, "OK")
+    [hb] = beats(home, "new-job")
+    assert hb["output_tail"] == "hello\n"
+
+
+def test_a_trailing_slash_is_a_success(server, home):
+    # healthchecks routes /ping/<uuid>/ to a success (hc/api/urls.py: uuid_urls path(""))
+    assert request(server, "GET", f"/ping/{KEY}/backup/")[::2] == (200, "OK")
+    [hb] = beats(home)
+    assert hb["status"] == "ok"
+
+
+HC_UUID = "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278"
+
+
+def test_a_task_pinged_by_its_healthchecks_uuid(home):
+    (home / "fleet.toml").write_text(FLEET + f'ping_uuid = "{HC_UUID.upper()}"\n')
+    with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
+        assert request(s, "GET", f"/ping/{HC_UUID}/start?rid={RID}")[::2] == (200, "OK")
+        assert request(s, "POST", f"/ping/{HC_UUID}/log?rid={RID}", body="halfway\n")[::2] == (200, "OK")
+        assert request(s, "POST", f"/ping/{HC_UUID}/2?rid={RID}", body="oops\n")[::2] == (200, "OK")
+        assert request(s, "HEAD", f"/ping/{HC_UUID}")[0] == 200
+        assert request(s, "GET", f"/ping/{HC_UUID}/")[::2] == (200, "OK")
+        assert request(s, "GET", f"/ping/{HC_UUID}/fail")[::2] == (200, "OK")
+        assert request(s, "GET", f"/ping/{str(uuid.uuid4())}")[::2] == (404, "not found")
+        assert request(s, "GET", f"/ping/{HC_UUID}/restart")[::2] == (404, "not found")
+    first, *rest = beats(home)
+    assert (first["status"], first["exit_code"], first["run_id"]) == ("error", 2, RID)
+    assert first["output_tail"] == "halfway\noops\n" and [hb["status"] for hb in rest] == ["ok", "ok", "error"]
+    log = (home.parent / "serve.log").read_text()
+    assert HC_UUID not in log and "/ping/[uuid]/start" in log
+
+
+@pytest.mark.parametrize("task", ["alive-watchdog", "alive-probe"])
+def test_a_ping_cannot_speak_for_what_alive_writes_itself(home, task):
+    (home / "fleet.toml").write_text(FLEET + '[sources.feed]\npath = "feed.json"\nmax_age = "1h"\n')
+    with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
+        for route in ("", "?create=1", "/start?create=1", "/0", "/log?create=1"):
+            assert request(s, "GET", f"/ping/{KEY}/{task}{route}")[::2] == (404, "not found")
+    assert beats(home, task) == [] and not (home / "state" / "running").exists()
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    assert [i["color"] for i in check["items"] if i["name"] == "alive-watchdog"] == ["RED"]
+    assert f"{task} is alive's own: a ping cannot report it" in (home.parent / "serve.log").read_text()
+
+
+def test_the_log_says_why_a_ping_was_404_without_the_key(server, home):
+    request(server, "GET", f"/ping/{KEY}x/backup")
+    request(server, "GET", f"/ping/{KEY}/nosuch")
+    log = (home.parent / "serve.log").read_text()
+    assert "ping refused: wrong ping key" in log and "ping refused: unknown task nosuch (add ?create=1" in log
+    assert KEY not in log and KEY[:-1] not in log
+
+
+def test_the_server_header_has_no_trailing_space(server):
+    _, headers, _ = request(server, "GET", f"/ping/{KEY}/backup")
+    assert headers["Server"] == "alive"
+
+
+def test_every_log_line_passes_the_scrubber(home):
+    ntfy_token = "tk_ntfy0123456789abcdef"
+    (home / "fleet.toml").write_text(FLEET + '[notify.ntfy]\ntopic = "t"\ntoken_env = "NTFY_T"\n')
+    with serving(home, env={"ALIVE_PING_KEY": KEY, "NTFY_T": ntfy_token}) as s:
+        assert request(s, "GET", f"/task/{ntfy_token}")[0] == 404
+        bad = raw(s, f"GET /ping/{KEY[:-1]}/backup HTTP/1.1 junk\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert "Error code: 400" in bad, bad           # answered as HTTP/0.9: the line said no version
+    log = (home.parent / "serve.log").read_text()
+    assert ntfy_token not in log and KEY[:-1] not in log and "[redacted]" in log
+
+
+@pytest.mark.parametrize("fleet, problem", [
+    ('[tasks.a]\nping_uuid = "5bf66975"\n', '"5bf66975" is not a UUID (copy it from the check\'s ping URL'),
+    (f'[tasks.a]\nping_uuid = "{HC_UUID}"\n[tasks.b]\nping_uuid = "{HC_UUID.upper()}"\n',
+     "tasks.b.ping_uuid: is also the ping_uuid of a: one task each"),
+])
+def test_a_ping_uuid_is_a_uuid_and_names_one_task(home, fleet, problem):
+    (home / "fleet.toml").write_text(fleet)
+    r = run_alive("lint", home=home)
+    assert r.returncode == 2 and problem in r.stdout, r.stdout
