@@ -9,8 +9,9 @@ GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon-192.png, /icon-512.png   th
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
-GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>]   healthchecks-style
-                   pings (ping.py): authenticated by the ping key in the URL alone
+GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>], /ping/<uuid>[/...]
+                   healthchecks-style pings (ping.py): authenticated by the ping key (or the
+                   task's ping_uuid) in the URL alone
 
 Safety, in the order a request meets it:
 - the Host header must name a loopback host while serving loopback only (a DNS-rebinding
