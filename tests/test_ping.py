@@ -301,9 +301,11 @@ def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(ho
 
 def test_a_success_without_a_rid_ends_the_run_a_start_with_a_rid_opened(home):
     ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(minutes=1))
+    ping.record(home, "job", "log", None, b"halfway", RID, "10.0.0.5", T0)
+    ping.record(home, "job", "success", None, b"done", None, "10.0.0.5", T0 + timedelta(minutes=1))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["status"] == "ok" and "duration_s" not in hb           # healthchecks: no duration either
+    assert hb["output_tail"] == "halfway\ndone"                       # what the run logged is not lost
     assert marker_of(home) is None
     assert judged(home, "job", T0 + timedelta(hours=30), '[tasks.job]\nmax_runtime = "1h"\n').color == "GREEN"
 

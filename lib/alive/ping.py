@@ -36,6 +36,7 @@ Each finishing ping writes one canonical heartbeat with heartbeat.write (atomic,
 overwriting); output_tail is the last OUTPUT_TAIL_MAX bytes of the run's /log bodies and
 its body, and an error's `errors` is the body's last line that says something.
 """
+import functools
 import hmac
 import json
 import os
@@ -305,7 +306,7 @@ def open_runs(home, task):
         return []
     runs = marker.get("runs")
     if not isinstance(runs, list):           # a marker of an older alive: its one run
-        runs = [{"rid": marker.get("run_id"), **marker}]
+        runs = [{**marker, "rid": marker.get("run_id"), "run_id": marker.get("run_id") or str(uuid.uuid4())}]
     return [r for r in runs if isinstance(r, dict) and isinstance(r.get("started_at"), str)]
 
 
@@ -348,9 +349,9 @@ def record(home, task, action, code, body, rid, client, now):
     failed = action == "fail" or (action == "exit" and code != 0)
     if run is None:
         # healthchecks ends the run in progress on a success without rid and on any
-        # failure, without pairing it (no duration)
+        # failure, without pairing it (no duration); what those runs logged is kept here
         closed = runs if rid is None or failed else []
-        before = take_pending_log(home, task)
+        before = functools.reduce(joined, [r.get("log") or "" for r in closed] + [take_pending_log(home, task)], "")
     else:
         closed, before = [run], run.get("log", "")
     heartbeat.write(paths.health_dir(home), finished(task, failed, code, joined(before, text), run, rid, client, now))
