@@ -285,13 +285,86 @@ def figure_trigger_latency(ctx):
                      f"(median of {TRIGGER_SAMPLES}; real serve and triggers --loop)")]
 
 
+PING_BURST = 1000          # every host's cron pinging at :00
+PING_BURST_TIMEOUT_S = 30  # curl -m / a client library's timeout: an answer later than this is a timeout
+
+
+def ping_burst(host, port, paths, timeout_s=PING_BURST_TIMEOUT_S):
+    """One GET per path, all at once: every connection is opened before any answer is read
+    (one thread, a selector). -> ({path: HTTP status}, [paths not answered in time], wall s)."""
+    import selectors
+    import socket
+
+    sel, answers, started = selectors.DefaultSelector(), {}, time.monotonic()
+    for path in paths:
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex((host, port))
+        sel.register(sock, selectors.EVENT_WRITE, [path, b""])
+    try:
+        while len(answers) < len(paths) and time.monotonic() - started < timeout_s:
+            for key, events in sel.select(timeout=0.5):
+                sock, (path, got) = key.fileobj, key.data
+                if events & selectors.EVENT_WRITE:
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        answers[path] = None        # refused: lost
+                        sel.unregister(sock)
+                        sock.close()
+                        continue
+                    sock.send(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                    sel.modify(sock, selectors.EVENT_READ, key.data)
+                    continue
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    chunk = b""
+                key.data[1] = got + chunk
+                if not chunk:
+                    head = key.data[1].split(b"\r\n", 1)[0].split()
+                    answers[path] = int(head[1]) if len(head) > 1 and head[1].isdigit() else None
+                    sel.unregister(sock)
+                    sock.close()
+    finally:
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        sel.close()
+    late = [p for p in paths if p not in answers]
+    return answers, late, time.monotonic() - started
+
+
+def figure_ping_burst(ctx):
+    """1,000 concurrent healthchecks-style pings (distinct tasks, ?create=1) into a real
+    `alive serve`: how long until the last is answered, how many timed out, how many
+    heartbeats are missing."""
+    home, key = ctx.home, "bench-ping-key-0123456789"
+    env = ctx.env(ALIVE_PING_KEY=key)
+    log = home / "serve-burst.log"
+    serve = start_logged([ctx.python, str(ALIVE), "serve", "--port", "0"], env, log)
+    try:
+        url = serve_url(log, serve)
+        host, port = url.split("//")[1].rstrip("/").rsplit(":", 1)
+        paths = [f"/ping/{key}/burst-{n:04d}?create=1" for n in range(PING_BURST)]
+        answers, late, wall = ping_burst(host, int(port), paths)
+    finally:
+        stop(serve)
+    written = sum(1 for _ in (home / "health").glob("*_burst-*_[0-9][0-9][0-9][0-9].json"))
+    ok = sum(1 for code in answers.values() if code in (200, 201))
+    lost = PING_BURST - written
+    r = row("ping-burst", f"{PING_BURST:,} concurrent pings -> all answered", [wall * 1000],
+            [PING_BURST_TIMEOUT_S * 1000], goal=1.0,
+            note=f"{len(late)} timed out (>{PING_BURST_TIMEOUT_S}s), {PING_BURST - ok - len(late)} refused, "
+                 f"{lost} heartbeats lost; one wall time, ratio to the clients' {PING_BURST_TIMEOUT_S}s timeout")
+    r["pass"] = r["pass"] and not late and not lost and ok == PING_BURST
+    return [r]
+
+
 def fleet_figures():
     import fleet  # bench/fleet.py: check, report and watchdog on synthetic fleets
 
     return fleet.FIGURES
 
 
-FIGURES = [figure_write, figure_trigger_latency]
+FIGURES = [figure_write, figure_trigger_latency, figure_ping_burst]
 OPTIONAL_FIGURES = {"breakdown": figure_write_breakdown}
 
 

@@ -52,9 +52,10 @@ def _gather(registry, home, now, depth):
     wanted = set(registry.tasks)
     if registry.sources:
         wanted.add(health.WATCHDOG_TASK)
-    if registry.settings.discover:
-        wanted |= set(listing.newest) | set(legacy) | set(listing.latest)
     markers = running_markers(home, now)
+    if registry.settings.discover:
+        # a task whose first run is in progress (a /start?create=1 ping) is judged too: hung after its max runtime
+        wanted |= set(listing.newest) | set(legacy) | set(listing.latest) | set(markers)
     pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
     gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy, now)
     seen = first_seen(registry, home)

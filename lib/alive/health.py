@@ -125,7 +125,7 @@ def evaluate_task(name, task, settings, facts, now, tz=None):
             waiting = judge_first_run(task, facts, now, tz, details, flag)
             if waiting and not pause:
                 return Item("task", name, GREY, [waiting], details)
-        else:
+        elif not facts.running:     # a first run in progress is judged as running (hung after max_runtime)
             flag(RED, "never reported: no heartbeat in health/")
     elif not latest.valid:
         details.update(last_status=None, last_completed_at=None, age_s=None, consecutive_errors=0)

@@ -8,52 +8,66 @@ have report into alive, from this machine or (with --allow-remote) from others.
                   /ping/<key>/<task>/start      it started: a running marker in state/running/,
                                                 as `alive run` writes (hung after max_runtime)
                   /ping/<key>/<task>/log        no verdict: the body joins the run in progress
+    GET|POST|HEAD /ping/<uuid>[/start|/fail|/log|/<0-255>]   the same, for the task whose
+                  fleet.toml ping_uuid is <uuid> (a healthchecks check's own URL)
+    A trailing slash is a success, as on healthchecks' /ping/<uuid>/.
     ?rid=<uuid>   pairs a start with its finish (runitor sends one per run): the heartbeat's
-                  started_at, duration_s and run_id; without rid a finish pairs with a start
-                  that had none
-    ?create=1     accept a task that is neither in fleet.toml nor in health/ yet
+                  started_at, duration_s and run_id. As healthchecks' Check.ping
+                  (hc/api/models.py): a finish pairs with the open run of the same rid (none
+                  for none); a success without rid and a failure whatever its rid end the
+                  runs in progress, unpaired. Overlapping runs each pair with their own start.
+    ?create=1     accept a task that is neither in fleet.toml nor in health/ yet (any route
+                  but /ping/<uuid>)
 
 The key is healthchecks' "ping key": it comes from the environment variable named by
 serve.ping_key_env (default ALIVE_PING_KEY), is compared in constant time, never printed
-and never logged (the request line is logged as /ping/[key]/...). Without it set, every
-ping is 404. A ping authenticates by its key alone, not by serve's bearer or cookie, but
-meets every other rule of serve: the Host check on loopback, the whole-request deadline,
-and a body limit checked before a byte is read (BODY_MAX, 413 above it).
+and never logged (the request line is logged as /ping/[key]/..., a UUID as [uuid]).
+Without it set, every ping by key is 404. A ping authenticates by its key (or the task's
+UUID) alone, not by serve's bearer or cookie, but meets every other rule of serve: the Host
+check on loopback and the whole-request deadline. No ping speaks for what alive writes
+itself (alive-watchdog, alive-probe).
 
 Answers as healthchecks gives them: 200 "OK" (201 "Created" for a task made by ?create=1),
-404 "not found" for a wrong key or an unknown task, 400 "invalid uuid format" for a bad
-rid, 400 "invalid url format" for an exit status over 255; each with Ping-Body-Limit, the
-bytes of a body a heartbeat keeps (runitor trims what it sends to that).
+404 "not found" for a wrong key or an unknown task (serve's log says which), 400 "invalid
+uuid format" for a bad rid, 400 "invalid url format" for an exit status over 255; each with
+Ping-Body-Limit, the bytes of a body a heartbeat keeps (runitor trims what it sends to that).
 
 Each finishing ping writes one canonical heartbeat with heartbeat.write (atomic, never
 overwriting); output_tail is the last OUTPUT_TAIL_MAX bytes of the run's /log bodies and
-its body, and an error's `errors` are the body's last lines.
+its body, and an error's `errors` is the body's last line that says something.
 """
+import functools
 import hmac
 import json
 import os
+import re
 import threading
+import uuid
 
 from . import atomic, heartbeat, paths
 from .durations import format_duration
+from .health import WATCHDOG_TASK
+from .probe import TASK as PROBE_TASK
 from .timeutil import format_iso, parse_iso, seconds_between
 
 PREFIX = "/ping/"
-BODY_MAX = 100_000                # bytes accepted in one ping (healthchecks.io's limit)
 KEPT = heartbeat.OUTPUT_TAIL_MAX  # bytes of it a heartbeat keeps: the Ping-Body-Limit answered
 MIN_REMOTE_KEY_CHARS = 16         # with --allow-remote the key is all that guards the endpoint
 KEY_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-ERROR_LINES, ERROR_LINE_MAX = 20, 500
+ERROR_LINE_MAX = 500
 ACTIONS = ("start", "fail", "log")
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")   # Django's UUIDConverter
+OWN_TASKS = (WATCHDOG_TASK, PROBE_TASK)   # what alive writes itself: no ping speaks for it
 _LOCK = threading.Lock()          # one ping at a time touches a task's marker and heartbeats
 
 
 class Refused(Exception):
-    """A ping answered with an error (code, text), before anything was written."""
+    """A ping answered with an error (code, text), before anything was written; `why` is
+    for serve's log (never the key)."""
 
-    def __init__(self, code, text):
+    def __init__(self, code, text, why=None):
         super().__init__(text)
-        self.code, self.text = code, text
+        self.code, self.text, self.why = code, text, why or text
 
 
 def is_ping(path):
@@ -61,13 +75,17 @@ def is_ping(path):
 
 
 def loggable(line):
-    """A request line with the key of a ping path replaced, right or wrong (a near miss of
-    the key is still most of the key)."""
-    head, sep, rest = line.partition(PREFIX)
-    if not sep:
-        return line
-    _, slash, tail = rest.partition("/")
-    return f"{head}{PREFIX}[key]{slash}{tail}"
+    """A line with the key (or the UUID) of every ping path in it replaced, right or wrong (a
+    near miss of the key is still most of the key; a UUID is a check's whole secret)."""
+    out, rest = [], line
+    while (at := rest.find(PREFIX)) >= 0:
+        out.append(rest[:at + len(PREFIX)])
+        rest = rest[at + len(PREFIX):]
+        cut = next((i for i, c in enumerate(rest) if c in "/?# '\"\\"), len(rest))
+        segment = rest[:cut]
+        out.append(segment if segment in ("[key]", "[uuid]") else "[uuid]" if UUID_RE.fullmatch(segment) else "[key]")
+        rest = rest[cut:]
+    return "".join(out) + rest
 
 
 def key_problem(key, env_name, remote):
@@ -85,27 +103,32 @@ def key_problem(key, env_name, remote):
 
 
 def parse(path):
-    """'/ping/<key>/<task>[/<action>]' -> (key, task, action, exit status or None); Refused
-    when it is no ping URL. action: success | start | fail | log | exit."""
+    """'/ping/<key>/<task>[/<action>]' or '/ping/<uuid>[/<action>]' -> (key or None, task or
+    uuid, action, exit status or None); Refused when it is no ping URL. action: success |
+    start | fail | log | exit. A trailing slash is a success, as healthchecks routes
+    /ping/<uuid>/ (hc/api/urls.py, uuid_urls: path("", views.ping)). Like healthchecks, a
+    first part in a UUID's form is a UUID (its routes come first there)."""
     parts = path[len(PREFIX):].split("/")
-    if len(parts) not in (2, 3) or not all(parts[:2]):
-        raise Refused(404, "not found")
-    key, task = parts[0], parts[1]
-    if len(parts) == 2:
+    if UUID_RE.fullmatch(parts[0]):
+        key, task, rest = None, parts[0], parts[1:]
+    else:
+        key, task, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
+    if not task or (key is not None and not key) or len(rest) > 1:
+        raise Refused(404, "not found", "not a ping URL")
+    action = rest[0] if rest else ""
+    if action == "":
         return key, task, "success", None
-    action = parts[2]
     if action in ACTIONS:
         return key, task, action, None
     if action.isascii() and action.isdigit():
         if len(action) > 3 or int(action) > 255:
-            raise Refused(400, "invalid url format")
+            raise Refused(400, "invalid url format", "an exit status over 255")
         return key, task, "exit", int(action)
-    raise Refused(404, "not found")
+    raise Refused(404, "not found", "not a ping URL")
 
 
 def run_id(query):
     """The ?rid= of a query string, normalised, or None; Refused when it is not a UUID."""
-    import uuid
     from urllib.parse import parse_qs
 
     try:
@@ -126,8 +149,30 @@ def right_key(given, key):
 
 
 def known_task(home, reg, task):
-    """A task alive knows: registered, or already reporting (every writer keeps _latest.json)."""
-    return task in reg.tasks or os.path.exists(paths.health_dir(home) / heartbeat.latest_name(task))
+    """A task alive knows: registered, already reporting (every writer keeps _latest.json),
+    or made by ?create=1 on a ping that left a run in progress or a kept /log body."""
+    return task in reg.tasks or any(os.path.exists(p) for p in (
+        paths.health_dir(home) / heartbeat.latest_name(task), marker_path(home, task), pending_log_path(home, task)))
+
+
+def task_of(reg, home, key, name, ping_key, create):
+    """The task a ping names -> (task, created); Refused with the reason for the log."""
+    if key is None:
+        task = next((t.name for t in reg.tasks.values() if t.ping_uuid == name), None)
+        if task is None:
+            raise Refused(404, "not found", "no task in fleet.toml has this ping_uuid")
+    elif not right_key(key, ping_key):
+        raise Refused(404, "not found", "wrong ping key" if ping_key else "pings are off (no ping key set)")
+    elif heartbeat.task_id_problem(name):
+        raise Refused(404, "not found", "not a task name")
+    else:
+        task = name
+    if task in OWN_TASKS:
+        raise Refused(404, "not found", f"{task} is alive's own: a ping cannot report it")
+    created = not known_task(home, reg, task)
+    if created and not create:
+        raise Refused(404, "not found", f"unknown task {task} (add ?create=1 or register it in fleet.toml)")
+    return task, created
 
 
 def answer(handler, reg, now):
@@ -137,18 +182,16 @@ def answer(handler, reg, now):
     path, _, query = handler.path.partition("?")
     limit = [("Ping-Body-Limit", str(KEPT))]
     try:
-        key, task, action, code = parse(path)
-        if not right_key(key, app.ping_key) or heartbeat.task_id_problem(task):
-            raise Refused(404, "not found")
+        key, name, action, code = parse(path)
         rid, create = run_id(query)
-        created = not known_task(app.home, reg, task)
-        if created and not create:
-            raise Refused(404, "not found")
+        task, created = task_of(reg, app.home, key, name, app.ping_key, create and key is not None)
+        body = read_body(handler)
     except Refused as exc:
+        handler.log_message("ping refused: %s", exc.why)
         handler.reply(exc.code, exc.text, extra=limit)
         return None
-    body = handler.read_body(BODY_MAX)
-    if body is None:                 # refused (too large, cut short): the answer is sent
+    except EOFError:                 # the client went away mid-body: nothing to answer
+        handler.close_connection = True
         return None
     with _LOCK:
         said = record(app.home, task, action, code, body, rid, handler.client_address[0], now)
@@ -158,7 +201,89 @@ def answer(handler, reg, now):
     return task
 
 
+# ---------------------------------------------------------------- the body
+# healthchecks keeps every ping and cuts its body to Ping-Body-Limit (hc/api/views.py,
+# ping: body[:settings.PING_BODY_LIMIT]). alive reads any body within the request's
+# deadline, keeps its end (a heartbeat's output_tail: where a failure says why) and says
+# when it was cut. Content-Length or Transfer-Encoding: chunked (RFC 9112 7.1).
+
+CHUNK_LINE_MAX = 1024
+READ_SIZE = 64 * 1024
+
+
+def read_body(handler):
+    """The body's bytes (with a first line saying so when it was cut), read under the
+    request's deadline; Refused when it is malformed, EOFError when it stops short."""
+    size, kept = 0, bytearray()
+    for piece in body_pieces(handler.headers, handler.rfile):
+        size += len(piece)
+        kept += piece
+        if len(kept) > 2 * KEPT:     # more than enough for the last KEPT bytes on a character boundary
+            del kept[:len(kept) - 2 * KEPT]
+    if size <= KEPT:
+        return bytes(kept)
+    note = f"[alive: the body had {size:,} bytes; only its end is kept]\n".encode()
+    from .runner import utf8_tail
+
+    return note + utf8_tail(bytes(kept), KEPT - len(note)).encode("utf-8")
+
+
+def body_pieces(headers, rfile):
+    coding = (headers.get("Transfer-Encoding") or "").strip().lower()
+    if coding:
+        if coding != "chunked":
+            raise Refused(400, "bad request", f"a Transfer-Encoding alive does not read: {coding[:40]}")
+        return chunks(rfile)
+    try:
+        length = int(headers.get("Content-Length") or 0)
+    except ValueError:
+        length = -1
+    if length < 0:
+        raise Refused(400, "bad request", "a bad Content-Length")
+    return sized(rfile, length)
+
+
+def sized(rfile, length):
+    while length > 0:
+        piece = rfile.read(min(length, READ_SIZE))
+        if not piece:
+            raise EOFError("request body cut short")
+        length -= len(piece)
+        yield piece
+
+
+def chunks(rfile):
+    while True:
+        line = rfile.readline(CHUNK_LINE_MAX + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > CHUNK_LINE_MAX:
+                raise Refused(400, "bad request", "a chunk size line too long")
+            raise EOFError("request body cut short")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise Refused(400, "bad request", "a bad chunk size") from None
+        if size < 0:
+            raise Refused(400, "bad request", "a bad chunk size")
+        if size == 0:
+            break
+        yield from sized(rfile, size)
+        if rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise Refused(400, "bad request", "a chunk not ended by CRLF")
+    for _ in range(100):              # trailer fields, up to the empty line
+        line = rfile.readline(CHUNK_LINE_MAX + 1)
+        if line in (b"\r\n", b"\n", b""):
+            return
+    raise Refused(400, "bad request", "too many trailer lines")
+
+
 # ---------------------------------------------------------------- what a ping writes
+# A task's runs in progress live in its running marker (state/running/<task>.json, the file
+# `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
+# (None for a plain /start) and the run_id alive gives it; the top-level started_at, run_id
+# and host are the oldest run's, so check judges the run that may hang.
+
+MAX_OPEN_RUNS = 20                # starts never finished (a client sending a new rid each time) stop here
 
 
 def marker_path(home, task):
@@ -166,72 +291,129 @@ def marker_path(home, task):
     return paths.running_dir(home) / f"{task}.json"
 
 
-def open_run(home, task, rid):
-    """The marker of this task's run in progress started by a ping with the same rid
-    (None = no rid on either), or None."""
+def pending_log_path(home, task):
+    """/log bodies that came with no run in progress, kept for the task's next finishing ping."""
+    return paths.state_dir(home) / "ping-logs" / f"{task}.log"
+
+
+def open_runs(home, task):
+    """The runs in progress that pings opened, oldest first ([] for none, or for a run of `alive run`)."""
     try:
         marker = json.loads(marker_path(home, task).read_bytes())
     except (OSError, ValueError, RecursionError):
-        return None
-    if not isinstance(marker, dict) or marker.get("via") != "ping" or marker.get("run_id") != rid:
-        return None
-    return marker
+        return []
+    if not isinstance(marker, dict) or marker.get("via") != "ping":
+        return []
+    runs = marker.get("runs")
+    if not isinstance(runs, list):           # a marker of an older alive: its one run
+        runs = [{**marker, "rid": marker.get("run_id"), "run_id": marker.get("run_id") or str(uuid.uuid4())}]
+    return [r for r in runs if isinstance(r, dict) and isinstance(r.get("started_at"), str)]
 
 
-def save_marker(home, task, marker):
+def save_runs(home, task, runs):
+    """The marker of these open runs, or none when there are none left."""
+    path = marker_path(home, task)
+    if not runs:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return
+    oldest = runs[0]
+    marker = {"task_id": task, "started_at": oldest["started_at"], "run_id": oldest["run_id"],
+              "host": oldest.get("host"), "via": "ping", "runs": runs}
     os.makedirs(paths.running_dir(home), exist_ok=True)
     # A marker means nothing after a power cut: atomic, not worth an fsync (as `alive run`).
-    atomic.write_atomic(marker_path(home, task), json.dumps(marker, ensure_ascii=False) + "\n", durable=False)
+    atomic.write_atomic(path, json.dumps(marker, ensure_ascii=False) + "\n", durable=False)
 
 
 def record(home, task, action, code, body, rid, client, now):
     """Write what a ping means -> a line for the server's log, or None."""
     text = body.decode("utf-8", "replace")
+    runs = open_runs(home, task)
     if action == "start":
-        save_marker(home, task, {"task_id": task, "started_at": format_iso(now), "run_id": rid,
-                                 "host": client, "via": "ping", "log": tail(text)})
+        # a start with the rid of a run still open starts it again (healthchecks: last_start is replaced)
+        runs = [r for r in runs if r.get("rid") != rid][-(MAX_OPEN_RUNS - 1):]
+        runs.append({"rid": rid, "run_id": rid or str(uuid.uuid4()), "started_at": format_iso(now),
+                     "host": client, "log": tail(joined(take_pending_log(home, task), text))})
+        save_runs(home, task, runs)
         return None
-    run = open_run(home, task, rid)
+    run = next((r for r in runs if r.get("rid") == rid), None)
     if action == "log":
         if run is None:
-            return f"a /log ping for {task} with no run in progress (no /start with this rid): body not kept"
-        run["log"] = tail(run.get("log", "") + text)
-        save_marker(home, task, run)
+            keep_pending_log(home, task, text)
+            return f"a /log ping for {task} with no run in progress: kept for its next finishing ping"
+        run["log"] = tail(joined(run.get("log", ""), text))
+        save_runs(home, task, runs)
         return None
-    heartbeat.write(paths.health_dir(home), finished(task, action, code, text, run, rid, client, now))
-    if run is not None:
-        try:
-            os.unlink(marker_path(home, task))
-        except OSError:
-            pass
+    failed = action == "fail" or (action == "exit" and code != 0)
+    if run is None:
+        # healthchecks ends the run in progress on a success without rid and on any
+        # failure, without pairing it (no duration); what those runs logged is kept here
+        closed = runs if rid is None or failed else []
+        before = functools.reduce(joined, [r.get("log") or "" for r in closed] + [take_pending_log(home, task)], "")
+    else:
+        closed, before = [run], run.get("log", "")
+    heartbeat.write(paths.health_dir(home), finished(task, failed, code, joined(before, text), run, rid, client, now))
+    if closed:
+        save_runs(home, task, [r for r in runs if r not in closed])
     return None
 
 
-def finished(task, action, code, text, run, rid, client, now):
-    """The heartbeat of a finishing ping (success, fail, exit status)."""
+def joined(before, text):
+    """Two pieces of a run's output, on lines of their own."""
+    if before and text and not before.endswith("\n"):
+        return before + "\n" + text
+    return before + text
+
+
+def keep_pending_log(home, task, text):
+    path = pending_log_path(home, task)
+    os.makedirs(path.parent, exist_ok=True)
+    try:
+        before = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        before = ""
+    atomic.write_atomic(path, tail(joined(before, text)), durable=False)
+
+
+def take_pending_log(home, task):
+    """The kept /log bodies of a task ("" for none), removed: the run that takes them keeps them."""
+    path = pending_log_path(home, task)
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+        os.unlink(path)
+    except OSError:
+        return ""
+    return text
+
+
+def finished(task, failed, code, output, run, rid, client, now):
+    """The heartbeat of a finishing ping (success, fail, exit status); `run` is the open run
+    it ends (its start and run_id), or None."""
     started = now
     if run is not None:
         try:
             started = min(parse_iso(run["started_at"]), now)
         except (KeyError, TypeError, ValueError):
             run = None
-    output = tail((run or {}).get("log", "") + text)
-    failed = action == "fail" or (action == "exit" and code != 0)
+    output = tail(output)
     took = seconds_between(started, now) if run is not None else None
-    lines = last_lines(output)
+    last = last_line(output)
     if failed:
-        what = f"exit {code}" if action == "exit" else "failed (/fail ping)"
+        what = f"exit {code}" if code is not None else "failed (/fail ping)"
         summary = what + (f" after {format_duration(int(took))}" if took is not None else "") + \
-            (f": {lines[-1]}" if lines else "")
-        errors = lines or [f"exit status {code}" if action == "exit" else "the job pinged /fail"]
+            (f": {last}" if last else "")
+        errors = [last] if last else [f"exit status {code}" if code is not None else "the job pinged /fail"]
     else:
-        what = "exit 0" if action == "exit" else "ok (ping)"
+        what = "exit 0" if code is not None else "ok (ping)"
         summary = what + (f" in {format_duration(int(took))}" if took is not None else "")
         errors = []
+    run_id = (run or {}).get("run_id") or rid or os.urandom(8).hex()
     return heartbeat.build(
         task, now, status="error" if failed else "ok", summary=" ".join(summary.split())[:heartbeat.SUMMARY_MAX],
         started_at=started, errors=errors, exit_code=code, duration_s=round(took, 3) if took is not None else None,
-        host=client, run_id=rid or os.urandom(8).hex(), output_tail=output or None)
+        host=client, run_id=run_id, output_tail=output or None)
 
 
 def tail(text):
@@ -241,7 +423,9 @@ def tail(text):
     return utf8_tail(text.encode("utf-8"), KEPT)
 
 
-def last_lines(text):
-    """The last non-empty lines of a text, each cut to ERROR_LINE_MAX: a failed run's errors."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return [ln[:ERROR_LINE_MAX] for ln in lines[-ERROR_LINES:]]
+def last_line(text):
+    """The last line of a text that says something (a letter or a digit), cut to
+    ERROR_LINE_MAX: a failed run's error. The body itself is kept whole in output_tail, as
+    healthchecks shows it; only its conclusion is the error."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    return next((ln[:ERROR_LINE_MAX] for ln in reversed(lines) if any(c.isalnum() for c in ln)), None)

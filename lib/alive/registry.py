@@ -66,6 +66,7 @@ class Task:
     grace: int | None = None         # None: 10% of the gap before the expected run, >= 5m (lateness.py)
     recover_after: int = 1           # non-error runs in a row before a RED task counts as recovered
     slow_after: tuple | None = None  # ("seconds", N) or ("median", factor): a slower run is YELLOW
+    ping_uuid: str | None = None     # the check's healthchecks UUID: /ping/<uuid> pings this task (ping.py)
 
 
 @record(frozen=True)
@@ -382,6 +383,7 @@ class _Checker:
         tasks = self._named(sections["tasks"], "tasks", self._task)
         sources = self._named(sections["sources"], "sources", self._source)
         self._dependencies(tasks, doc)
+        self._ping_uuids(tasks)
         notify = self._notify(sections["notify"]) if sections["notify"] is not None else Notify()
         triggers = self._triggers(sections["triggers"]) if sections["triggers"] is not None else Triggers()
         serve = self._serve(sections["serve"]) if sections["serve"] is not None else Serve()
@@ -471,6 +473,7 @@ class _Checker:
             "recover_after": _int(1),
             "slow_after": _slow_after,
             "tags": _tags,
+            "ping_uuid": _uuid,
         })
         values["depends_on"] = tuple(values.get("depends_on", ()))
         if "run" in values:
@@ -527,6 +530,14 @@ class _Checker:
         if "command" not in values:
             return None
         return Probe(name=name, line=self.line_of(key), **values)
+
+    def _ping_uuids(self, tasks):
+        seen = {}
+        for t in tasks.values():
+            if t.ping_uuid in seen:
+                self.add(("tasks", t.name, "ping_uuid"), f"is also the ping_uuid of {seen[t.ping_uuid]}: one task each")
+            elif t.ping_uuid:
+                seen[t.ping_uuid] = t.name
 
     def _dependencies(self, tasks, doc):
         for t in tasks.values():
@@ -685,6 +696,18 @@ def _env_name(value):
     if not _ENV_RE.match(value):
         raise _Bad(f"{_show(value)} is not the name of an environment variable (e.g. ALIVE_NTFY_TOKEN)")
     return value
+
+
+def _uuid(value):
+    """A healthchecks check's UUID, as its ping URLs carry it (lowercase)."""
+    import uuid
+
+    _string(value)
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise _Bad(f"{_show(value)} is not a UUID (copy it from the check's ping URL, "
+                   f"e.g. 5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278)") from None
 
 
 def _url(value):

@@ -9,8 +9,9 @@ GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon-192.png, /icon-512.png   th
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
-GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>]   healthchecks-style
-                   pings (ping.py): authenticated by the ping key in the URL alone
+GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>], /ping/<uuid>[/...]
+                   healthchecks-style pings (ping.py): authenticated by the ping key (or the
+                   task's ping_uuid) in the URL alone
 
 Safety, in the order a request meets it:
 - the Host header must name a loopback host while serving loopback only (a DNS-rebinding
@@ -272,6 +273,9 @@ class Handler(BaseHTTPRequestHandler):
         self.reader.deadline = time.monotonic() + REQUEST_DEADLINE_S    # each request its own
         super().handle_one_request()
 
+    def version_string(self):
+        return self.server_version          # the stock one adds " " + sys_version, a trailing space here
+
     def end_headers(self):
         # the answer is written under its own timeout, not what is left of the request's deadline
         self.connection.settimeout(self.timeout)
@@ -475,11 +479,12 @@ class Handler(BaseHTTPRequestHandler):
         print(self.scrub(f"alive serve: {self.client_address[0]} {fmt % args}"), file=sys.stderr, flush=True)
 
     def scrub(self, text):
-        """The token and the ping key out of a log line, wherever a client put them (a bad
-        request line is logged whole)."""
+        """The token, every ping path's key or UUID, and every secret alive knows out of a log
+        line, wherever a client put them (a request line http.server cannot parse is logged whole)."""
+        text = ping.loggable(text)
         for secret, shown in ((self.app.token, "[token]"), (self.app.ping_key, "[key]")):
             text = text.replace(secret, shown) if secret else text
-        return text
+        return tokens.scrub(text)
 
 
 def wants_page(headers):
@@ -521,6 +526,9 @@ button{font-weight:700;color:#fff;background:#0969da;border:0;border-radius:8px}
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's backlog is 5: when every host's cron pings at :00, connections past it
+    # wait for SYN retries (1 s, 3 s, 7 s ...) and time out. The kernel caps it at somaxconn.
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
