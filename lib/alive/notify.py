@@ -35,11 +35,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic, paths, statefile, tokens
+from . import atomic, outgoing, paths, statefile, tokens
 from .health import GREY, RED, SKEW_S
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
-NTFY_TIMEOUT_S = 10          # one POST; tests shorten it
+NTFY_TIMEOUT_S = 10          # one POST, all of it (connect, send, answer); tests shorten it
 OUTBOX_MAX = 500             # over this, the oldest messages are dropped (and a log line says so)
 LOCK_WAIT_S = 30             # another run delivering holds the lock at most about this long ...
 DELIVERY_BUDGET_S = 120      # ... because one run stops sending after this, the rest waits
@@ -671,17 +671,18 @@ def send_ntfy(ntfy, msg, token=None):
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
     request = urllib.request.Request(url, data=tokens.scrub(msg.body).encode("utf-8"), headers=headers, method="POST")
-    opener = urllib.request.build_opener(_no_redirect_handler(urllib.request))
     try:
-        with opener.open(request, timeout=NTFY_TIMEOUT_S) as response:
-            response.read(65536)
-            return Outcome(SENT, f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        return http_outcome(exc.code, _error_text(exc), exc.headers.get("Location") if exc.headers else None)
+        # NTFY_TIMEOUT_S is the deadline of the whole POST, not of each read (outgoing).
+        answer = outgoing.exchange(request, NTFY_TIMEOUT_S, handlers=[_no_redirect_handler(urllib.request)])
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         # No answer came back (refused, reset, timeout, bad address): the message stays.
         reason = getattr(exc, "reason", None) or exc
-        return Outcome(RETRY, f"{type(exc).__name__}: {reason}")
+        return Outcome(RETRY, str(reason) if isinstance(exc, outgoing.DeadlineExceeded)
+                       else f"{type(exc).__name__}: {reason}")
+    if answer.status < 300:
+        return Outcome(SENT, f"HTTP {answer.status}")
+    return http_outcome(answer.status, _error_text(answer.body),
+                        answer.headers.get("Location") if answer.headers else None)
 
 
 def sequence_id(message_id):
@@ -715,12 +716,8 @@ def http_outcome(code, text, location=None):
     return Outcome(RETRY, f"HTTP {code} {text}".rstrip())
 
 
-def _error_text(exc):
-    try:
-        raw = exc.read(300)
-    except Exception:  # the body of an error answer is a courtesy; any failure reading it is not ours
-        return ""
-    return " ".join(raw.decode("utf-8", "replace").split())[:200]
+def _error_text(body):
+    return " ".join(body[:300].decode("utf-8", "replace").split())[:200]
 
 
 def send_command(command, msg, hide_env=(), cwd=None):
