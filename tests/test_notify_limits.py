@@ -5,6 +5,7 @@ no negative duration in any message.
 The fake ntfy server and the helpers are test_notify's (a real ThreadingHTTPServer on
 127.0.0.1, a real command script, real files); `now` is passed in.
 """
+import json
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, reco
                          records, token)
 
 from alive import notify
-from alive.health import RED
+from alive.health import GREEN, RED
 
 
 # ---------------------------------------------------------------- one overall deadline
@@ -78,3 +79,49 @@ def test_an_ntfy_server_that_trickles_its_answer_is_cut_off_at_one_overall_deadl
     assert took < 2 + 1.5, f"one POST took {took:.1f}s with a 2s deadline"
     assert summary["sent"] == 0 and summary["queued"] == 1
     assert "timed out: no complete answer within 2s" in log_text(home)
+
+
+# ---------------------------------------------------------------- no negative durations
+
+def test_after_a_clock_step_back_no_message_says_a_negative_duration(home, ntfy, token):
+    # RED at 08:00; the clock then steps back an hour: the reminder (sent at once, see
+    # renotify_due) and the recovery say the spell lasted 0s, never "-1h".
+    reg = make_reg(home, ntfy, renotify=600)
+    check(home, reg, item("x", RED), item("y", RED))
+    back = T0 - timedelta(hours=1)
+    check(home, reg, item("x", RED), item("y", GREEN, reasons=[]), now=back)
+    bodies = [r["body"] for r in ntfy.requests[1:]]
+    assert bodies and not any("-1h" in b or "(-" in b or ", -" in b for b in bodies), bodies
+    assert "was RED since 2026-05-02T08:00:00Z, 0s)" in bodies[0]          # y recovered
+    assert "still RED: task x: x is red (since 2026-05-02T08:00:00Z, 0s)" in bodies[0]
+
+
+def test_a_message_says_the_same_red_since_as_the_alert_file(home, ntfy, token):
+    # A plain `alive check` saw the task RED first (alerts/ is written by every check);
+    # `check --notify` runs 5 minutes later: the message's "RED since" is the alert's since.
+    from alive import alerts
+    from test_notify import result
+
+    alerts.sync(home, result(item("x", RED), now=T0))
+    later = T0 + timedelta(minutes=5)
+    red = result(item("x", RED), now=later)
+    alerts.sync(home, red)
+    notify.after_check(home, make_reg(home, ntfy), red, later)
+    since = json.loads((home / "alerts" / "x.alert").read_text())["since"]
+    assert since == "2026-05-02T08:00:00Z"
+    assert f"RED since {since}" in ntfy.requests[0]["body"]
+
+
+def test_no_duration_formatting_path_says_a_negative_duration():
+    # A heartbeat or a capture dated ahead of the clock (it stepped back) has a negative
+    # age: the table, the markdown report and verify say 0s (the reason says "in the future").
+    from alive import report, textview, verify
+    from alive.health import Item, YELLOW
+    from alive.timeutil import format_duration
+
+    assert [format_duration(s) for s in (-0.4, -5, -3600, -3 * 86400)] == ["0s"] * 4
+    task = Item("task", "x", YELLOW, ["completed_at is 5m in the future (clock skew?)"], {"age_s": -300})
+    source = Item("source", "s", YELLOW, ["captured 5m in the future (clock skew?)"],
+                  {"age_s": -300, "max_age_s": 3600, "captured_at": "2026-05-02T08:05:00Z"})
+    assert textview.age_text(task) == "0s" and report.age_words(-300) == "0s"
+    assert "0s old" in verify.check_source(source).text

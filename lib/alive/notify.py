@@ -174,7 +174,7 @@ def _run(home, reg, result, now, summary):
     if settled(items, cancelled):
         cancelled = []               # notify.json already says what they say
     reconcile(items, messages, cancelled)
-    items, events = plan(items, result.items, reg.notify, now)
+    items, events = plan(items, result.items, reg.notify, now, alert_sinces(home, result.items, items))
     summary.events = len(events)
     messages, new, joined, dropped = regroup(messages, events, reg, now)
     cancelled = cancelled + dropped
@@ -235,10 +235,27 @@ def item_key(item):
     return f"{item.kind}:{item.name}"
 
 
-def plan(previous, items, notify_cfg, now):
-    """(state entries by key, health items, Notify, now) -> (new entries, events). Pure.
+def alert_sinces(home, items, previous):
+    """key -> the since of its alert file, for each item RED now and not RED before: a new
+    spell starts when a check first saw it RED (alerts/), which may be before this run."""
+    from . import alerts
 
-    An entry is {"color", "red_since", "notified_at"}; the last two only while RED.
+    found = {}
+    for item in items:
+        key = item_key(item)
+        if item.color == RED and (previous.get(key) or {}).get("color") != RED:
+            since = alerts.red_since(home, item)
+            if since:
+                found[key] = since
+    return found
+
+
+def plan(previous, items, notify_cfg, now, first_seen=None):
+    """(state entries by key, health items, Notify, now, {key: since of a new RED spell})
+    -> (new entries, events). Pure.
+
+    An entry is {"color", "red_since", "notified_at"}; the last two only while RED. A new
+    spell starts at `first_seen[key]` (the alert file's since), else now.
     A blocked item keeps its entry untouched: it is neither alerted nor recovered until
     its dependency is back. Items that are gone from the result lose their entry."""
     entries, events = {}, []
@@ -249,19 +266,20 @@ def plan(previous, items, notify_cfg, now):
             if before:
                 entries[key] = before
             continue
-        entries[key], event = step(key, item, before, notify_cfg, now)
+        entries[key], event = step(key, item, before, notify_cfg, now, (first_seen or {}).get(key))
         if event:
             events.append(event)
     return entries, events
 
 
-def step(key, item, before, notify_cfg, now):
+def step(key, item, before, notify_cfg, now, first_seen=None):
     """One item: its new state entry and the event it causes, if any."""
     stamp = format_iso(now)
     was_red = before.get("color") == RED
     if item.color == RED:
         if not was_red:
-            return {"color": RED, "red_since": stamp, "notified_at": stamp}, Event(key, INTO_RED, item, stamp, stamp)
+            since = first_seen or stamp
+            return {"color": RED, "red_since": since, "notified_at": stamp}, Event(key, INTO_RED, item, since, since)
         entry = dict(before)
         spell = before.get("red_since") or stamp
         if renotify_due(before.get("notified_at"), notify_cfg.renotify, now):
@@ -425,7 +443,8 @@ def _loudness(priority):
 
 
 def _lasted(red_since, now):
-    """How long a RED spell has lasted, as text, or None when its start is not a time."""
+    """How long a RED spell has lasted, as text (0s after the clock stepped back, never
+    negative: format_duration), or None when its start is not a time."""
     try:
         return format_duration(seconds_between(parse_iso(red_since), now))
     except ValueError:
