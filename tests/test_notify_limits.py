@@ -125,3 +125,48 @@ def test_no_duration_formatting_path_says_a_negative_duration():
                   {"age_s": -300, "max_age_s": 3600, "captured_at": "2026-05-02T08:05:00Z"})
     assert textview.age_text(task) == "0s" and report.age_words(-300) == "0s"
     assert "0s old" in verify.check_source(source).text
+
+
+# ---------------------------------------------------------------- ntfy's limits
+
+LONG = ("latest run failed: exit 1: Traceback (most recent call last): File \"/srv/jobs/etl.py\", line 88, in load: "
+        "psycopg2.OperationalError: could not connect to server: Connection refused. Is the server running on host "
+        "db.internal (10.0.4.12) and accepting TCP/IP connections on port 5432? (after 3 retries, 45s apart)")
+
+
+def test_a_grouped_message_for_26_red_tasks_stays_under_ntfys_limit_naming_the_first_and_counting_the_rest(
+        home, ntfy, token):
+    # The case: 26 RED tasks with ordinary long reasons were a 10,183-byte body,
+    # which a self-hosted ntfy refuses (the fake answers as ntfy does: peer_refusal).
+    summary = check(home, make_reg(home, ntfy), *(item(f"t{n:02d}", RED, reasons=[f"{LONG} #{n}"]) for n in range(26)))
+    assert [r["answer"] for r in ntfy.requests] == ["200"], ntfy.requests[0]["body"][-300:]
+    assert summary["sent"] == 1 and summary["dropped"] == 0
+    body = ntfy.requests[0]["body"]
+    assert len(body.encode("utf-8")) < notify.NTFY_MESSAGE_MAX + 1
+    lines = body.splitlines()
+    named = [ln for ln in lines if ln.startswith("RED: task ")]
+    assert named and named[0].startswith("RED: task t00: ") and len(named) < 26
+    assert lines[-1] == f"... and {26 - len(named)} more (alive check lists them all; http://127.0.0.1:8765/)"
+
+
+def test_a_single_message_with_a_huge_reason_is_cut_to_the_limit_and_still_sent(home, ntfy, token):
+    check(home, make_reg(home, ntfy), item("x", RED, reasons=[LONG * 20, "second reason"]))
+    assert [r["answer"] for r in ntfy.requests] == ["200"]
+    body = ntfy.requests[0]["body"]
+    assert len(body.encode("utf-8")) <= notify.NTFY_MESSAGE_MAX
+    assert body.startswith("latest run failed: exit 1: ")
+
+
+def test_a_colored_error_line_shared_by_two_tasks_reaches_ntfy_without_control_bytes(home, ntfy, token):
+    # The shared reason becomes the title; its ANSI escape went raw into the Title header,
+    # which Go's net/http (and so ntfy) refuses with a 400.
+    red = "\x1b[31merror: disk full\x1b[0m"
+    check(home, make_reg(home, ntfy), item("a", RED, reasons=[red]), item("b", RED, reasons=[red]))
+    assert [r["answer"] for r in ntfy.requests] == ["200"]
+    assert ntfy.requests[0]["headers"]["Title"] == "2 items RED: error: disk full"
+
+
+def test_every_header_value_is_stripped_of_control_characters():
+    assert notify.header_value("a\x1b[1;31mb\x1b[0m\x00c\x7fd\x1b]0;title\x07e\x9b1mf") == "abcdef"
+    assert notify.header_value("tab\there\r\nand\x0bthere") == "tab here and there"
+    assert notify.header_value("\x1b[31mrouge é\x1b[0m") == notify.header_value("rouge é")

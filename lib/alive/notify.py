@@ -45,6 +45,13 @@ LOCK_WAIT_S = 30             # another run delivering holds the lock at most abo
 DELIVERY_BUDGET_S = 120      # ... because one run stops sending after this, the rest waits
 KILL_WAIT_S = 5              # after killing a timed-out command, how long to wait for its pipes
 GROUP_LINES_MAX = 20         # a grouped message lists this many parts, then says how many more
+# ntfy's default message-size-limit is 4096 bytes, and a body that reaches it is no message:
+# the server reads at most that many bytes (util/peek.go Peek: LimitReached = read == limit)
+# and takes such a body as an attachment (server/server.go handlePublishBody), which a server
+# without attachment-cache-dir refuses (400, code 40014 "attachments not allowed") and one
+# with it delivers as a file the phone does not show. So a body is at most 4095 bytes.
+NTFY_MESSAGE_MAX = 4095
+LINE_BYTES_MAX = 300         # one item's line in a grouped message: more items fit, each named
 STATE_FILE = "notify.json"
 OUTBOX_FILE = "outbox.json"
 LOG_FILE = "notify.log"
@@ -386,7 +393,7 @@ def message_of(parts, reg, now):
         ids = sorted(p["id"] for p in parts)
         newest = max(i.rsplit("/", 1)[-1] for i in ids)
         msg_id = f"group/{newest}/{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:12]}"
-        title, body = group_title(parts), group_body(parts)
+        title, body = group_title(parts), group_body(parts, reg.settings.dashboard_url)
     return Message(id=msg_id, created_at=format_iso(now), title=title, body=body,
                    priority=max((part_priority(p, configured) for p in parts), key=_loudness), tags=[tag, *extra],
                    parts=list(parts),
@@ -412,7 +419,7 @@ def group_title(parts):
     return title
 
 
-def group_body(parts):
+def group_body(parts, dashboard=None):
     """A line per part: the new REDs first, then reminders, then recoveries (by what an
     item's last word is), and by name; an item told twice (recovered, then RED again)
     keeps its two lines in the order they happened."""
@@ -421,10 +428,43 @@ def group_body(parts):
         by_key.setdefault(p.get("key") or "", []).append(p)
     ordered = sorted(by_key.items(), key=lambda kv: (ORDER.get(kv[1][-1].get("event"), 3), kv[0]))
     lines = [p.get("line") or p.get("title") or p["id"] for _, told in ordered for p in told]
-    if len(lines) > GROUP_LINES_MAX:
-        more = len(lines) - GROUP_LINES_MAX
-        lines = lines[:GROUP_LINES_MAX] + [f"... and {more} more (alive check lists them all)"]
-    return "\n".join(lines)
+    link = f"; {dashboard}" if dashboard else ""
+    return fit_lines(lines, lambda n: f"... and {n} more (alive check lists them all{link})",
+                     max_lines=GROUP_LINES_MAX, line_bytes=LINE_BYTES_MAX)
+
+
+def fit_lines(lines, more, limit=NTFY_MESSAGE_MAX, max_lines=None, line_bytes=None):
+    """The first of `lines` (each cut to `line_bytes`) that fit in `limit` bytes of UTF-8
+    and `max_lines`, joined; when some are left out, a last line `more(how many)`."""
+    lines = [cut_bytes(line, line_bytes or limit) for line in lines]
+    kept, used = [], 0
+    for n, line in enumerate(lines):
+        rest = len(lines) - n - 1
+        after = used + len(line.encode("utf-8")) + (1 if kept else 0)
+        tail = len(more(rest).encode("utf-8")) + 1 if rest else 0
+        if after + tail > limit or (max_lines is not None and n >= max_lines):
+            break
+        kept.append(line)
+        used = after
+    if len(kept) < len(lines):
+        kept.append(cut_bytes(more(len(lines) - len(kept)), limit))
+    return "\n".join(kept)
+
+
+def cut_bytes(text, limit):
+    """`text` in at most `limit` bytes of UTF-8, cut on a character and ending "…" when cut."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[:max(0, limit - 3)].decode("utf-8", "ignore") + "…"
+
+
+def ntfy_body(text):
+    """The body ntfy gets: under its message size limit whatever the message (a group is
+    made to fit already; this cuts a single message's long reasons, or an older entry)."""
+    return fit_lines(text.split("\n"), lambda n: f"... {plural(n, 'more line')} cut: ntfy takes "
+                                                  f"{NTFY_MESSAGE_MAX + 1} bytes at most",
+                     line_bytes=NTFY_MESSAGE_MAX // 2)
 
 
 def part_priority(part, configured):
@@ -677,7 +717,7 @@ def send_ntfy(ntfy, msg, token=None):
     import urllib.error
     import urllib.request
 
-    headers = {"Title": header_value(tokens.scrub(msg.title)), "Priority": str(msg.priority),
+    headers = {"Title": header_value(tokens.scrub(msg.title)), "Priority": header_value(msg.priority),
                "Content-Type": "text/plain; charset=utf-8"}
     if msg.tags:
         headers["Tags"] = header_value(",".join(msg.tags))
@@ -689,7 +729,7 @@ def send_ntfy(ntfy, msg, token=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
-    request = urllib.request.Request(url, data=tokens.scrub(msg.body).encode("utf-8"), headers=headers, method="POST")
+    request = urllib.request.Request(url, data=ntfy_body(tokens.scrub(msg.body)).encode("utf-8"), headers=headers, method="POST")
     try:
         # NTFY_TIMEOUT_S is the deadline of the whole POST, not of each read (outgoing).
         answer = outgoing.exchange(request, NTFY_TIMEOUT_S, handlers=[_no_redirect_handler(urllib.request)])
@@ -783,10 +823,14 @@ def header_value(text):
     ntfy reads every header parameter through Go's mime.WordDecoder (server/util.go,
     maybeDecodeHeader), so RFC 2047 encoded-words (=?utf-8?b?...?=) carry UTF-8 safely;
     raw non-ASCII would be refused by http.client (outside latin-1) or arrive as mojibake.
-    ASCII text goes as it is, unless it contains "=?", which the server would try to decode."""
+    ASCII text goes as it is, unless it contains "=?", which the server would try to decode.
+    Control characters go: Go's net/http, so ntfy, refuses a header value holding one
+    with a 400 (server.go readRequest, httpguts.ValidHeaderFieldValue), and a colored
+    error line's ANSI escapes would be one. Whitespace becomes single spaces."""
     import base64
 
     text = " ".join(str(text).split())    # a header is one line: no CR/LF injection
+    text = "".join(ch for ch in _ANSI.sub("", text) if not _is_control(ch))
     if text.isascii() and "=?" not in text:
         return text
     words, chunk = [], b""
@@ -798,6 +842,16 @@ def header_value(text):
         chunk += raw
     words.append(chunk)
     return " ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+# An escape sequence of a terminal: CSI (ESC [ ... final byte, or the one-byte C1 CSI), OSC
+# (ESC ] ... BEL or ESC \\), or any other two-byte ESC x.
+_ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+
+def _is_control(ch):
+    """C0 and C1 control characters and DEL (Unicode category Cc)."""
+    return ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
