@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
+from conftest import run_alive
 from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, recording_command,  # noqa: F401
                          records, token)
 
@@ -170,3 +171,45 @@ def test_every_header_value_is_stripped_of_control_characters():
     assert notify.header_value("a\x1b[1;31mb\x1b[0m\x00c\x7fd\x1b]0;title\x07e\x9b1mf") == "abcdef"
     assert notify.header_value("tab\there\r\nand\x0bthere") == "tab here and there"
     assert notify.header_value("\x1b[31mrouge é\x1b[0m") == notify.header_value("rouge é")
+
+
+# ---------------------------------------------------------------- refused for good: told to a person
+
+def fleet_with_ntfy(home, ntfy, command_script=None):
+    text = ('[settings]\ndashboard_url = "http://127.0.0.1:8765/"\n'
+            '[tasks.backup]\nschedule = "daily 03:00"\n'
+            f'[notify.ntfy]\nserver = "{ntfy.url}"\ntopic = "my-fleet"\n')
+    if command_script:
+        text += f'[notify.command]\nargv = {json.dumps(command_script)}\n'
+    (home / "fleet.toml").write_text(text)
+    assert run_alive("write", "backup", "--status", "error", home=home).returncode == 0
+
+
+def test_a_message_ntfy_refuses_for_good_goes_to_the_command_and_is_told_everywhere(home, ntfy, tmp_path):
+    command, got = recording_command(tmp_path)
+    fleet_with_ntfy(home, ntfy, command.argv)
+    ntfy.mode = "400"
+    r = run_alive("check", "--notify", home=home)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    # The other channel has it.
+    assert [rec["stdin"].splitlines()[0] for rec in records(got)] == ["RED: task backup"]
+    # stderr and the log say it, naming the message, the answer and where it went.
+    said = [ln for ln in r.stderr.splitlines() if "refused" in ln]
+    assert len(said) == 1, r.stderr
+    assert "ntfy refused 'RED: task backup' for good: HTTP 400" in said[0] and "it went to command" in said[0]
+    assert "ntfy refused 'RED: task backup' for good: HTTP 400" in log_text(home)
+    # The dashboard and `alive verify` say it too.
+    page = run_alive("report", "--format", "html", home=home)
+    assert page.returncode == 0 and "ntfy refused" in page.stdout and "RED: task backup" in page.stdout
+    v = run_alive("verify", home=home)
+    line = next((ln for ln in v.stdout.splitlines() if "refused" in ln), "")
+    assert line.startswith("! notify: ntfy refused 1 message for good"), v.stdout
+    assert "'RED: task backup'" in line
+
+
+def test_with_ntfy_alone_a_refused_message_says_no_other_channel_has_it(home, ntfy):
+    fleet_with_ntfy(home, ntfy)
+    ntfy.mode = "400"
+    r = run_alive("check", "--notify", home=home)
+    said = [ln for ln in r.stderr.splitlines() if "refused" in ln]
+    assert len(said) == 1 and "no other channel has it" in said[0], r.stderr

@@ -54,6 +54,9 @@ NTFY_MESSAGE_MAX = 4095
 LINE_BYTES_MAX = 300         # one item's line in a grouped message: more items fit, each named
 STATE_FILE = "notify.json"
 OUTBOX_FILE = "outbox.json"
+REFUSED_FILE = "refused.json"   # the messages a channel refused for good, newest last
+REFUSED_KEPT = 20               # ... this many of them
+REFUSED_SHOWN_S = 7 * 86400     # `alive verify` and the dashboard say a refusal for this long
 LOG_FILE = "notify.log"
 
 INTO_RED, RENOTIFY, RECOVERED = "red", "renotify", "recovered"
@@ -621,6 +624,7 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
         resting[NTFY] = token_problem
     deadline = time.monotonic() + DELIVERY_BUDGET_S
     taken = set()
+    refused = []      # (message, channel, why) refused for good in this run
 
     def save():
         if log.summary.unrecorded is None:
@@ -629,11 +633,12 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
             except OSError as exc:   # the disk filled up meanwhile: go on sending, unrecorded
                 log.summary.unrecorded = _why(exc)
 
+    stopped = False
     for msg in list(messages):
         for channel in [c for c in channels if c not in resting and not answered(msg, c)]:
             if time.monotonic() > deadline:
-                log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
-                return len(taken)
+                stopped = True
+                break
             first = not msg.tried
             msg.attempts += 1
             if first:
@@ -652,17 +657,77 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
                 taken.add(msg.id)
             if outcome.state == RETRY:
                 resting[channel] = outcome.reason
+            if outcome.state == DROP:
+                refused.append((msg, channel, outcome.reason))
             save()
+        if stopped:
+            break
         # Checked after the attempts, and also for a message whose remaining channel was
         # removed from fleet.toml since it was queued.
         if all(answered(msg, c) for c in channels):
             messages.remove(msg)
             save()
+    tell_refused(outbox_path.parent / REFUSED_FILE, refused, channels, log, secrets)
+    if stopped:
+        log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
+        return len(taken)
     for channel, reason in resting.items():
         if any(not answered(m, channel) for m in messages):
             kept = "kept for the next run" if log.summary.unrecorded is None else "and it cannot be kept"
             log.warn(f"{channel}: not delivered, {kept}: {reason}")
     return len(taken)
+
+
+def tell_refused(path, refused, channels, log, secrets=()):
+    """A message a channel refused for good is never dropped in silence: one line on stderr
+    and in the log each, naming it, the answer and which other channel has it, and an entry
+    in state/refused.json, which `alive verify` and the dashboard show (recent_refusals)."""
+    if not refused:
+        return
+    entries = []
+    for msg, channel, why in refused:
+        title = scrub(plain_line(msg.title), secrets)
+        reached = [c for c in channels if c != channel and c in msg.delivered]
+        waiting = [c for c in channels if c != channel and not answered(msg, c)]
+        if reached:
+            where = f"it went to {', '.join(reached)}"
+        elif waiting:
+            where = f"it waits for {', '.join(waiting)} (tried again by the next run)"
+        else:
+            where = "no other channel has it (`alive check` shows what is RED)"
+        log.warn(f"{channel} refused {title!r} for good: {why}; {where}")
+        entries.append({"at": log.stamp, "channel": channel, "id": msg.id, "title": title, "reason": why,
+                        "reached": reached})
+    if log.summary.unrecorded is None:
+        try:
+            doc, warning = statefile.load(path, None)
+            log.warn(warning)
+            statefile.save(path, {"version": 1, "refused": (doc.get("refused", []) + entries)[-REFUSED_KEPT:]})
+        except OSError as exc:
+            log.summary.unrecorded = _why(exc)
+
+
+def recent_refusals(home, now):
+    """The refusals of the last REFUSED_SHOWN_S (state/refused.json), newest first; read
+    only (a damaged file is ignored, saying so once)."""
+    doc = statefile.peek(paths.state_dir(home) / REFUSED_FILE)
+    recent = []
+    for entry in doc.get("refused") or []:
+        try:
+            if seconds_between(parse_iso(entry["at"]), now) <= REFUSED_SHOWN_S:
+                recent.append(entry)
+        except (KeyError, ValueError):
+            continue
+    return recent[::-1]
+
+
+def refusals_text(refusals):
+    """One line for a person: how many, and the newest with its answer."""
+    newest = refusals[0]
+    return (f"{newest['channel']} refused {plural(len(refusals), 'message')} for good in the last "
+            f"{format_duration(REFUSED_SHOWN_S)}; the newest, {newest['title']!r} at {newest['at']}: "
+            f"{newest['reason']}" + (f" (it went to {', '.join(newest['reached'])})" if newest.get("reached") else
+                                     " (no other channel has it)"))
 
 
 def answered(msg, channel):
@@ -829,8 +894,7 @@ def header_value(text):
     error line's ANSI escapes would be one. Whitespace becomes single spaces."""
     import base64
 
-    text = " ".join(str(text).split())    # a header is one line: no CR/LF injection
-    text = "".join(ch for ch in _ANSI.sub("", text) if not _is_control(ch))
+    text = plain_line(text)
     if text.isascii() and "=?" not in text:
         return text
     words, chunk = [], b""
@@ -847,6 +911,12 @@ def header_value(text):
 # An escape sequence of a terminal: CSI (ESC [ ... final byte, or the one-byte C1 CSI), OSC
 # (ESC ] ... BEL or ESC \\), or any other two-byte ESC x.
 _ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+
+def plain_line(text):
+    """One line, no control character, no terminal escape: whitespace runs become a space."""
+    text = " ".join(str(text).split())    # a header is one line: no CR/LF injection
+    return "".join(ch for ch in _ANSI.sub("", text) if not _is_control(ch))
 
 
 def _is_control(ch):
