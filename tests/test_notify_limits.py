@@ -82,6 +82,26 @@ def test_an_ntfy_server_that_trickles_its_answer_is_cut_off_at_one_overall_deadl
     assert "timed out: no complete answer within 2s" in log_text(home)
 
 
+def test_a_kv_store_that_trickles_its_answer_is_cut_off_at_one_overall_deadline():
+    # The trigger backend's requests go out the same way (kv.request): one deadline each.
+    from alive import kv
+    from alive.registry import HttpKv
+
+    server = Trickler()
+    try:
+        started = time.monotonic()
+        try:
+            kv.request(HttpKv(url=server.url), None, "GET", f"{server.url}/values/x", timeout=2)
+            problem = None
+        except kv.KvError as exc:
+            problem = exc
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert took < 2 + 1.5, f"one GET took {took:.1f}s with a 2s deadline"
+    assert problem is not None and problem.transient and "no answer within 2s" in str(problem)
+
+
 # ---------------------------------------------------------------- no negative durations
 
 def test_after_a_clock_step_back_no_message_says_a_negative_duration(home, ntfy, token):
@@ -213,3 +233,27 @@ def test_with_ntfy_alone_a_refused_message_says_no_other_channel_has_it(home, nt
     r = run_alive("check", "--notify", home=home)
     said = [ln for ln in r.stderr.splitlines() if "refused" in ln]
     assert len(said) == 1 and "no other channel has it" in said[0], r.stderr
+
+
+def test_a_damaged_refused_file_is_ignored_by_readers_and_set_aside_by_the_next_refusal(home, ntfy):
+    fleet_with_ntfy(home, ntfy)
+    (home / "state").mkdir(exist_ok=True)
+    (home / "state" / "refused.json").write_text('{"version": 1, "refused": [{"at": "yesterday", "channel": 1}]}')
+    v = run_alive("verify", home=home)
+    assert "Traceback" not in v.stderr and "refused.json holds the wrong types" in v.stderr
+    assert not any("notify:" in ln for ln in v.stdout.splitlines())
+    page = run_alive("report", "--format", "html", home=home)
+    assert page.returncode == 0 and 'id="refused"' not in page.stdout
+    ntfy.mode = "400"
+    r = run_alive("check", "--notify", home=home)
+    assert "refused.json holds the wrong types" in r.stderr and "Traceback" not in r.stderr
+    assert list((home / "state").glob("refused.json.corrupt-*"))
+    assert "! notify: ntfy refused 1 message for good" in run_alive("verify", home=home).stdout
+
+
+def test_a_refusal_is_shown_for_seven_days(home):
+    notify.tell_refused(home / "state" / "refused.json", [(notify.Message("m", "x", "RED: task x", "b", "high", [], []),
+                                                           "ntfy", "HTTP 400")], ["ntfy"],
+                        notify.Log(home, T0, notify.Summary()))
+    week = timedelta(seconds=notify.REFUSED_SHOWN_S)
+    assert [len(notify.recent_refusals(home, T0 + week + timedelta(seconds=d))) for d in (-1, 0, 1)] == [1, 1, 0]

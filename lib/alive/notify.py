@@ -711,14 +711,8 @@ def recent_refusals(home, now):
     """The refusals of the last REFUSED_SHOWN_S (state/refused.json), newest first; read
     only (a damaged file is ignored, saying so once)."""
     doc = statefile.peek(paths.state_dir(home) / REFUSED_FILE)
-    recent = []
-    for entry in doc.get("refused") or []:
-        try:
-            if seconds_between(parse_iso(entry["at"]), now) <= REFUSED_SHOWN_S:
-                recent.append(entry)
-        except (KeyError, ValueError):
-            continue
-    return recent[::-1]
+    return [e for e in (doc.get("refused") or [])[::-1]
+            if seconds_between(parse_iso(e["at"]), now) <= REFUSED_SHOWN_S]   # its shape is statefile's
 
 
 def refusals_text(refusals):
