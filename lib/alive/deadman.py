@@ -7,8 +7,9 @@ host's alive) pages when the GETs stop coming.
 
 The ping is a side channel (DESIGN §8.5): it waits at most `timeout` (default 5s) for the
 whole request (a trickling answer is cut off there too), never raises, never changes the
-command's exit code, and a failure is one line on stderr. The URL itself is never printed (a healthchecks ping URL is all it takes to ping that check): only
-its host is named. urllib is imported only when a deadman is configured.
+command's exit code, and a failure is one line on stderr. The URL itself is never printed
+(a healthchecks ping URL is all it takes to ping that check): only its host is named.
+urllib is imported only when a deadman is configured.
 """
 import sys
 

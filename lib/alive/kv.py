@@ -74,18 +74,17 @@ def request(cfg, secret, method, url, body=None, timeout=TIMEOUT_S, missing_ok=F
     """One HTTP exchange -> the answer's body (bytes), or None for a 404 when missing_ok.
     Raises KvError with one scrubbed line for anything else."""
     import http.client
+    import io
     import urllib.error
     import urllib.request
+
+    from . import outgoing
 
     headers = {"Accept": "application/json"}
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
     if body is not None:
         headers["Content-Type"] = "application/json"
-    import io
-
-    from . import outgoing
-
     req = urllib.request.Request(url, data=body, headers=headers, method=method)
     what = f"{method} {_shown_url(cfg, url)}"
     try:

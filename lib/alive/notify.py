@@ -716,12 +716,15 @@ def recent_refusals(home, now):
 
 
 def refusals_text(refusals):
-    """One line for a person: how many, and the newest with its answer."""
+    """One line for a person: how many each channel refused, and the newest with its answer."""
+    counts = {}
+    for entry in refusals:
+        counts[entry["channel"]] = counts.get(entry["channel"], 0) + 1
     newest = refusals[0]
-    return (f"{newest['channel']} refused {plural(len(refusals), 'message')} for good in the last "
-            f"{format_duration(REFUSED_SHOWN_S)}; the newest, {newest['title']!r} at {newest['at']}: "
-            f"{newest['reason']}" + (f" (it went to {', '.join(newest['reached'])})" if newest.get("reached") else
-                                     " (no other channel has it)"))
+    where = f"it went to {', '.join(newest['reached'])}" if newest.get("reached") else "no other channel had it then"
+    return (" and ".join(f"{channel} refused {plural(n, 'message')}" for channel, n in counts.items())
+            + f" for good in the last {format_duration(REFUSED_SHOWN_S)}; the newest, {newest['title']!r} at "
+            f"{newest['at']}: {newest['reason']} ({where})")
 
 
 def answered(msg, channel):
@@ -788,7 +791,8 @@ def send_ntfy(ntfy, msg, token=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
-    request = urllib.request.Request(url, data=ntfy_body(tokens.scrub(msg.body)).encode("utf-8"), headers=headers, method="POST")
+    body = ntfy_body(tokens.scrub(msg.body)).encode("utf-8")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         # NTFY_TIMEOUT_S is the deadline of the whole POST, not of each read (outgoing).
         answer = outgoing.exchange(request, NTFY_TIMEOUT_S, handlers=[_no_redirect_handler(urllib.request)])
