@@ -12,8 +12,8 @@ import time
 from datetime import timedelta
 
 from conftest import run_alive
-from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, recording_command,  # noqa: F401
-                         records, token)
+from test_notify import (T0, check, item, log_text, make_reg, ntfy, recording_command, records,  # noqa: F401
+                         result, token)
 
 from alive import notify
 from alive.health import GREEN, RED
@@ -121,7 +121,6 @@ def test_a_message_says_the_same_red_since_as_the_alert_file(home, ntfy, token):
     # A plain `alive check` saw the task RED first (alerts/ is written by every check);
     # `check --notify` runs 5 minutes later: the message's "RED since" is the alert's since.
     from alive import alerts
-    from test_notify import result
 
     alerts.sync(home, result(item("x", RED), now=T0))
     later = T0 + timedelta(minutes=5)
