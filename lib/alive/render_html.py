@@ -180,12 +180,14 @@ def banners(notice, live):
 
 def refused_banner(view):
     """A notification a channel refused for good (notify.tell_refused): said at the top, so a
-    lost alert is never silent. The same words as `alive verify`."""
-    if not view.refused:
-        return ""
-    from .notify import refusals_text
+    lost alert is never silent. The same words as `alive verify`. A live slot: a refusal
+    while the page is open shows up on the next poll."""
+    said = ""
+    if view.refused:
+        from .notify import refusals_text
 
-    return f'<p class="notice" id="refused" role="alert">{esc(refusals_text(view.refused))}</p>'
+        said = f'<p class="notice" id="refused" role="alert">{esc(refusals_text(view.refused))}</p>'
+    return f'<div id="refused-slot" data-live>{said}</div>'
 
 
 def tag_filter(view, tag):
