@@ -4,6 +4,7 @@ process) plays healthchecks.io; the commands are the real bin/alive."""
 import contextlib
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -131,3 +132,58 @@ def test_a_broken_deadman_table_is_refused_with_its_line(home, table, problem):
     r = run_alive("check", home=home)
     assert r.returncode == 3 and problem in r.stderr, r.stderr
     assert "fleet.toml:" in r.stderr and "Traceback" not in r.stderr
+
+
+@contextlib.contextmanager
+def trickler(every_s=1.5, for_s=12):
+    """An endpoint that answers its headers at once, then one byte of its body every
+    `every_s` seconds, for at most `for_s` seconds (the test's own bound): each read of the
+    client gets a byte well within a per-read timeout, so only an overall deadline ends it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    stop = threading.Event()
+
+    def serve():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    def drip(conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\n")
+                ends = time.monotonic() + for_s
+                while not stop.is_set() and time.monotonic() < ends:
+                    conn.sendall(b"x")
+                    stop.wait(every_s)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close()
+
+
+def test_a_switch_that_trickles_its_answer_is_cut_off_at_one_overall_deadline(home):
+    # The per-read timeout (2s) is never hit: a byte comes every 1.5 s. One deadline for
+    # the whole request ends it at about 2 s instead of at the end of the trickle.
+    with trickler() as base:
+        fleet(home, base, 'timeout = "2s"\n')
+        started = time.monotonic()
+        r = run_alive("check", home=home, timeout=60)
+        took = time.monotonic() - started
+    assert r.returncode == 2, r.stderr                  # the verdict's code, not the ping's
+    assert took < 2 + 4, f"check ran {took:.1f}s with a 2s deadman timeout"   # 4 s: interpreter start-up
+    assert "alive check: the dead man's switch at 127.0.0.1 was not pinged: " in r.stderr
+    assert "no complete answer within 2s" in r.stderr

@@ -63,11 +63,35 @@ class FakeNtfy:
         return [r for r in self.requests if r["answer"] == "200"]
 
 
+NTFY_MESSAGE_LIMIT = 4096      # ntfy's default message-size-limit, in bytes
+
+
+def peer_refusal(headers, raw_body):
+    """What a real ntfy server (default config: no attachment cache) refuses, whatever the
+    test's mode: -> (status, ntfy error code, text) or None.
+    - Go's net/http answers 400 "invalid header value" for a header value holding a control
+      byte other than tab (golang/go src/net/http/server.go readRequest ->
+      httpguts.ValidHeaderFieldValue, which refuses CTLs: bytes < 0x20 but HTAB, and 0x7f).
+    - ntfy reads at most message-size-limit bytes of the body as the message; a body that
+      reaches the limit (util/peek.go: LimitReached = read == limit) is taken as an
+      attachment (server/server.go handlePublishBody, "Case 6"), which a server without
+      attachment-cache-dir refuses: handleBodyAsAttachment -> errHTTPBadRequestAttachmentsDisallowed,
+      400 with code 40014 "invalid request: attachments not allowed" (server/errors.go)."""
+    for value in headers.values():
+        if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7f for c in value):
+            return 400, None, "invalid header value"
+    if len(raw_body) >= NTFY_MESSAGE_LIMIT:
+        return 400, 40014, "invalid request: attachments not allowed"
+    return None
+
+
 def _handler(fake):
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
-            mode = fake.mode
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = raw.decode("utf-8")
+            refused = peer_refusal(dict(self.headers.items()), raw)
+            mode = fake.mode if refused is None else f"{refused[0]}-peer"
             fake.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body,
                                   "answer": mode})
             if mode == "hang":
@@ -80,7 +104,8 @@ def _handler(fake):
                 self.end_headers()
                 return
             code = int(mode.split("-")[0])
-            text = json.dumps({"code": code * 100 + 1, "error": "test answer",
+            text = json.dumps({"code": (refused and refused[1]) or code * 100 + 1,
+                               "error": refused[2] if refused else "test answer",
                                "echo": self.headers.get("Authorization") if mode == "400-echo" else None})
             self.send_response(code)
             self.send_header("Content-Type", "application/json")

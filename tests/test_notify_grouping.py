@@ -71,7 +71,7 @@ def test_a_big_run_lists_twenty_lines_and_says_how_many_more(home, ntfy, token):
     check(home, make_reg(home, ntfy), *(item(f"t{n:02d}", RED) for n in range(25)))
     assert titles(ntfy) == ["25 items RED"]
     lines = ntfy.requests[0]["body"].splitlines()
-    assert len(lines) == 21 and lines[-1] == "... and 5 more (alive check lists them all)"
+    assert len(lines) == 21 and lines[-1] == "... and 5 more (alive check lists them all; http://127.0.0.1:8765/)"
     assert lines[0].startswith("RED: task t00: ") and lines[19].startswith("RED: task t19: ")
 
 

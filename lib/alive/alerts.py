@@ -8,7 +8,7 @@ import os
 
 from . import atomic, paths
 from .health import RED
-from .timeutil import format_iso
+from .timeutil import format_iso, parse_iso
 
 SUFFIX = ".alert"
 
@@ -39,6 +39,17 @@ def sync(home, result):
         if previous != body:
             atomic.write_atomic(path, json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     return sorted(red)
+
+
+def red_since(home, item):
+    """The `since` of the item's alert file while it says RED, else None: the instant the
+    current RED spell was first seen, by any check. A notification says the same instant."""
+    data = _read(paths.alerts_dir(home) / alert_name(item))
+    since = data.get("since") if data.get("color") == RED else None
+    try:
+        return format_iso(parse_iso(since))
+    except ValueError:
+        return None
 
 
 def _read(path):

@@ -5,10 +5,11 @@ cannot say so itself. Every `alive check` and `alive watchdog` run that complete
 URL; an outside service (healthchecks.io, a self-hosted healthchecks, a `serve` of another
 host's alive) pages when the GETs stop coming.
 
-The ping is a side channel (DESIGN §8.5): it waits at most `timeout` (default 5s), never
-raises, never changes the command's exit code, and a failure is one line on stderr. The URL
-itself is never printed (a healthchecks ping URL is all it takes to ping that check): only
-its host is named. urllib is imported only when a deadman is configured.
+The ping is a side channel (DESIGN §8.5): it waits at most `timeout` (default 5s) for the
+whole request (a trickling answer is cut off there too), never raises, never changes the
+command's exit code, and a failure is one line on stderr. The URL itself is never printed
+(a healthchecks ping URL is all it takes to ping that check): only its host is named.
+urllib is imported only when a deadman is configured.
 """
 import sys
 
@@ -27,19 +28,20 @@ def ping(reg, command):
 
 
 def _get(url, timeout):
-    import urllib.error
+    """One GET, `timeout` being its whole deadline (outgoing.exchange), not a per-read one."""
     import urllib.request
+
+    from . import outgoing
 
     request = urllib.request.Request(url, headers={"User-Agent": "alive deadman"}, method="GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read(4096)
-            return None
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
+        answer = outgoing.exchange(request, timeout, limit=4096)
+    except outgoing.DeadlineExceeded as exc:
+        return str(exc)
     except Exception as exc:  # a side channel never masks the run (refused, timeout, bad address, ...)
         reason = getattr(exc, "reason", None) or exc
         return f"{type(exc).__name__}: {reason}".replace(url, "[the url]")
+    return f"HTTP {answer.status}" if answer.status >= 300 else None
 
 
 def _host(url):

@@ -60,10 +60,9 @@ def _hint(raw):
 
 
 def format_duration(seconds):
-    """Compact human duration: 40h, 2d3h, 15m, 45s. Negative durations keep their sign."""
-    seconds = int(round(seconds))
-    if seconds < 0:
-        return "-" + format_duration(-seconds)
+    """Compact human duration: 40h, 2d3h, 15m, 45s. A negative one (an age after the clock
+    stepped back, a time dated ahead of it) is 0s: README promises no negative durations."""
+    seconds = max(0, int(round(seconds)))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

@@ -21,7 +21,7 @@ import os
 from .errors import UsageError
 from .timeutil import format_iso
 
-TIMEOUT_S = 10          # per HTTP request; `alive trigger(s) --timeout` overrides it
+TIMEOUT_S = 10          # per HTTP request, all of it; `alive trigger(s) --timeout` overrides it
 MAX_PAGES = 100         # of a key listing (1,000 keys a page at Cloudflare): a bound, not a goal
 MAX_BODY = 1 << 20      # of any answer we read
 MAX_RETRY_AFTER_S = 600
@@ -75,8 +75,11 @@ def request(cfg, secret, method, url, body=None, timeout=TIMEOUT_S, missing_ok=F
     """One HTTP exchange -> the answer's body (bytes), or None for a 404 when missing_ok.
     Raises KvError with one scrubbed line for anything else."""
     import http.client
+    import io
     import urllib.error
     import urllib.request
+
+    from . import outgoing
 
     headers = {"Accept": "application/json"}
     if secret:
@@ -84,17 +87,18 @@ def request(cfg, secret, method, url, body=None, timeout=TIMEOUT_S, missing_ok=F
     if body is not None:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=body, headers=headers, method=method)
-    opener = urllib.request.build_opener(_no_redirects(urllib.request))
     what = f"{method} {_shown_url(cfg, url)}"
     try:
-        with opener.open(req, timeout=timeout) as answer:
-            return answer.read(MAX_BODY)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404 and missing_ok:
-            return None
-        raise _http_error(cfg, secret, what, exc) from None
+        # `timeout` is the deadline of the whole request, not of each read (outgoing).
+        answer = outgoing.exchange(req, timeout, limit=MAX_BODY, handlers=[_no_redirects(urllib.request)])
     except (TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
         raise _network_error(cfg, secret, what, exc, timeout) from None
+    if answer.status < 300:
+        return answer.body
+    if answer.status == 404 and missing_ok:
+        return None
+    exc = urllib.error.HTTPError(url, answer.status, "", answer.headers, io.BytesIO(answer.body))
+    raise _http_error(cfg, secret, what, exc) from None
 
 
 def _shown_url(cfg, url):

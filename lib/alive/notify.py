@@ -35,18 +35,28 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic, paths, statefile, tokens
+from . import atomic, outgoing, paths, statefile, tokens
 from .health import GREY, RED, SKEW_S
 from .timeutil import format_duration, format_iso, parse_iso, seconds_between
 
-NTFY_TIMEOUT_S = 10          # one POST; tests shorten it
+NTFY_TIMEOUT_S = 10          # one POST, all of it (connect, send, answer); tests shorten it
 OUTBOX_MAX = 500             # over this, the oldest messages are dropped (and a log line says so)
 LOCK_WAIT_S = 30             # another run delivering holds the lock at most about this long ...
 DELIVERY_BUDGET_S = 120      # ... because one run stops sending after this, the rest waits
 KILL_WAIT_S = 5              # after killing a timed-out command, how long to wait for its pipes
 GROUP_LINES_MAX = 20         # a grouped message lists this many parts, then says how many more
+# ntfy's default message-size-limit is 4096 bytes, and a body that reaches it is no message:
+# the server reads at most that many bytes (util/peek.go Peek: LimitReached = read == limit)
+# and takes such a body as an attachment (server/server.go handlePublishBody), which a server
+# without attachment-cache-dir refuses (400, code 40014 "attachments not allowed") and one
+# with it delivers as a file the phone does not show. So a body is at most 4095 bytes.
+NTFY_MESSAGE_MAX = 4095
+LINE_BYTES_MAX = 300         # one item's line in a grouped message: more items fit, each named
 STATE_FILE = "notify.json"
 OUTBOX_FILE = "outbox.json"
+REFUSED_FILE = "refused.json"   # the messages a channel refused for good, newest last
+REFUSED_KEPT = 20               # ... this many of them
+REFUSED_SHOWN_S = 7 * 86400     # `alive verify` and the dashboard say a refusal for this long
 LOG_FILE = "notify.log"
 
 INTO_RED, RENOTIFY, RECOVERED = "red", "renotify", "recovered"
@@ -174,7 +184,7 @@ def _run(home, reg, result, now, summary):
     if settled(items, cancelled):
         cancelled = []               # notify.json already says what they say
     reconcile(items, messages, cancelled)
-    items, events = plan(items, result.items, reg.notify, now)
+    items, events = plan(items, result.items, reg.notify, now, alert_sinces(home, result.items, items))
     summary.events = len(events)
     messages, new, joined, dropped = regroup(messages, events, reg, now)
     cancelled = cancelled + dropped
@@ -235,10 +245,27 @@ def item_key(item):
     return f"{item.kind}:{item.name}"
 
 
-def plan(previous, items, notify_cfg, now):
-    """(state entries by key, health items, Notify, now) -> (new entries, events). Pure.
+def alert_sinces(home, items, previous):
+    """key -> the since of its alert file, for each item RED now and not RED before: a new
+    spell starts when a check first saw it RED (alerts/), which may be before this run."""
+    from . import alerts
 
-    An entry is {"color", "red_since", "notified_at"}; the last two only while RED.
+    found = {}
+    for item in items:
+        key = item_key(item)
+        if item.color == RED and (previous.get(key) or {}).get("color") != RED:
+            since = alerts.red_since(home, item)
+            if since:
+                found[key] = since
+    return found
+
+
+def plan(previous, items, notify_cfg, now, first_seen=None):
+    """(state entries by key, health items, Notify, now, {key: since of a new RED spell})
+    -> (new entries, events). Pure.
+
+    An entry is {"color", "red_since", "notified_at"}; the last two only while RED. A new
+    spell starts at `first_seen[key]` (the alert file's since), else now.
     A blocked item keeps its entry untouched: it is neither alerted nor recovered until
     its dependency is back. Items that are gone from the result lose their entry."""
     entries, events = {}, []
@@ -249,19 +276,20 @@ def plan(previous, items, notify_cfg, now):
             if before:
                 entries[key] = before
             continue
-        entries[key], event = step(key, item, before, notify_cfg, now)
+        entries[key], event = step(key, item, before, notify_cfg, now, (first_seen or {}).get(key))
         if event:
             events.append(event)
     return entries, events
 
 
-def step(key, item, before, notify_cfg, now):
+def step(key, item, before, notify_cfg, now, first_seen=None):
     """One item: its new state entry and the event it causes, if any."""
     stamp = format_iso(now)
     was_red = before.get("color") == RED
     if item.color == RED:
         if not was_red:
-            return {"color": RED, "red_since": stamp, "notified_at": stamp}, Event(key, INTO_RED, item, stamp, stamp)
+            since = first_seen or stamp
+            return {"color": RED, "red_since": since, "notified_at": stamp}, Event(key, INTO_RED, item, since, since)
         entry = dict(before)
         spell = before.get("red_since") or stamp
         if renotify_due(before.get("notified_at"), notify_cfg.renotify, now):
@@ -368,7 +396,7 @@ def message_of(parts, reg, now):
         ids = sorted(p["id"] for p in parts)
         newest = max(i.rsplit("/", 1)[-1] for i in ids)
         msg_id = f"group/{newest}/{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:12]}"
-        title, body = group_title(parts), group_body(parts)
+        title, body = group_title(parts), group_body(parts, reg.settings.dashboard_url)
     return Message(id=msg_id, created_at=format_iso(now), title=title, body=body,
                    priority=max((part_priority(p, configured) for p in parts), key=_loudness), tags=[tag, *extra],
                    parts=list(parts),
@@ -394,7 +422,7 @@ def group_title(parts):
     return title
 
 
-def group_body(parts):
+def group_body(parts, dashboard=None):
     """A line per part: the new REDs first, then reminders, then recoveries (by what an
     item's last word is), and by name; an item told twice (recovered, then RED again)
     keeps its two lines in the order they happened."""
@@ -403,10 +431,43 @@ def group_body(parts):
         by_key.setdefault(p.get("key") or "", []).append(p)
     ordered = sorted(by_key.items(), key=lambda kv: (ORDER.get(kv[1][-1].get("event"), 3), kv[0]))
     lines = [p.get("line") or p.get("title") or p["id"] for _, told in ordered for p in told]
-    if len(lines) > GROUP_LINES_MAX:
-        more = len(lines) - GROUP_LINES_MAX
-        lines = lines[:GROUP_LINES_MAX] + [f"... and {more} more (alive check lists them all)"]
-    return "\n".join(lines)
+    link = f"; {dashboard}" if dashboard else ""
+    return fit_lines(lines, lambda n: f"... and {n} more (alive check lists them all{link})",
+                     max_lines=GROUP_LINES_MAX, line_bytes=LINE_BYTES_MAX)
+
+
+def fit_lines(lines, more, limit=NTFY_MESSAGE_MAX, max_lines=None, line_bytes=None):
+    """The first of `lines` (each cut to `line_bytes`) that fit in `limit` bytes of UTF-8
+    and `max_lines`, joined; when some are left out, a last line `more(how many)`."""
+    lines = [cut_bytes(line, line_bytes or limit) for line in lines]
+    kept, used = [], 0
+    for n, line in enumerate(lines):
+        rest = len(lines) - n - 1
+        after = used + len(line.encode("utf-8")) + (1 if kept else 0)
+        tail = len(more(rest).encode("utf-8")) + 1 if rest else 0
+        if after + tail > limit or (max_lines is not None and n >= max_lines):
+            break
+        kept.append(line)
+        used = after
+    if len(kept) < len(lines):
+        kept.append(cut_bytes(more(len(lines) - len(kept)), limit))
+    return "\n".join(kept)
+
+
+def cut_bytes(text, limit):
+    """`text` in at most `limit` bytes of UTF-8, cut on a character and ending "…" when cut."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[:max(0, limit - 3)].decode("utf-8", "ignore") + "…"
+
+
+def ntfy_body(text):
+    """The body ntfy gets: under its message size limit whatever the message (a group is
+    made to fit already; this cuts a single message's long reasons, or an older entry)."""
+    return fit_lines(text.split("\n"), lambda n: f"... {plural(n, 'more line')} cut: ntfy takes "
+                                                  f"{NTFY_MESSAGE_MAX + 1} bytes at most",
+                     line_bytes=NTFY_MESSAGE_MAX // 2)
 
 
 def part_priority(part, configured):
@@ -425,7 +486,8 @@ def _loudness(priority):
 
 
 def _lasted(red_since, now):
-    """How long a RED spell has lasted, as text, or None when its start is not a time."""
+    """How long a RED spell has lasted, as text (0s after the clock stepped back, never
+    negative: format_duration), or None when its start is not a time."""
     try:
         return format_duration(seconds_between(parse_iso(red_since), now))
     except ValueError:
@@ -562,6 +624,7 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
         resting[NTFY] = token_problem
     deadline = time.monotonic() + DELIVERY_BUDGET_S
     taken = set()
+    refused = []      # (message, channel, why) refused for good in this run
 
     def save():
         if log.summary.unrecorded is None:
@@ -570,11 +633,12 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
             except OSError as exc:   # the disk filled up meanwhile: go on sending, unrecorded
                 log.summary.unrecorded = _why(exc)
 
+    stopped = False
     for msg in list(messages):
         for channel in [c for c in channels if c not in resting and not answered(msg, c)]:
             if time.monotonic() > deadline:
-                log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
-                return len(taken)
+                stopped = True
+                break
             first = not msg.tried
             msg.attempts += 1
             if first:
@@ -593,17 +657,74 @@ def deliver(outbox_path, messages, notify_cfg, log, cwd=None, hide_env=None, can
                 taken.add(msg.id)
             if outcome.state == RETRY:
                 resting[channel] = outcome.reason
+            if outcome.state == DROP:
+                refused.append((msg, channel, outcome.reason))
             save()
+        if stopped:
+            break
         # Checked after the attempts, and also for a message whose remaining channel was
         # removed from fleet.toml since it was queued.
         if all(answered(msg, c) for c in channels):
             messages.remove(msg)
             save()
+    tell_refused(outbox_path.parent / REFUSED_FILE, refused, channels, log, secrets)
+    if stopped:
+        log.warn(f"stopped after {DELIVERY_BUDGET_S}s of sending; the rest waits for the next run")
+        return len(taken)
     for channel, reason in resting.items():
         if any(not answered(m, channel) for m in messages):
             kept = "kept for the next run" if log.summary.unrecorded is None else "and it cannot be kept"
             log.warn(f"{channel}: not delivered, {kept}: {reason}")
     return len(taken)
+
+
+def tell_refused(path, refused, channels, log, secrets=()):
+    """A message a channel refused for good is never dropped in silence: one line on stderr
+    and in the log each, naming it, the answer and which other channel has it, and an entry
+    in state/refused.json, which `alive verify` and the dashboard show (recent_refusals)."""
+    if not refused:
+        return
+    entries = []
+    for msg, channel, why in refused:
+        title = scrub(plain_line(msg.title), secrets)
+        reached = [c for c in channels if c != channel and c in msg.delivered]
+        waiting = [c for c in channels if c != channel and not answered(msg, c)]
+        if reached:
+            where = f"it went to {', '.join(reached)}"
+        elif waiting:
+            where = f"it waits for {', '.join(waiting)} (tried again by the next run)"
+        else:
+            where = "no other channel has it (`alive check` shows what is RED)"
+        log.warn(f"{channel} refused {title!r} for good: {why}; {where}")
+        entries.append({"at": log.stamp, "channel": channel, "id": msg.id, "title": title, "reason": why,
+                        "reached": reached})
+    if log.summary.unrecorded is None:
+        try:
+            doc, warning = statefile.load(path, None)
+            log.warn(warning)
+            statefile.save(path, {"version": 1, "refused": (doc.get("refused", []) + entries)[-REFUSED_KEPT:]})
+        except OSError as exc:
+            log.summary.unrecorded = _why(exc)
+
+
+def recent_refusals(home, now):
+    """The refusals of the last REFUSED_SHOWN_S (state/refused.json), newest first; read
+    only (a damaged file is ignored, saying so once)."""
+    doc = statefile.peek(paths.state_dir(home) / REFUSED_FILE)
+    return [e for e in (doc.get("refused") or [])[::-1]
+            if seconds_between(parse_iso(e["at"]), now) <= REFUSED_SHOWN_S]   # its shape is statefile's
+
+
+def refusals_text(refusals):
+    """One line for a person: how many each channel refused, and the newest with its answer."""
+    counts = {}
+    for entry in refusals:
+        counts[entry["channel"]] = counts.get(entry["channel"], 0) + 1
+    newest = refusals[0]
+    where = f"it went to {', '.join(newest['reached'])}" if newest.get("reached") else "no other channel had it then"
+    return (" and ".join(f"{channel} refused {plural(n, 'message')}" for channel, n in counts.items())
+            + f" for good in the last {format_duration(REFUSED_SHOWN_S)}; the newest, {newest['title']!r} at "
+            f"{newest['at']}: {newest['reason']} ({where})")
 
 
 def answered(msg, channel):
@@ -658,7 +779,7 @@ def send_ntfy(ntfy, msg, token=None):
     import urllib.error
     import urllib.request
 
-    headers = {"Title": header_value(tokens.scrub(msg.title)), "Priority": str(msg.priority),
+    headers = {"Title": header_value(tokens.scrub(msg.title)), "Priority": header_value(msg.priority),
                "Content-Type": "text/plain; charset=utf-8"}
     if msg.tags:
         headers["Tags"] = header_value(",".join(msg.tags))
@@ -670,18 +791,20 @@ def send_ntfy(ntfy, msg, token=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
-    request = urllib.request.Request(url, data=tokens.scrub(msg.body).encode("utf-8"), headers=headers, method="POST")
-    opener = urllib.request.build_opener(_no_redirect_handler(urllib.request))
+    body = ntfy_body(tokens.scrub(msg.body)).encode("utf-8")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with opener.open(request, timeout=NTFY_TIMEOUT_S) as response:
-            response.read(65536)
-            return Outcome(SENT, f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        return http_outcome(exc.code, _error_text(exc), exc.headers.get("Location") if exc.headers else None)
+        # NTFY_TIMEOUT_S is the deadline of the whole POST, not of each read (outgoing).
+        answer = outgoing.exchange(request, NTFY_TIMEOUT_S, handlers=[_no_redirect_handler(urllib.request)])
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         # No answer came back (refused, reset, timeout, bad address): the message stays.
         reason = getattr(exc, "reason", None) or exc
-        return Outcome(RETRY, f"{type(exc).__name__}: {reason}")
+        return Outcome(RETRY, str(reason) if isinstance(exc, outgoing.DeadlineExceeded)
+                       else f"{type(exc).__name__}: {reason}")
+    if answer.status < 300:
+        return Outcome(SENT, f"HTTP {answer.status}")
+    return http_outcome(answer.status, _error_text(answer.body),
+                        answer.headers.get("Location") if answer.headers else None)
 
 
 def sequence_id(message_id):
@@ -715,12 +838,8 @@ def http_outcome(code, text, location=None):
     return Outcome(RETRY, f"HTTP {code} {text}".rstrip())
 
 
-def _error_text(exc):
-    try:
-        raw = exc.read(300)
-    except Exception:  # the body of an error answer is a courtesy; any failure reading it is not ours
-        return ""
-    return " ".join(raw.decode("utf-8", "replace").split())[:200]
+def _error_text(body):
+    return " ".join(body[:300].decode("utf-8", "replace").split())[:200]
 
 
 def send_command(command, msg, hide_env=(), cwd=None):
@@ -767,10 +886,13 @@ def header_value(text):
     ntfy reads every header parameter through Go's mime.WordDecoder (server/util.go,
     maybeDecodeHeader), so RFC 2047 encoded-words (=?utf-8?b?...?=) carry UTF-8 safely;
     raw non-ASCII would be refused by http.client (outside latin-1) or arrive as mojibake.
-    ASCII text goes as it is, unless it contains "=?", which the server would try to decode."""
+    ASCII text goes as it is, unless it contains "=?", which the server would try to decode.
+    Control characters go: Go's net/http, so ntfy, refuses a header value holding one
+    with a 400 (server.go readRequest, httpguts.ValidHeaderFieldValue), and a colored
+    error line's ANSI escapes would be one. Whitespace becomes single spaces."""
     import base64
 
-    text = " ".join(str(text).split())    # a header is one line: no CR/LF injection
+    text = plain_line(text)
     if text.isascii() and "=?" not in text:
         return text
     words, chunk = [], b""
@@ -782,6 +904,22 @@ def header_value(text):
         chunk += raw
     words.append(chunk)
     return " ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+
+
+# An escape sequence of a terminal: CSI (ESC [ ... final byte, or the one-byte C1 CSI), OSC
+# (ESC ] ... BEL or ESC \\), or any other two-byte ESC x.
+_ANSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+
+def plain_line(text):
+    """One line, no control character, no terminal escape: whitespace runs become a space."""
+    text = " ".join(str(text).split())    # a header is one line: no CR/LF injection
+    return "".join(ch for ch in _ANSI.sub("", text) if not _is_control(ch))
+
+
+def _is_control(ch):
+    """C0 and C1 control characters and DEL (Unicode category Cc)."""
+    return ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")

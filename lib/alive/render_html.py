@@ -92,7 +92,8 @@ def render(view, csrf=None, live=None, tag=None, notice=None):
     red = [i for i in shown if i.color == health.RED]
     tasks = [i for i in shown if i.kind == "task"]
     sources = [i for i in shown if i.kind == "source"]
-    parts = [head(result, live), header(view, live), banners(notice, live), tag_filter(view, tag)]
+    parts = [head(result, live), header(view, live), banners(notice, live), refused_banner(view),
+             tag_filter(view, tag)]
     parts.append(f'<div id="priority-slot" data-live>{priority(red, view) if red else ""}</div>')
     # Sources before the tasks: a fleet has a few of them and many tasks, and their
     # "Trigger now" buttons should not sit below a thousand task cards on a phone.
@@ -175,6 +176,18 @@ def banners(notice, live):
     if live:
         parts.append('<p class="notice" id="offline" role="status" hidden></p>')
     return "\n".join(parts)
+
+
+def refused_banner(view):
+    """A notification a channel refused for good (notify.tell_refused): said at the top, so a
+    lost alert is never silent. The same words as `alive verify`. A live slot: a refusal
+    while the page is open shows up on the next poll."""
+    said = ""
+    if view.refused:
+        from .notify import refusals_text
+
+        said = f'<p class="notice" id="refused" role="alert">{esc(refusals_text(view.refused))}</p>'
+    return f'<div id="refused-slot" data-live>{said}</div>'
 
 
 def tag_filter(view, tag):

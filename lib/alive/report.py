@@ -38,6 +38,7 @@ class View:
     running: dict = field(default_factory=dict)     # source -> what the trigger runner is doing now
     results: dict = field(default_factory=dict)     # source -> how its newest trigger ended
     pending_problem: str | None = None              # the queue could not be read (http-kv down)
+    refused: list = field(default_factory=list)     # messages a channel refused for good lately (notify)
 
     @property
     def pending_count(self):
@@ -72,6 +73,10 @@ def build_view(home, reg, now, depth=HISTORY_DEPTH, pending=None):
         runs = {name: [run_of(b) for b in t.history[:1]] for name, t in f.tasks.items()}
     runs_24h = {name: runs_since(f, name, cutoff) for name in f.tasks}
     view = View(result, now, runs, runs_24h, {}, reg, home, counts(result))
+    if reg.notify.ntfy or reg.notify.command:
+        from .notify import recent_refusals
+
+        view.refused = recent_refusals(home, now)
     if reg.sources:
         view.running, view.results = triggers.progress(home)
         taken = {ref for r in view.running.values() for ref in r["refs"]}

@@ -161,6 +161,7 @@ def status_etag(view, instance):
         item.pop("age_s", None)
     doc["_page"] = {"pending": {k: [r["ref"] for r in v] for k, v in view.pending.items()},
                     "running": view.running, "results": view.results, "problem": view.pending_problem,
+                    "refused": [(r["at"], r["channel"]) for r in view.refused],
                     "instance": hashlib.sha256(instance.encode()).hexdigest()}
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode("utf-8")).hexdigest()
     return f'W/"{digest[:32]}"'

@@ -113,6 +113,9 @@ SHAPES = {
     "notify.json": record(version=count, items=map_of(record(color=COLOR, red_since=iso_time,
                                                              notified_at=iso_time))),
     "outbox.json": record(version=count, messages=list_of(MESSAGE), cancelled=list_of(PART)),
+    "refused.json": record(version=count, refused=list_of(record(
+        required=("at", "channel", "title", "reason"), at=iso_time, channel=text, id=text, title=text, reason=text,
+        reached=list_of(text)))),
     "watchdog.json": record(sources=map_of(SOURCE_FACTS)),
     "probes.json": map_of(record(state=one_of("alive", "expired", "no_tab", "error"), checked_at=iso_time,
                                  detail=text)),

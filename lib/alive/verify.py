@@ -148,6 +148,21 @@ def check_source(item):
     return Check(f"source.{item.name}", status, text, hint, item.to_json())
 
 
+def check_notify(reg, home, now):
+    """[a warning] when a channel refused a message for good lately (notify.tell_refused),
+    else []: a lost alert is said here too."""
+    if not (reg.notify.ntfy or reg.notify.command):
+        return []
+    from .notify import recent_refusals, refusals_text
+
+    refused = recent_refusals(home, now)
+    if not refused:
+        return []
+    return [Check("notify", WARNING, f"notify: {refusals_text(refused)}",
+                  "logs/notify.log has each; fix the channel's settings in fleet.toml, "
+                  "`alive check` shows what is RED now")]
+
+
 def check_overall(result):
     counts = {}
     for item in result.items:
@@ -172,6 +187,7 @@ def run_checks(home, config, now, scheduler):
     result = run_check(home, reg, now)
     checks.append(check_watchdog(reg, result))
     checks += [check_source(i) for i in result.items if i.kind == "source"]
+    checks += check_notify(reg, home, now)
     checks.append(check_overall(result))
     return checks
 
