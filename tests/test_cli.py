@@ -72,3 +72,19 @@ def test_counts_use_the_singular_for_one(home):
     assert "(1 item: 1 GREEN)" in run_alive("check", home=home).stdout
     run_alive("write", "second", home=home)
     assert "(2 items: 2 GREEN)" in run_alive("check", home=home).stdout
+
+
+# ---- issue 19: a newcomer's path --------------------------------------------
+
+@pytest.mark.parametrize("given, hint", [("10", '"10s"?'), ("90", '"90s" (1m30s)?')])
+def test_a_bare_number_for_a_timeout_is_hinted_as_seconds(tmp_path, given, hint):
+    """Item 16: `--timeout 10` suggested "10h"; a timeout is seconds (timeout(1), runitor -t)."""
+    r = run_alive("run", "x", "--timeout", given, "--", "true", home=tmp_path / "h")
+    assert r.returncode == 3 and hint in r.stderr and "h\"?" not in r.stderr, r.stderr
+    assert not (tmp_path / "h").exists()    # refused before anything ran or was written
+
+
+@pytest.mark.parametrize("command", [["trigger", "src"], ["triggers"]])
+def test_every_timeout_option_hints_a_bare_number_as_seconds(home, command):
+    r = run_alive(*command, "--timeout", "10", home=home)
+    assert r.returncode == 3 and '"10s"?' in r.stderr, r.stderr
