@@ -88,3 +88,22 @@ def test_a_bare_number_for_a_timeout_is_hinted_as_seconds(tmp_path, given, hint)
 def test_every_timeout_option_hints_a_bare_number_as_seconds(home, command):
     r = run_alive(*command, "--timeout", "10", home=home)
     assert r.returncode == 3 and '"10s"?' in r.stderr, r.stderr
+
+
+def test_a_mistyped_command_names_the_one_meant():
+    r = run_alive("chek")
+    assert r.returncode == 3 and "alive: unknown command 'chek' (did you mean check?); usage: " in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
+    assert "(did you mean check?)" in run_alive("help", "chek").stderr
+    assert "did you mean" not in run_alive("frobnicate").stderr
+
+
+def test_alive_help_lists_help_and_version_too():
+    out = run_alive("help").stdout
+    assert "\n  help [COMMAND]" in out and "\n  --version" in out, out
+
+
+def test_check_help_names_every_exit_code():
+    r = run_alive("check", "--help")
+    assert r.returncode == 0 and "3 bad usage or config" in " ".join(r.stdout.split()), r.stdout
+    assert "3 bad usage or config" in run_alive("help").stdout
