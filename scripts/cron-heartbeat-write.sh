@@ -59,7 +59,8 @@ done
 if [ -n "${ALIVE_HOME:-}" ]; then home=$ALIVE_HOME
 elif [ "$(uname)" = Darwin ]; then home="${HOME:-/nonexistent}/Library/Application Support/alive"
 else home="${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/alive"; fi
-health="$home/health"
+health="$home/health" created=''
+[ -d "$home" ] || created="; created ALIVE_HOME $home"
 mkdir -p "$health" 2>/dev/null || { say "cannot create $health"; exit 0; }
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # Control characters become spaces, runs of spaces one, at most 200 bytes without splitting a
@@ -79,5 +80,5 @@ until ln "$tmp" "$name" 2>/dev/null; do  # link never overwrites: a taken name m
   n=$((n + 1)) name="$base-$n.json"
 done
 mv -f "$tmp" "$health/${job}_latest.json" || say "cannot write $health/${job}_latest.json"
-say "$why: wrote a minimal heartbeat for $job in bash"
+say "$why: wrote a minimal heartbeat for $job in bash$created"
 exit 0

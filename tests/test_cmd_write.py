@@ -86,3 +86,14 @@ def test_unknown_command_and_no_command_are_usage_errors():
     assert run_alive("frobnicate").returncode == 3
     r = run_alive()
     assert r.returncode == 3 and "usage" in r.stdout
+
+
+def test_the_first_write_says_it_created_the_home_and_later_ones_say_nothing(tmp_path):
+    """Issue 19: writers created a missing ALIVE_HOME silently (a typo in ALIVE_HOME made a
+    new, unwatched folder nobody heard of)."""
+    home = tmp_path / "new-home"
+    r = run_alive("write", "etl", home=home)
+    assert r.returncode == 0 and r.stderr == f"alive write: created ALIVE_HOME {home}\n", r.stderr
+    assert len(heartbeats(home, "etl")) == 1
+    r = run_alive("write", "etl", home=home)
+    assert r.returncode == 0 and r.stderr == ""
