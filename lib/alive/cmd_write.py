@@ -93,6 +93,6 @@ def main(argv):
     except OSError as exc:
         raise RuntimeFailure(f"cannot write to health folder {folder}: {exc.strerror or exc}") from None
     if new_home:   # once: a mistyped ALIVE_HOME would otherwise fill a folder nobody watches
-        sys.stderr.write(f"alive write: created ALIVE_HOME {home}\n")
+        paths.say_created("alive write", home)
     sys.stdout.write(path + "\n")
     return 0
