@@ -12,8 +12,11 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check pytest freezegun
 
+# -rs: each skipped test is named with its reason (a peer tool not installed, ...).
+# TESTS=tests/test_cli.py runs one file.
+TESTS ?= tests
 test: $(VPY)
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q -rs $(TESTS)
 
 # The reliability suite (tests/reliability: crash, concurrency, faults, hostile input, ...)
 # at 10 x the counts of `make test`.
@@ -23,9 +26,10 @@ soak: $(VPY)
 demo:
 	$(PYTHON) bin/alive demo
 
+# Installs nothing: without shellcheck it says how to get it and goes on.
 lint:
-	@command -v shellcheck >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y -qq shellcheck >/dev/null 2>&1 || (apt-get update -qq >/dev/null && apt-get install -y -qq shellcheck >/dev/null)); } || true
-	@if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh && echo "shellcheck: clean"; else echo "shellcheck: not installed and cannot be installed here; skipped"; fi
+	@if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh && echo "shellcheck: clean"; \
+	else echo "shellcheck: not installed; skipped (install it: apt-get install shellcheck, or brew install shellcheck)"; fi
 	$(PYTHON) -m compileall -q lib bin/alive >/dev/null && echo "compileall: clean"
 
 bench:

@@ -6,6 +6,14 @@ set -u
 job=${1:-} interval=${2:-} status=${3:-ok} summary=${4:-}
 say() { printf 'cron-heartbeat-write: %s\n' "$*" >&2; }
 if [ -z "$job" ] || [ -z "$interval" ]; then say "usage: cron-heartbeat-write.sh JOB INTERVAL [STATUS] [SUMMARY]"; exit 0; fi
+# `JOB 1 day ok`: a number and a unit word are one INTERVAL (1d), not 1 s and status 'day'.
+unit=
+case ${3:-} in s|sec|secs|second|seconds) unit=s ;; m|min|mins|minute|minutes) unit=m ;; h|hour|hours) unit=h ;;
+  d|day|days) unit=d ;; w|week|weeks) unit=w ;; esac
+if [ -n "$unit" ] && [[ $interval =~ ^[0-9]+$ ]]; then
+  say "INTERVAL '$interval $3' read as $interval$unit (write it as one word)"
+  interval=$interval$unit status=${4:-ok} summary=${5:-}
+fi
 # INTERVAL may be plain seconds here (alive itself wants a unit: 900 -> 900s).
 case $interval in *[!0-9]*) ;; *) interval=${interval}s ;; esac
 
@@ -21,16 +29,20 @@ alive="$dir/../bin/alive"
 # The interpreter `make install` found (bin/.alive-python: a real one, never a pyenv shim
 # that costs a bash start per write), then, as launchd gives PATH=/usr/bin:/bin:/usr/sbin:/sbin,
 # where Python usually lives (ALIVE_PYTHON_PATHS, colon-separated, replaces that list).
-# bin/alive exits 86 when the interpreter is older than 3.11: try the next one then.
-recorded=
+# bin/alive exits 86 when the interpreter is older than 3.11: try the next one then, and say
+# what the old ones said only when none will do.
+recorded='' too_old=''
 [ -r "$dir/../bin/.alive-python" ] && IFS= read -r recorded <"$dir/../bin/.alive-python"
 known="/opt/homebrew/bin/python3:/usr/local/bin/python3:${HOME:-/nonexistent}/.pyenv/shims/python3:/usr/bin/python3"
 IFS=: read -r -a more <<<"${ALIVE_PYTHON_PATHS-$known}"
 for py in "${ALIVE_PYTHON:-}" "$recorded" "$(command -v python3 2>/dev/null)" ${more[@]+"${more[@]}"}; do
   if [ -z "$py" ] || [ ! -x "$py" ] || [ ! -f "$alive" ]; then continue; fi
-  "$py" -S "$alive" write "$job" --interval "$interval" --status "$status" ${summary:+--summary "$summary"} >/dev/null
-  [ $? -eq 86 ] || exit 0
+  err=$("$py" -S "$alive" write "$job" --interval "$interval" --status "$status" ${summary:+--summary "$summary"} 2>&1 >/dev/null)
+  rc=$?
+  if [ "$rc" -ne 86 ]; then [ -z "$err" ] || printf '%s\n' "$err" >&2; exit 0; fi
+  too_old+="$err"$'\n'
 done
+[ -z "$too_old" ] || printf '%s' "$too_old" >&2
 
 # No Python 3.11+ (or no bin/alive): write a valid minimal heartbeat in pure bash (temp file in the
 # same folder, then link/rename). Byte-wise text tools (LC_ALL=C); the summary is cleaned as alive does.
@@ -47,7 +59,8 @@ done
 if [ -n "${ALIVE_HOME:-}" ]; then home=$ALIVE_HOME
 elif [ "$(uname)" = Darwin ]; then home="${HOME:-/nonexistent}/Library/Application Support/alive"
 else home="${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/alive"; fi
-health="$home/health"
+health="$home/health" created=''
+[ -d "$home" ] || created="; created ALIVE_HOME $home"
 mkdir -p "$health" 2>/dev/null || { say "cannot create $health"; exit 0; }
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # Control characters become spaces, runs of spaces one, at most 200 bytes without splitting a
@@ -67,5 +80,5 @@ until ln "$tmp" "$name" 2>/dev/null; do  # link never overwrites: a taken name m
   n=$((n + 1)) name="$base-$n.json"
 done
 mv -f "$tmp" "$health/${job}_latest.json" || say "cannot write $health/${job}_latest.json"
-say "$why: wrote a minimal heartbeat for $job in bash"
+say "$why: wrote a minimal heartbeat for $job in bash$created"
 exit 0

@@ -72,3 +72,38 @@ def test_counts_use_the_singular_for_one(home):
     assert "(1 item: 1 GREEN)" in run_alive("check", home=home).stdout
     run_alive("write", "second", home=home)
     assert "(2 items: 2 GREEN)" in run_alive("check", home=home).stdout
+
+
+# ---- issue 19: a newcomer's path --------------------------------------------
+
+@pytest.mark.parametrize("given, hint", [("10", '"10s"?'), ("90", '"90s" (1m30s)?')])
+def test_a_bare_number_for_a_timeout_is_hinted_as_seconds(tmp_path, given, hint):
+    """Item 16: `--timeout 10` suggested "10h"; a timeout is seconds (timeout(1), runitor -t)."""
+    r = run_alive("run", "x", "--timeout", given, "--", "true", home=tmp_path / "h")
+    assert r.returncode == 3 and hint in r.stderr and "h\"?" not in r.stderr, r.stderr
+    assert not (tmp_path / "h").exists()    # refused before anything ran or was written
+
+
+@pytest.mark.parametrize("command", [["trigger", "src"], ["triggers"]])
+def test_every_timeout_option_hints_a_bare_number_as_seconds(home, command):
+    r = run_alive(*command, "--timeout", "10", home=home)
+    assert r.returncode == 3 and '"10s"?' in r.stderr, r.stderr
+
+
+def test_a_mistyped_command_names_the_one_meant():
+    r = run_alive("chek")
+    assert r.returncode == 3 and "alive: unknown command 'chek' (did you mean check?); usage: " in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1
+    assert "(did you mean check?)" in run_alive("help", "chek").stderr
+    assert "did you mean" not in run_alive("frobnicate").stderr
+
+
+def test_alive_help_lists_help_and_version_too():
+    out = run_alive("help").stdout
+    assert "\n  help [COMMAND]" in out and "\n  --version" in out, out
+
+
+def test_check_help_names_every_exit_code():
+    r = run_alive("check", "--help")
+    assert r.returncode == 0 and "3 bad usage or config" in " ".join(r.stdout.split()), r.stdout
+    assert "3 bad usage or config" in run_alive("help").stdout

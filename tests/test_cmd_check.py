@@ -126,3 +126,23 @@ def test_a_hostile_health_folder_is_reported_never_a_crash(home):
     assert outside.exists()
     text = run_alive("check", home=home, timeout=30)
     assert text.returncode == 2 and "invalid files (" in text.stdout
+
+
+def table_row(out, name):
+    return next(line for line in out.splitlines() if f"  {name} " in line)
+
+
+def test_the_table_shows_a_run_in_progress_and_no_reason_for_green(home, capsys):
+    """Issue 19: the table never showed a run in progress (README: check shows it running);
+    a GREEN item said "on time" where README's table says (no reason)."""
+    beat(home, "etl", NOW - timedelta(hours=1))
+    beat(home, "quiet", NOW - timedelta(hours=1))
+    (home / "state" / "running").mkdir(parents=True)
+    (home / "state" / "running" / "etl.json").write_text(json.dumps(
+        {"pid": os.getpid(), "task_id": "etl", "started_at": "2026-05-02T07:57:00Z"}))
+    with freeze_time(NOW):
+        assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert table_row(out, "etl").rstrip().endswith("1h   run in progress for 3m"), out
+    assert table_row(out, "quiet").rstrip().endswith("1h"), out
+    assert "on time" not in out

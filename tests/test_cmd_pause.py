@@ -82,3 +82,15 @@ def test_a_corrupt_pause_file_is_set_aside_not_a_crash(home):
     assert run_alive("pause", "t", home=home).returncode == 0
     names = sorted(p.name for p in (home / "state").iterdir())
     assert "pauses.json" in names and any(n.startswith("pauses.json.corrupt-") for n in names)
+
+
+def test_a_source_named_without_its_prefix_is_refused_with_the_fix(home):
+    """Issue 19, item 19: `alive pause prices` said "not in fleet.toml" of a registered source."""
+    (home / "fleet.toml").write_text('[sources.prices]\npath = "p.json"\nmax_age = "15m"\n')
+    r = run_alive("pause", "prices", "--for", "1h", home=home)
+    assert r.returncode == 3 and "prices is a source: alive pause source:prices" in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and not (home / "state" / "pauses.json").exists()
+    assert run_alive("pause", "source:prices", home=home).returncode == 0
+    r = run_alive("resume", "prices", home=home)
+    assert r.returncode == 0 and "task:prices was not paused (prices is a source: alive resume source:prices)" in r.stdout
+    assert list(json.loads((home / "state" / "pauses.json").read_text())) == ["source:prices"]

@@ -1,8 +1,11 @@
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import heartbeats, run_alive
+from conftest import ALIVE, heartbeats, run_alive
 
 
 def test_write_with_defaults_prints_the_path_it_wrote(home):
@@ -100,3 +103,21 @@ def test_unknown_command_and_no_command_are_usage_errors():
     assert run_alive("frobnicate").returncode == 3
     r = run_alive()
     assert r.returncode == 3 and "usage" in r.stdout
+
+
+def test_the_first_write_says_it_created_the_home_and_later_ones_say_nothing(tmp_path):
+    """Issue 19: writers created a missing ALIVE_HOME silently (a typo in ALIVE_HOME made a
+    new, unwatched folder nobody heard of)."""
+    home = tmp_path / "new-home"
+    r = run_alive("write", "etl", home=home)
+    assert r.returncode == 0 and r.stderr == f"alive write: created ALIVE_HOME {home}\n", r.stderr
+    assert len(heartbeats(home, "etl")) == 1
+    r = run_alive("write", "etl", home=home)
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_a_closed_stderr_does_not_turn_a_written_heartbeat_into_a_failure(tmp_path):
+    home = tmp_path / "new-home"
+    r = subprocess.run(["sh", "-c", 'exec 2>&-; exec "$0" "$1" write etl', sys.executable, str(ALIVE)],
+                       env=dict(os.environ, ALIVE_HOME=str(home)), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip().endswith(".json") and len(heartbeats(home, "etl")) == 1, r

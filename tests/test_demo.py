@@ -31,3 +31,29 @@ def test_the_demo_runs_the_whole_triad_in_its_own_folder(tmp_path):
         assert (home / made).is_file(), made
     assert os.listdir(fake_home) == []                    # nothing written in the user's home
     assert "Traceback" not in out + r.stderr
+
+
+def test_demo_home_is_the_folder_it_uses_and_its_verify_needs_no_scheduler(tmp_path):
+    """Issue 19: `alive demo --home DIR` ignored --home; the demo's verify failed on a machine
+    without cron ("crontab not found"): it looks at the demo's own folder on every machine."""
+    home = tmp_path / "demo-home"
+    r = run_alive("demo", "--home", home, env={"HOME": str(tmp_path / "user-home"), "ALIVE_SCHEDULER": "crontab",
+                                               "PATH": "/nonexistent:" + os.environ["PATH"]}, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith(f"alive demo: ALIVE_HOME={home} ")
+    assert (home / "fleet.toml").is_file() and (home / "site" / "index.html").is_file()
+    verify = r.stdout[r.stdout.index("$ alive verify"):]
+    assert "not found on PATH" not in verify and "cannot compare" not in verify, verify
+    assert f"launchd: not installed (12 units expected in {home}/Library/LaunchAgents)" in verify, verify
+    assert not (tmp_path / "user-home").exists()
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path):
+    """--home or --dir must be empty or new: the demo writes its own fleet.toml there."""
+    home = tmp_path / "real-home"
+    home.mkdir()
+    (home / "fleet.toml").write_text("# mine\n")
+    for option in ("--home", "--dir"):
+        r = run_alive("demo", option, home)
+        assert r.returncode == 3 and f"{home} is not empty" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert [p.name for p in home.iterdir()] == ["fleet.toml"] and (home / "fleet.toml").read_text() == "# mine\n"

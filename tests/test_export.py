@@ -116,12 +116,12 @@ def test_a_broken_newest_file_leaves_only_status_and_errors(home):
     assert ("alive_task_last_run_timestamp_seconds", '{task="etl"}') not in s
 
 
-def test_the_command_writes_atomically_and_prints_nothing(home, tmp_path):
+def test_the_command_writes_atomically_and_says_where_as_report_does(home, tmp_path):
     beat(home, "etl", datetime.now(timezone.utc))
     out = tmp_path / "textfile" / "alive.prom"
     out.parent.mkdir()           # node_exporter's textfile folder exists; alive does not invent it
     r = run_alive("export", "prometheus", "--out", out, home=home)
-    assert r.returncode == 0 and r.stderr == "" and "alive report: wrote" not in r.stderr
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == f"alive export: wrote {out} (prometheus)\n"
     assert 'alive_item_status{kind="task",name="etl",color="GREEN"} 1' in out.read_text()
     assert [p.name for p in out.parent.iterdir()] == ["alive.prom"]
     r = run_alive("export", "prometheus", home=home)

@@ -268,3 +268,23 @@ def test_a_run_started_with_its_stdout_closed_still_keeps_the_output(home):
     assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr
     hb = only_heartbeat(home, "closed")
     assert hb["status"] == "ok" and hb["output_tail"] == "hi\nhi again\n"
+
+
+def test_the_first_run_into_a_new_home_says_it_created_it(tmp_path):
+    """Issue 19: writers created a missing ALIVE_HOME silently; said once, after the job's own output."""
+    home = tmp_path / "new-home"
+    r = run_alive("run", "etl", "--", "sh", "-c", "echo job-said >&2", home=home)
+    assert r.returncode == 0 and r.stderr == f"job-said\nalive run: created ALIVE_HOME {home}\n", r.stderr
+    r = run_alive("run", "etl", "--", "true", home=home)
+    assert r.returncode == 0 and r.stderr == ""
+    assert len(heartbeats(home, "etl")) == 2
+    other = tmp_path / "other-home"     # --no-overlap's lock is the first thing made in it
+    r = run_alive("run", "etl", "--no-overlap", "--", "true", home=other)
+    assert r.returncode == 0 and r.stderr == f"alive run: created ALIVE_HOME {other}\n", r.stderr
+
+
+def test_the_new_home_line_never_changes_the_jobs_exit_code_when_stderr_is_closed(tmp_path):
+    home = tmp_path / "new-home"
+    r = subprocess.run(["sh", "-c", 'exec 2>&-; exec "$0" "$1" run etl -- sh -c "exit 7"', sys.executable, str(ALIVE)],
+                       env=dict(os.environ, ALIVE_HOME=str(home)), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 7 and r.stdout == "" and len(heartbeats(home, "etl")) == 1, r

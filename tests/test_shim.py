@@ -78,6 +78,12 @@ def fallback_env(toolbin):
     return make
 
 
+def existing(home):
+    """An ALIVE_HOME that is there already (a first write into a new one says so on stderr)."""
+    home.mkdir()
+    return home
+
+
 def health_files(home):
     """Non-temp files in home/health (empty when the folder does not exist)."""
     folder = Path(home) / "health"
@@ -121,7 +127,7 @@ def wait_for_fresh_minute(margin_s=6):
 
 @pytest.mark.parametrize("interval, seconds", [("900", 900), ("15m", 900), ("1h30m", 5400)])
 def test_writes_a_valid_heartbeat_through_python(tmp_path, interval, seconds):
-    home = tmp_path / "home"
+    home = existing(tmp_path / "home")
     r = shim("nightly.backup", interval, "partial", 'copied 3 of 4 "shares"', env=python_env(home))
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     hb = only_heartbeat(home, "nightly.backup")
@@ -132,7 +138,7 @@ def test_writes_a_valid_heartbeat_through_python(tmp_path, interval, seconds):
 
 
 def test_status_and_summary_default_to_ok_and_the_job_name(tmp_path):
-    home = tmp_path / "home"
+    home = existing(tmp_path / "home")
     r = shim("etl", "60", env=python_env(home))
     assert (r.returncode, r.stderr) == (0, "")
     hb = only_heartbeat(home, "etl")
@@ -141,11 +147,30 @@ def test_status_and_summary_default_to_ok_and_the_job_name(tmp_path):
 
 @pytest.mark.parametrize("status", ["ok", "partial", "skipped", "error"])
 def test_every_status_passes_through(tmp_path, status):
-    home = tmp_path / "home"
+    home = existing(tmp_path / "home")
     r = shim("job", "60", status, f"it was {status}", env=python_env(home))
     assert (r.returncode, r.stderr) == (0, "")
     hb = only_heartbeat(home, "job")
     assert (hb["status"], hb["summary"]) == (status, f"it was {status}")
+
+
+@pytest.mark.parametrize("mode", ["python", "fallback"])
+@pytest.mark.parametrize("args, seconds, status, summary", [
+    (["1", "day", "ok", "nightly copy"], 86400, "ok", "nightly copy"),
+    (["2", "hours"], 7200, "ok", "backup ok"),
+    (["90", "min", "partial"], 5400, "partial", "backup partial"),
+])
+def test_an_interval_written_as_a_number_and_a_unit_word_is_read_as_one(tmp_path, fallback_env, mode, args,
+                                                                        seconds, status, summary):
+    """Issue 19: `backup 1 day ok` became INTERVAL 1 s and then "status 'day' is not one of ...".
+    The heartbeat is written (a job must never go unrecorded) and stderr says how to write it."""
+    home = tmp_path / "home"
+    r = shim("backup", *args, env=python_env(home) if mode == "python" else fallback_env(home))
+    assert r.returncode == 0 and r.stdout == ""
+    unit = {"day": "d", "hours": "h", "min": "m"}[args[1]]
+    assert f"INTERVAL '{args[0]} {args[1]}' read as {args[0]}{unit}" in r.stderr.splitlines()[0], r.stderr
+    hb = only_heartbeat(home, "backup")
+    assert (hb["interval_s"], hb["status"], hb["summary"]) == (seconds, status, summary)
 
 
 # ---- failures: always exit 0, one line on stderr, nothing written ------------
@@ -214,7 +239,7 @@ def env_i(home, *argv, cwd):
 
 
 def test_runs_directly_in_launchds_environment_from_an_unrelated_cwd(tmp_path):
-    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home, elsewhere = existing(tmp_path / "home"), tmp_path / "elsewhere"
     elsewhere.mkdir()
     r = env_i(home, SHIM, "launchd-job", "1h", "ok", "from launchd", cwd=elsewhere)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
@@ -224,7 +249,7 @@ def test_runs_directly_in_launchds_environment_from_an_unrelated_cwd(tmp_path):
 
 
 def test_works_through_an_absolute_symlink(tmp_path):
-    home, links, elsewhere = tmp_path / "home", tmp_path / "links", tmp_path / "elsewhere"
+    home, links, elsewhere = existing(tmp_path / "home"), tmp_path / "links", tmp_path / "elsewhere"
     links.mkdir()
     elsewhere.mkdir()
     (links / "hb").symlink_to(SHIM)
@@ -235,7 +260,7 @@ def test_works_through_an_absolute_symlink(tmp_path):
 
 def test_works_through_a_chain_of_relative_symlinks_run_as_bash_name(tmp_path):
     """`bash hb` in the folder of a relative link: the link's path has no slash at all."""
-    home, a, b = tmp_path / "home", tmp_path / "a", tmp_path / "b" / "c"
+    home, a, b = existing(tmp_path / "home"), tmp_path / "a", tmp_path / "b" / "c"
     a.mkdir()
     b.mkdir(parents=True)
     (b / "inner.sh").symlink_to(os.path.relpath(SHIM, b))
@@ -255,12 +280,12 @@ def test_moves_past_missing_and_too_old_interpreters_in_order(tmp_path):
                         'echo "alive: needs Python 3.11+, this is 3.8.0 (fake)" >&2\nexit 86\n')
         fake.chmod(0o755)
         fakes.append(fake)
-    home = tmp_path / "home"
+    home = existing(tmp_path / "home")
     env = {"PATH": "/nonexistent", "ALIVE_HOME": str(home), "ALIVE_PYTHON": str(fakes[0]),
            "ALIVE_PYTHON_PATHS": f"/nonexistent/python3:{fakes[1]}:{sys.executable}"}
     r = shim("picky", "60", env=env)
     assert r.returncode == 0
-    assert r.stderr.splitlines() == ["alive: needs Python 3.11+, this is 3.8.0 (fake)"] * 2
+    assert r.stderr == ""   # issue 19: "needs Python 3.11+" only when none was found
     calls = marker.read_text().splitlines()
     assert [c.split()[0] for c in calls] == ["old-a", "old-b"]
     assert calls[0].split()[1:3] == ["-S", str(SHIM.parent / ".." / "bin" / "alive")]
@@ -437,3 +462,14 @@ def test_fallback_writes_no_file_named_like_a_heartbeat_when_refusing(tmp_path, 
         r = shim(*args, env=fallback_env(home))
         assert r.returncode == 0 and one_line(r.stderr)
     assert list((home / "health").iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ["python", "fallback"])
+def test_the_first_write_into_a_new_home_says_so_once(tmp_path, fallback_env, mode):
+    """Issue 19: a missing ALIVE_HOME was created silently (a typo made a folder nobody watches)."""
+    home = tmp_path / "new-home"
+    env = python_env(home) if mode == "python" else fallback_env(home)
+    first = one_line(shim("job", "60", env=env).stderr)
+    assert f"created ALIVE_HOME {home}" in first
+    again = shim("job", "60", env=env).stderr
+    assert "created" not in again and (again == "" if mode == "python" else "no Python 3.11+" in one_line(again))

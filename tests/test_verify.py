@@ -132,7 +132,7 @@ def test_a_fleet_with_each_kind_of_fault_shows_each_cross_with_a_hint(world):
     assert hint_after(r, "source other") == "→ `alive refresh other` refreshes it now and says what fails"
     assert line(r, "check").startswith("✗ check: RED (")
     assert line(r, "fleet.toml").startswith("✓ ")
-    assert r.stdout.splitlines()[-1] == "6 failing, 0 warning (7 checks; units for launchd)"
+    assert r.stdout.splitlines()[-1] == "6 failing, 0 warnings (7 checks; units for launchd)"
 
 
 def test_a_watchdog_that_runs_but_reports_trouble_gets_another_hint_than_one_that_does_not_run(world):
@@ -171,7 +171,7 @@ def test_warnings_only_exit_1(world):
     assert line(r, "source other").startswith("! source other: captured ")
     assert "data is 2h old (max age 1h)" in line(r, "source other")
     assert line(r, "check").startswith("! check: YELLOW (")
-    assert r.stdout.splitlines()[-1] == "0 failing, 2 warning (7 checks; units for launchd)"
+    assert r.stdout.splitlines()[-1] == "0 failing, 2 warnings (7 checks; units for launchd)"
 
 
 def test_json_lists_every_check_with_its_status(world):

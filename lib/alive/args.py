@@ -40,6 +40,11 @@ def parse(argv, prog, usage, valued=(), repeated=(), flags=()):
     return opts
 
 
+# A bare number given to these is hinted as seconds, as GNU timeout reads one ("'s' for
+# seconds (the default)": https://www.gnu.org/software/coreutils/manual/html_node/timeout-invocation.html).
+SECONDS_OPTIONS = {"--timeout"}
+
+
 def duration(prog, option, raw):
     """A DUR option's value in seconds, more than 0 (None when not given)."""
     if raw is None:
@@ -47,7 +52,7 @@ def duration(prog, option, raw):
     from .durations import parse_duration
 
     try:
-        seconds = parse_duration(raw)
+        seconds = parse_duration(raw, "s" if option in SECONDS_OPTIONS else None)
     except ValueError as exc:
         raise UsageError(f"{prog}: argument {option}: {exc}") from None
     if seconds <= 0:

@@ -12,7 +12,7 @@ from .errors import RuntimeFailure, UsageError
 COMMANDS = {
     "write": ("cmd_write", "write one heartbeat"),
     "run": ("runner", "run a command and write its heartbeat"),
-    "check": ("cmd_check", "judge every task and source (exit 0 GREEN, 1 YELLOW, 2 RED)"),
+    "check": ("cmd_check", "judge every task and source (exit 0 GREEN, 1 YELLOW, 2 RED, 3 bad usage or config)"),
     "pause": ("cmd_pause", "pause an item: GREY until --for runs out or it is resumed"),
     "resume": ("cmd_pause:resume_main", "end a pause"),
     "lint": ("lint", "check health/ files and fleet.toml (exit 0 clean, 1 warnings, 2 errors)"),
@@ -35,10 +35,24 @@ USAGE = "usage: alive [--home DIR] [--config FILE] COMMAND [ARGS...]   (alive he
 GLOBAL = ("--home", "--config")   # accepted before the command too, and handed on to it
 
 
+# Listed by `alive help` after the commands: they are not modules, and a newcomer looks for them.
+BUILTINS = {"help [COMMAND]": "this list, or one command's help (the same as COMMAND --help)",
+            "--version": "which alive and which Python"}
+
+
 def _help():
     lines = [USAGE, "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:<14} {text}" for name, text in {**{n: t for n, (_, t) in COMMANDS.items()}, **BUILTINS}.items()]
     return "\n".join(lines)
+
+
+def unknown_command(name):
+    """One line for a command alive does not have, naming the close one meant (`chek`)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, COMMANDS, n=1)
+    meant = f" (did you mean {close[0]}?)" if close else ""
+    return f"alive: unknown command {name!r}{meant}; {USAGE}"
 
 
 def hoist_globals(argv):
@@ -77,13 +91,13 @@ def main(argv):
         argv = [argv[1], "--help"]          # `alive help check` is `alive check --help`
     if not argv or argv[0] in ("help", "-h", "--help"):
         if len(argv) > 1:
-            print(f"alive: unknown command {argv[1]!r}; {USAGE}", file=sys.stderr)
+            print(unknown_command(argv[1]), file=sys.stderr)
             return 3
         print(_help())
         return 0 if argv else 3
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"alive: unknown command {name!r}; {USAGE}", file=sys.stderr)
+        print(unknown_command(name), file=sys.stderr)
         return 3
     try:
         module_name, _, function = COMMANDS[name][0].partition(":")

@@ -22,11 +22,16 @@ def add_json(p):
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def duration_arg(text):
+def duration_arg(text, bare_unit=None):
     """argparse type for DUR options: the message names the value and how to write it."""
     from .timeutil import parse_duration
 
     try:
-        return parse_duration(text)
+        return parse_duration(text, bare_unit)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def timeout_arg(text):
+    """duration_arg for a --timeout: a bare number is hinted as seconds (args.SECONDS_OPTIONS)."""
+    return duration_arg(text, "s")

@@ -9,7 +9,7 @@ EXIT = {health.GREEN: 0, health.YELLOW: 1, health.RED: 2}
 
 
 def build_parser():
-    p = cliutil.parser("check", "Judge every task and source; exit 0 GREEN, 1 YELLOW, 2 RED.")
+    p = cliutil.parser("check", "Judge every task and source; exit 0 GREEN, 1 YELLOW, 2 RED, 3 bad usage or config.")
     cliutil.add_json(p)
     p.add_argument("--notify", action="store_true", help="send notifications for flips")
     return p

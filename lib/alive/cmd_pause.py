@@ -54,8 +54,20 @@ def require_known_task(key, home, reg):
     listing = scan.list_health(paths.health_dir(home))
     if name in listing.newest or name in listing.latest or any(n.startswith(name + "_") for n in listing.legacy):
         return
+    hint = source_hint(key, reg, "pause")
+    if hint:
+        raise UsageError(f"unknown task {name!r}{hint}")
     known = ", ".join(sorted(reg.tasks)) or "none registered"
     raise UsageError(f"unknown task {name!r}: not in fleet.toml and no heartbeat in health/ (registered: {known})")
+
+
+def source_hint(key, reg, command):
+    """' (prices is a source: alive pause source:prices)' when a bare name given as a task is
+    a registered source (a newcomer's first guess), else ''."""
+    name = key.partition(":")[2]
+    if key.startswith("task:") and name in reg.sources:
+        return f" ({name} is a source: alive {command} source:{name})"
+    return ""
 
 
 def parser(command, text):
@@ -87,10 +99,11 @@ def pause_main(argv):
 def resume_main(argv):
     args = parser("resume", "End a pause.").parse_args(argv)
     home = paths.existing_home(args.home)
-    key = item_key(args.item, registry.load(paths.resolve_config(home, args.config), home))
+    reg = registry.load(paths.resolve_config(home, args.config), home)
+    key = item_key(args.item, reg)
     found = []
     update(home, lambda data: found.append(data.pop(key, None)), "resume")
-    print(f"resumed {key}" if found[0] else f"{key} was not paused")
+    print(f"resumed {key}" if found[0] else f"{key} was not paused{source_hint(key, reg, 'resume')}")
     return 0
 
 

@@ -87,9 +87,12 @@ def main(argv):
     home = paths.home_text(opts.get("home"))
     tokens.remember_config(paths.config_text(home, opts.get("config")), home)   # scrubbed from the file
     folder = os.path.join(home, "health")
+    new_home = not os.path.isdir(home)
     try:
         path = heartbeat.write(folder, hb)
     except OSError as exc:
         raise RuntimeFailure(f"cannot write to health folder {folder}: {exc.strerror or exc}") from None
+    if new_home:   # once: a mistyped ALIVE_HOME would otherwise fill a folder nobody watches
+        paths.say_created("alive write", home)
     sys.stdout.write(path + "\n")
     return 0

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import cliutil
+from .errors import UsageError
 from .textview import plural
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -24,8 +25,23 @@ EXAMPLES = ROOT / "examples"
 
 def build_parser():
     p = cliutil.parser("demo", "A self-contained demo fleet in a temporary ALIVE_HOME.")
-    p.add_argument("--dir", help="use this (empty or new) folder instead of a fresh temporary one")
+    p.add_argument("--dir", help="use this (empty or new) folder instead of a fresh temporary one (--home too)")
     return p
+
+
+def chosen_home(args):
+    """--dir or --home (the same thing here: the demo's own ALIVE_HOME, never $ALIVE_HOME),
+    which must be empty or new: the demo writes its own fleet.toml there. None: a fresh
+    temporary folder."""
+    if args.dir and args.home and Path(args.dir).expanduser() != Path(args.home).expanduser():
+        raise UsageError("--dir and --home name different folders; give one")
+    chosen = args.dir or args.home
+    if not chosen:
+        return None
+    home = Path(chosen).expanduser()
+    if home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise UsageError(f"{home} is not empty: the demo writes its own fleet.toml there; give an empty or new folder")
+    return home
 
 
 def title(text):
@@ -176,7 +192,10 @@ def schedule_layer(home):
     if plist.exists():
         print("\n".join("  " + ln for ln in plist.read_text().splitlines()[3:-1][:30]))
     alive(home, "schedule", "crontab", limit=8)
-    alive(home, "verify", limit=30)
+    # The demo installs nothing, and the machine's scheduler (cron may not even be there) is
+    # none of its business: verify looks at launchd units under the demo's own folder.
+    print("\nverify, with the units looked for in the demo's own folder (the demo installs none):")
+    alive(home, "verify", limit=30, env={"ALIVE_SCHEDULER": "launchd", "HOME": str(home)})
 
 
 def prepare(home):
@@ -186,7 +205,7 @@ def prepare(home):
 
 def main(argv):
     args = build_parser().parse_args(argv)
-    home = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="alive-demo-"))
+    home = chosen_home(args) or Path(tempfile.mkdtemp(prefix="alive-demo-"))
     home.mkdir(parents=True, exist_ok=True)
     home = home.resolve()
     print(f"alive demo: ALIVE_HOME={home}  (fleet: examples/fleet.toml)")

@@ -10,11 +10,12 @@ MAX_S = 36500 * 86400  # 100 years: a longer duration is a typo, and would overf
 _MAX_TEXT = "at most 36500d, 100 years"
 
 
-def parse_duration(text):
+def parse_duration(text, bare_unit=None):
     """'30s', '15m', '36h', '9d', '2w', '1h30m' -> int seconds.
 
     A bare number (36, "900") is refused: is `max_gap = 36` hours or seconds? The message
-    names the likely fix. Only ASCII digits count ('５m' and '٣h' are refused).
+    names the likely fix; bare_unit="s" says the fix is seconds whatever the number (a
+    timeout). Only ASCII digits count ('５m' and '٣h' are refused).
     Raises ValueError with a message that says how to write it.
     """
     if isinstance(text, bool) or not isinstance(text, (str, int)):
@@ -26,7 +27,7 @@ def parse_duration(text):
     if raw and all(c in _DIGITS for c in raw):
         if len(raw) > 12 or int(raw) > MAX_S:
             raise ValueError(f"{shown} has no unit and is too long ({_MAX_TEXT})")
-        raise ValueError(f"{shown} has no unit: {_bare_hint(int(raw))} (a duration needs one: 30s, 15m, 36h, 9d)")
+        raise ValueError(f"{shown} has no unit: {_bare_hint(int(raw), bare_unit)} (a duration needs one: 30s, 15m, 36h, 9d)")
     total, number, seen = 0, "", False
     for ch in raw:
         if ch in _DIGITS:
@@ -44,10 +45,12 @@ def parse_duration(text):
     return total
 
 
-def _bare_hint(n):
+def _bare_hint(n, bare_unit=None):
     """The fix for a bare number: small ones are most often hours (max_gap = 36), large
-    ones seconds (an interval of 900)."""
-    return f'"{n}h"?' if n <= 72 else f'"{n}s" ({format_duration(n)})?'
+    ones seconds (an interval of 900); a timeout's are seconds (GNU timeout's default unit)."""
+    if n <= 72 and bare_unit != "s":
+        return f'"{n}h"?'
+    return f'"{n}s" ({format_duration(n)})?' if n >= 60 else f'"{n}s"?'
 
 
 def _hint(raw):

@@ -140,6 +140,7 @@ def main(argv):
     text = scrub(render(f, health.evaluate(reg, f, now)))
     if args.out:
         write_out(args.out, text, RuntimeFailure, home)
+        print(f"alive export: wrote {args.out} ({args.target})")   # as report --out says
     else:
         import sys
 

@@ -48,6 +48,18 @@ def existing_home(explicit=None):
     return home
 
 
+def say_created(command, home):
+    """The one line a writer prints when it created ALIVE_HOME (a mistyped one would otherwise
+    fill a folder nobody watches). A stderr that is closed or gone changes nothing (the
+    heartbeat is written, the job's exit code wins), and the line never lands on stdout
+    (print's fallback when sys.stderr is None)."""
+    try:
+        if sys.stderr is not None:
+            print(f"{command}: created ALIVE_HOME {home}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def resolve_config(home, explicit=None):
     """--config wins, then $ALIVE_CONFIG, then ALIVE_HOME/fleet.toml. Only the default may
     be missing (no config is a valid, empty registry): a file named on purpose that is not

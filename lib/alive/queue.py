@@ -127,7 +127,7 @@ def parse_request(raw):
 def main(argv):
     p = cliutil.parser("trigger", "Ask for an immediate refresh of a source (`alive triggers` runs it).")
     p.add_argument("source", help="a source name from fleet.toml")
-    p.add_argument("--timeout", type=cliutil.duration_arg, help="http-kv backend: seconds to wait for the "
+    p.add_argument("--timeout", type=cliutil.timeout_arg, help="http-kv backend: seconds to wait for the "
                                                                "KV store (default 10s)")
     args = p.parse_args(argv)
     from .cmd_check import load

@@ -58,6 +58,7 @@ def main(argv):
     if problem:
         raise UsageError(problem)
     home = paths.home_text(opts.get("home"))
+    new_home = not os.path.isdir(home)
     # alive's own tokens: kept from the job's environment, scrubbed from what it prints.
     tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     lock = None
@@ -84,6 +85,8 @@ def main(argv):
     finally:
         if lock is not None:
             os.close(lock)
+        if new_home and os.path.isdir(home):   # once: a mistyped ALIVE_HOME is a folder nobody watches
+            paths.say_created("alive run", home)
 
 
 def take_lock(home, task):

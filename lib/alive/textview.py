@@ -2,7 +2,7 @@
 and never with NO_COLOR set (https://no-color.org)."""
 import os
 
-from .timeutil import format_duration
+from .timeutil import format_duration, parse_iso
 
 ANSI = {"GREEN": "32", "YELLOW": "33", "RED": "31", "GREY": "90"}
 
@@ -25,13 +25,23 @@ def age_text(item):
     return "-" if age is None else format_duration(age)
 
 
+def reason_text(item, now):
+    """The reasons (none for a GREEN on time, as README's table says), and a run in progress
+    that no reason names yet: README promises check shows it running."""
+    reasons = list(item.reasons)
+    since = item.details.get("running_since")
+    if since and not any("run in progress" in r or "running for" in r for r in reasons):
+        reasons.append(f"run in progress for {format_duration(max(0, (now - parse_iso(since)).total_seconds()))}")
+    return "; ".join(reasons)
+
+
 def table(result, color=False):
-    rows = [(i.color, i.kind, i.name, age_text(i), "; ".join(i.reasons) or "on time") for i in result.items]
+    rows = [(i.color, i.kind, i.name, age_text(i), reason_text(i, result.checked_at)) for i in result.items]
     widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(("COLOR", "KIND", "NAME", "AGE"))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("COLOR", "KIND", "NAME", "AGE"), widths)) + "  REASON"]
     for row in rows:
         cells = [paint(row[0].ljust(widths[0]), row[0], color)] + [c.ljust(w) for c, w in zip(row[1:4], widths[1:])]
-        lines.append("  ".join(cells) + "  " + row[4])
+        lines.append(("  ".join(cells) + "  " + row[4]).rstrip())
     counts = {c: sum(1 for i in result.items if i.color == c) for c in ANSI}
     summary = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
     lines.append("")

@@ -508,7 +508,7 @@ def build_parser():
     cliutil.add_json(p)
     p.add_argument("--loop", action="store_true",
                    help="poll every triggers.poll until SIGTERM or SIGINT, then finish the refresh in progress")
-    p.add_argument("--timeout", type=cliutil.duration_arg,
+    p.add_argument("--timeout", type=cliutil.timeout_arg,
                    help="http-kv backend: seconds to wait for each answer of the KV store (default 10s)")
     return p
 

@@ -203,7 +203,7 @@ def text_lines(checks, scheduler):
             lines.append(f"    → {c.hint}")
     failed = sum(c.status == ERROR for c in checks)
     warned = sum(c.status == WARNING for c in checks)
-    verdict = "all good" if not failed and not warned else f"{failed} failing, {warned} warning"
+    verdict = "all good" if not failed and not warned else f"{failed} failing, {plural(warned, 'warning')}"
     lines.append(f"{verdict} ({len(checks)} checks; units for {scheduler})")
     return lines
 
