@@ -541,9 +541,9 @@ if sys.argv[1:] == ["-l"]:
     if not os.path.exists(store):
         sys.stderr.write("no crontab for tester\\n")
         sys.exit(1)
-    sys.stdout.write(open(store).read())
+    sys.stdout.buffer.write(open(store, "rb").read())      # bytes as stored, as cron's crontab -l
 elif sys.argv[1:] == ["-"]:
-    open(store, "w").write(sys.stdin.read())
+    open(store, "wb").write(sys.stdin.buffer.read())
 else:
     sys.exit(2)
 """

@@ -251,13 +251,13 @@ def parse_block(text, prefix):
 # ---------------------------------------------------------------- this system
 
 
-def current():
-    """The user's crontab text ("" when there is none)."""
-    code, out, err = units.tool(["crontab", "-l"], check=False)
+def current(raw=False):
+    """The user's crontab text ("" when there is none); raw=True: its bytes, as they are."""
+    code, out, err = units.tool(["crontab", "-l"], check=False, text=not raw)
     if code == 0:
         return out
     if "no crontab" in err.lower():
-        return ""
+        return b"" if raw else ""
     raise RuntimeFailure(f"`crontab -l` failed (exit {code}): {units.last_line(err)}")
 
 

@@ -389,13 +389,14 @@ def note(text):
     print(f"alive schedule: note: {text}", file=sys.stderr)
 
 
-def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
+def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S, text=True):
     """Run a scheduler tool -> (exit code, stdout, stderr). With check, a failure is a
-    RuntimeFailure naming the command and its last line of stderr."""
+    RuntimeFailure naming the command and its last line of stderr. text=False: input and
+    stdout are bytes, as they are (a crontab's CRLF or Latin-1 kept)."""
     from .errors import RuntimeFailure
 
     try:
-        ran = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+        ran = subprocess.run(argv, input=input, capture_output=True, text=text, timeout=timeout)
     except FileNotFoundError:
         if check:
             raise RuntimeFailure(f"{argv[0]} not found on PATH") from None
@@ -404,9 +405,10 @@ def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
         if check:
             raise RuntimeFailure(f"`{' '.join(argv)}` did not finish within {timeout}s") from None
         return 124, "", "timed out"
+    err = ran.stderr if text else ran.stderr.decode("utf-8", "replace")
     if check and ran.returncode != 0:
-        raise RuntimeFailure(f"`{' '.join(argv)}` failed (exit {ran.returncode}): {last_line(ran.stderr)}")
-    return ran.returncode, ran.stdout, ran.stderr
+        raise RuntimeFailure(f"`{' '.join(argv)}` failed (exit {ran.returncode}): {last_line(err)}")
+    return ran.returncode, ran.stdout, err
 
 
 def last_line(text):
