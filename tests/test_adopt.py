@@ -154,6 +154,33 @@ def test_apply_runs_each_job_under_alive_run_and_undo_gives_back_every_byte(home
     assert r.returncode == 3 and r.stderr.startswith("alive adopt: nothing to undo")
 
 
+GUARDED = """\
+0 3 * * * [ "$(date +\\%d)" -le 00 ] && /bin/echo first-week
+0 4 * * * [ 1 -eq 1 ] && test -n "a && b" && /bin/echo runs | tr a-z A-Z
+0 5 * * * [ 1 -eq 2 ] && /bin/echo yes || /bin/echo no
+"""
+
+
+def test_a_guarded_line_exits_0_under_alive_on_the_days_its_guard_skips(home, cron):
+    store, env = cron
+    store.write_text(GUARDED)
+    plain = subprocess.run(["/bin/sh", "-c", cron_runs(GUARDED.splitlines()[0])], capture_output=True, timeout=30)
+    assert plain.returncode == 1                      # what cron runs today: exit 1 on every skipped day
+    r = adopt_cmd(home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("note: its test guard exits 1 on the days it skips") == 2
+    assert "write it as `if GUARD; then JOB; fi` and adopt again" in r.stdout       # the || line: said, not guessed
+    lines = store.read_text().splitlines()
+    assert lines[0].endswith("""'if [ "$(date +\\%d)" -le 00 ]; then /bin/echo first-week; fi'""")
+    skipped = subprocess.run(["/bin/sh", "-c", cron_runs(lines[0])], capture_output=True, text=True, timeout=60)
+    assert (skipped.returncode, skipped.stdout) == (0, "")
+    assert heartbeats(home, "echo")[0][1]["status"] == "ok"
+    ran = subprocess.run(["/bin/sh", "-c", cron_runs(lines[1])], capture_output=True, text=True, timeout=60)
+    assert (ran.returncode, ran.stdout) == (0, "RUNS\n")
+    either = subprocess.run(["/bin/sh", "-c", cron_runs(lines[2])], capture_output=True, text=True, timeout=60)
+    assert (either.returncode, either.stdout) == (0, "no\n")
+
+
 def test_debians_template_its_example_line_is_a_comment_and_reboot_is_left_alone_saying_why(home, cron):
     store, env = cron
     store.write_text(DEBIAN)
