@@ -425,7 +425,7 @@ def test_launchd_apply_wraps_program_arguments_keeps_the_format_and_undo_restore
     assert argv[2:6] == ["run", "com.me.sync", "--home", str(home)] and argv[-3:] == ["--", "/bin/echo", "synced"]
     assert plist["StartInterval"] == 3600 and plist["RunAtLoad"] is True
     twice = plistlib.loads((folder / "com.me.twice.plist").read_bytes())
-    assert "Program" not in twice and twice["ProgramArguments"][-3:] == ["--", "/bin/echo", "report"]
+    assert "Program" not in twice and twice["ProgramArguments"][-3:] == ["/bin/echo", "echo", "report"]
     ran = subprocess.run(argv, capture_output=True, text=True, timeout=60)   # what launchd would start
     assert (ran.returncode, ran.stdout) == (0, "synced\n")
     assert heartbeats(home, "com.me.sync")[0][1]["status"] == "ok"
@@ -434,6 +434,28 @@ def test_launchd_apply_wraps_program_arguments_keeps_the_format_and_undo_restore
     r = run_alive("adopt", "launchd", "--undo", home=home, env=env)
     assert r.returncode == 0, r.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before and not (home / "fleet.toml").exists()
+
+
+def test_launchd_argv0_of_program_arguments_reaches_the_program_as_launchd_gives_it(home, tmp_path):
+    # launchd.plist(5): Program is execvp(3)'s first argument, ProgramArguments its second (argv,
+    # argv[0] included); sh -c with no operand sets $0 to its own argv[0]
+    user = tmp_path / "user"
+    folder = user / "Library" / "LaunchAgents"
+    folder.mkdir(parents=True)
+    plist = {"Label": "com.me.named", "Program": "/bin/sh", "ProgramArguments": ["nightly-name", "-c", 'echo "$0"'],
+             "StartInterval": 3600}
+    original = plistlib.dumps(plist)
+    (folder / "com.me.named.plist").write_bytes(original)
+    env = {"HOME": str(user), "TZ": "UTC", "PATH": "/usr/bin:/bin"}
+    r = run_alive("adopt", "launchd", "--apply", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    adopted = plistlib.loads((folder / "com.me.named.plist").read_bytes())
+    assert "Program" not in adopted
+    ran = subprocess.run(adopted["ProgramArguments"], capture_output=True, text=True, timeout=60)   # launchd's execvp
+    assert (ran.returncode, ran.stdout) == (0, "nightly-name\n")
+    assert heartbeats(home, "com.me.named")[0][1]["status"] == "ok"
+    assert run_alive("adopt", "launchd", "--undo", home=home, env=env).returncode == 0
+    assert (folder / "com.me.named.plist").read_bytes() == original
 
 
 # ---- systemd --------------------------------------------------------------------------------
