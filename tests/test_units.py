@@ -90,7 +90,7 @@ def test_every_argv_is_absolute_and_wraps_the_command_it_stands_for(tmp_path):
     assert by_name["report"].argv[2:] == ("report", "--format", "html", "--out", f"{home}/site/index.html")
     assert by_name["export"].argv[2:] == ("export", "prometheus", "--out", f"{home}/site/metrics.prom")
     assert by_name["brief"].argv[2:] == ("report", "--format", "markdown", "--out", f"{home}/site/brief.md")
-    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--", "python3", "jobs/job.py",
+    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--no-overlap", "--", "python3", "jobs/job.py",
                                                      "report sent to 12 people")
     assert by_name["refresh.sales"].argv[2:] == ("refresh", "sales", "--by", "schedule")
     assert {j.name: j.schedule.text for j in by_name.values()} == {
@@ -98,6 +98,33 @@ def test_every_argv_is_absolute_and_wraps_the_command_it_stands_for(tmp_path):
         "report": "every 30m", "export": "every 30m", "brief": "daily 23:00", "prune": "daily 23:00",
         "task.daily-data-quality-check": "daily 07:00", "task.sales-report": "daily 08:00,12:00,16:00",
         "task.sync-crm": "every 1h", "refresh.sales": "every 15m"}
+
+
+def test_a_tasks_timeout_and_overlap_are_carried_into_every_unit_and_the_timeout_kills(tmp_path):
+    reg, setup = fleet(tmp_path / "home", """
+        [tasks.sync]
+        schedule = "every 15m"
+        run = ["/bin/sleep", "30"]
+        timeout = "1s"
+        [tasks.free]
+        schedule = "daily 07:00"
+        run = ["/bin/true"]
+        overlap = true
+    """)
+    assert reg.tasks["sync"].timeout == 1 and reg.tasks["sync"].overlap is False
+    by_name = {j.name: j for j in units.jobs(reg, setup)}
+    assert by_name["task.sync"].argv[2:] == ("run", "sync", "--timeout", "1s", "--no-overlap", "--", "/bin/sleep", "30")
+    assert by_name["task.free"].argv[2:] == ("run", "free", "--", "/bin/true")       # overlap = true: as before
+    job_list = [by_name["task.sync"]]
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    for writer in (crontab, launchd, systemd):
+        text = "".join(v if isinstance(v, str) else v.decode() for v in writer.render(setup, job_list, now, UTC).values())
+        assert "--timeout" in text and "--no-overlap" in text, writer.__name__
+    block = crontab.render(setup, job_list, now, UTC)[f"{setup.label_prefix}.crontab"]
+    line = [ln for ln in block.splitlines() if ln.startswith("*/15")][0]
+    (tmp_path / "home" / "logs").mkdir()
+    ran = subprocess.run(["/bin/sh", "-c", line.split(" ", 5)[5].replace("\\%", "%")], timeout=60)
+    assert ran.returncode == 124          # `alive run --timeout 1s` stopped the 30 s job
 
 
 def test_probe_is_scheduled_only_with_probes_at_the_shortest_interval(tmp_path):
@@ -270,7 +297,7 @@ def test_a_tilde_in_a_task_command_is_refused_before_anything_is_written(tmp_pat
     fleet(home, '[tasks.t]\nschedule = "daily 07:00"\nrun = ["/bin/sh", "~/job.sh"]\n')
     r = run_alive("schedule", "launchd", "--out", tmp_path / "out", home=home)
     assert r.returncode == 3 and not (tmp_path / "out").exists()
-    assert r.stderr.count("\n") == 1 and "job task.t: plist ProgramArguments[6]: '~/job.sh' holds a ~" in r.stderr
+    assert r.stderr.count("\n") == 1 and "job task.t: plist ProgramArguments[7]: '~/job.sh' holds a ~" in r.stderr
 
 
 def test_the_launchd_templates_are_what_the_generator_writes():

@@ -66,6 +66,8 @@ class Task:
     grace: int | None = None         # None: 10% of the gap before the expected run, >= 5m (lateness.py)
     recover_after: int = 1           # non-error runs in a row before a RED task counts as recovered
     slow_after: tuple | None = None  # ("seconds", N) or ("median", factor): a slower run is YELLOW
+    timeout: int | None = None       # tasks with run: `alive run --timeout` in every unit
+    overlap: bool = False            # tasks with run: False puts `--no-overlap` in every unit
 
 
 @record(frozen=True)
@@ -467,7 +469,13 @@ class _Checker:
             "recover_after": _int(1),
             "slow_after": _slow_after,
             "tags": _tags,
+            "timeout": _duration(),
+            "overlap": _bool,
         })
+        for only_run in ("timeout", "overlap"):
+            if only_run in table and "run" not in table:
+                self.add(key + (only_run,), "needs run (alive starts only a task with run, so only it can be stopped)"
+                         if only_run == "timeout" else "needs run (alive starts only a task with run)")
         values["depends_on"] = tuple(values.get("depends_on", ()))
         return Task(name=name, line=self.line_of(key), **values)
 

@@ -144,7 +144,9 @@ def jobs(reg, setup):
     for name in sorted(reg.tasks):
         task = reg.tasks[name]
         if task.run and task.schedule is not None:
-            out.append(Job(f"task.{name}", alive("run", name, "--", *task.run), task.schedule,
+            limits = (("--timeout", exact_duration(task.timeout)) if task.timeout else ()) + \
+                (() if task.overlap else ("--no-overlap",))
+            out.append(Job(f"task.{name}", alive("run", name, *limits, "--", *task.run), task.schedule,
                            f"task {name} ({task.schedule.text})"))
     for name in sorted(reg.sources):
         source = reg.sources[name]
