@@ -775,6 +775,29 @@ def test_install_dry_run_says_what_and_changes_nothing(tmp_path):
     assert list(fake_home.iterdir()) == [] and log.read_text() == "--user show-environment\n"
 
 
+NO_BUS_SYSTEMCTL = """
+import sys
+sys.stderr.write("Failed to connect to bus: No medium found\\n")     # systemctl --user without a session bus
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("action", ["--install", "--uninstall"])
+def test_a_dry_run_needs_no_user_session_bus(tmp_path, action):
+    home = tmp_path / "home"
+    example(home)
+    fake_home = tmp_path / "user"
+    fake_home.mkdir()
+    env = {"PATH": str(tool_dir(tmp_path, systemctl=NO_BUS_SYSTEMCTL)), "HOME": str(fake_home)}
+    r = run_alive("schedule", "systemd", action, "--dry-run", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "would run: systemctl --user daemon-reload" in r.stdout or "nothing to remove" in r.stdout
+    assert "cannot reach your user service manager (Failed to connect to bus: No medium found)" in r.stderr
+    assert "without --dry-run this refuses" in r.stderr and list(fake_home.iterdir()) == []
+    r = run_alive("schedule", "systemd", action, home=home, env=env)
+    assert r.returncode == 3 and "cannot reach your user service manager" in r.stderr
+
+
 # ---------------------------------------------------------------- the command line
 
 

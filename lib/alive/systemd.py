@@ -228,7 +228,10 @@ def _require_user_manager(dry_run=False):
     if not units.require_tool("systemctl", NO_SYSTEMCTL, dry_run):
         return
     problem = user_manager_problem()
-    if problem:
+    if problem and dry_run:                     # a dry run needs none of the scheduler's tools: say it, go on
+        units.note(f"systemctl --user cannot reach your user service manager ({problem}): "
+                   f"without --dry-run this refuses")
+    elif problem:
         raise UsageError(f"systemctl --user cannot reach your user service manager ({problem}); on a server "
                          f"run `loginctl enable-linger $USER` and log in again, or use `alive schedule crontab`")
 
