@@ -127,6 +127,15 @@ def test_a_tasks_timeout_and_overlap_are_carried_into_every_unit_and_the_timeout
     assert ran.returncode == 124          # `alive run --timeout 1s` stopped the 30 s job
 
 
+@pytest.mark.parametrize("platform, homebrew", [("linux", False), ("darwin", True)])
+def test_the_units_path_has_homebrews_folder_only_on_macos(tmp_path, monkeypatch, platform, homebrew):
+    monkeypatch.setattr(sys, "platform", platform)
+    _reg, setup = fleet(tmp_path / "home", "")
+    folders = setup.path.split(":")
+    assert ("/opt/homebrew/bin" in folders) is homebrew
+    assert folders[0] == os.path.dirname(os.path.abspath(sys.executable)) and "/usr/bin" in folders
+
+
 def test_probe_is_scheduled_only_with_probes_at_the_shortest_interval(tmp_path):
     reg, setup = fleet(tmp_path / "a", "[tasks.t]\nschedule = \"daily 07:00\"\n")
     assert "probe" not in [j.name for j in units.jobs(reg, setup)]

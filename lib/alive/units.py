@@ -37,7 +37,9 @@ SCHEDULERS = ("launchd", "systemd", "crontab")
 CORE = ("watchdog", "check", "triggers", "probe", "report", "export", "brief", "prune")
 # After the interpreter's own folder: Homebrew (Apple silicon, then Intel) and the system.
 # A fixed list, not the installing shell's PATH, so the units are the same from any shell.
+# /opt/homebrew/bin is Homebrew's on macOS only (on Linux it would be a folder anyone could make).
 BASE_PATH = ("/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+MACOS_ONLY_PATH = ("/opt/homebrew/bin",)
 TOOL_TIMEOUT_S = 30
 
 ALL_HOURS = frozenset(range(24))
@@ -98,7 +100,8 @@ def setup_for(reg):
     config = None
     if reg.path is not None and os.path.abspath(reg.path) != os.path.join(home, "fleet.toml"):
         config = os.path.abspath(reg.path)
-    folders = [os.path.dirname(python)] + [p for p in BASE_PATH if p != os.path.dirname(python)]
+    base = [p for p in BASE_PATH if sys.platform == "darwin" or p not in MACOS_ONLY_PATH]
+    folders = [os.path.dirname(python)] + [p for p in base if p != os.path.dirname(python)]
     for text in (python, str(ALIVE_BIN), home, config or ""):
         if "~" in text:
             raise UsageError(f"{text!r} holds a ~, which no scheduler expands (use an absolute path)")
