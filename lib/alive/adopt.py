@@ -120,6 +120,11 @@ def remove(key, ctx):
     Path(key).unlink(missing_ok=True)
 
 
+def alive_wrote(label, ctx):
+    """A unit `alive schedule` wrote (this fleet's prefix or the old default one): never adopted."""
+    return any(units.owned(label, prefix) for prefix in (ctx.reg.settings.label_prefix, units.OLD_DEFAULT_PREFIX))
+
+
 # ---------------------------------------------------------------- names
 
 

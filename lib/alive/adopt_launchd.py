@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import launchd, units
 # read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
+from .adopt import Job, alive_wrote, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 KEYS = {"Minute": 0, "Hour": 1, "Day": 2, "Month": 3, "Weekday": 4}
 EXECVP = "import os, sys; os.execvp(sys.argv[1], sys.argv[2:])"
@@ -38,7 +38,7 @@ def read(ctx):
     names = sorted(os.listdir(place)) if place.is_dir() else []
     for name in names:
         label = name[:-len(".plist")]
-        if name.endswith(".plist") and not units.owned(label, ctx.reg.settings.label_prefix):
+        if name.endswith(".plist") and not alive_wrote(label, ctx):
             out[str(place / name)] = (place / name).read_bytes()
     return out
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import systemd, units
 # read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
+from .adopt import Job, alive_wrote, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 SHORTHANDS = {"minutely": "*-*-* *:*:00", "hourly": "*-*-* *:00:00", "daily": "*-*-* 00:00:00",
               "weekly": "Mon *-*-* 00:00:00", "monthly": "*-*-01 00:00:00", "yearly": "*-01-01 00:00:00",
@@ -48,8 +48,7 @@ def read(ctx):
     names = sorted(os.listdir(place)) if place.is_dir() else []
     out = {}
     for name in names:
-        if name.endswith((".timer", ".service")) and not units.owned(name.rsplit(".", 1)[0],
-                                                                      ctx.reg.settings.label_prefix):
+        if name.endswith((".timer", ".service")) and not alive_wrote(name.rsplit(".", 1)[0], ctx):
             out[str(place / name)] = (place / name).read_bytes()
     return out
 

@@ -251,6 +251,19 @@ def parse_block(text, prefix):
 # ---------------------------------------------------------------- this system
 
 
+def without_old_default(text, setup):
+    """The crontab without the block an install with the old default prefix wrote for this
+    ALIVE_HOME (its log paths name it): replaced by install, removed by uninstall. Another
+    home's block is left alone."""
+    old = units.OLD_DEFAULT_PREFIX
+    if setup.label_prefix == old:
+        return text
+    _, lines, _ = split(text, old)
+    if lines is None or not any(f"{setup.home}/logs/" in line for line in lines):
+        return text
+    return remove(text, old)
+
+
 def current(raw=False):
     """The user's crontab text ("" when there is none); raw=True: its bytes, as they are."""
     code, out, err = units.tool(["crontab", "-l"], check=False, text=not raw)
@@ -269,7 +282,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     present = units.require_tool("crontab", NO_CRONTAB, dry_run)
     new_block = block(setup, job_list, now, tz)
     old = current() if present else ""
-    new = merge(old, new_block, setup.label_prefix)
+    new = merge(without_old_default(old, setup), new_block, setup.label_prefix)
     if new == old:
         say(f"unchanged: the crontab already holds these {plural(len(job_list), 'job')}")
         return 0
@@ -285,7 +298,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
 
 def uninstall(setup, say=print, dry_run=False):
     old = current() if units.require_tool("crontab", NO_CRONTAB, dry_run) else ""
-    new = remove(old, setup.label_prefix)
+    new = remove(without_old_default(old, setup), setup.label_prefix)
     if new == old:
         say(f"nothing to remove: no {begin(setup.label_prefix)!r} block in the crontab")
         return 0
@@ -299,5 +312,8 @@ def compare(setup, job_list, now=None, tz=None):
     now, tz = units.clock(now, tz)
     expected = chunks(setup, job_list, now, tz)
     units.require_tool("crontab", NO_CRONTAB)
-    found = parse_block(current(), setup.label_prefix) or {}
+    text = current()
+    found = parse_block(text, setup.label_prefix) or {}
+    if without_old_default(text, setup) != text:                 # shown as extra until install replaces it
+        found.update(parse_block(text, units.OLD_DEFAULT_PREFIX))
     return units.comparison("crontab", "the user's crontab", expected, found)

@@ -47,7 +47,7 @@ class Settings:
     default_max_gap: int = 129600  # 36h
     discover: bool = True
     dashboard_url: str | None = None
-    label_prefix: str = "com.example.alive"
+    label_prefix: str = "local.alive"   # was com.example.alive: units installed with it are still found (units.py)
 
 
 @record(frozen=True)
@@ -440,7 +440,7 @@ class _Checker:
             "default_max_gap": _duration(),
             "discover": _bool,
             "dashboard_url": _url,
-            "label_prefix": _matching(_LABEL_RE, "letters, digits, . _ -, e.g. com.example.alive"),
+            "label_prefix": _matching(_LABEL_RE, "letters, digits, . _ -, e.g. local.alive"),
         })
         values.pop("health_dir", None)
         return Settings(**values)

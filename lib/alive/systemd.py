@@ -237,7 +237,9 @@ def _require_user_manager(dry_run=False):
 
 
 def owned_files(setup, folder=None):
-    return units.owned_names(unit_dir() if folder is None else folder, setup.label_prefix, (".service", ".timer"))
+    folder = unit_dir() if folder is None else folder
+    suffixes = (".service", ".timer")
+    return units.owned_names(folder, setup.label_prefix, suffixes) + units.old_default_names(folder, setup, suffixes)
 
 
 def _systemctl(*args, say, dry_run):

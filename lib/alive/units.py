@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE_BIN = ROOT / "bin" / "alive"
 SCHEDULERS = ("launchd", "systemd", "crontab")
 CORE = ("watchdog", "check", "triggers", "probe", "report", "export", "brief", "prune")
+# settings.label_prefix's default until it became local.alive: it ended up in users' units.
+OLD_DEFAULT_PREFIX = "com.example.alive"
 # After the interpreter's own folder: Homebrew (Apple silicon, then Intel) and the system.
 # A fixed list, not the installing shell's PATH, so the units are the same from any shell.
 # /opt/homebrew/bin is Homebrew's on macOS only (on Linux it would be a folder anyone could make).
@@ -167,6 +169,18 @@ def owned(label, prefix):
         return False
     job = label[len(prefix) + 1:]
     return job in CORE or job.startswith(("task.", "refresh."))
+
+
+def old_default_names(folder, setup, suffixes):
+    """The units an install with the old default prefix (OLD_DEFAULT_PREFIX) wrote in folder for
+    this ALIVE_HOME (their log paths name it): install replaces them, uninstall removes them and
+    verify shows them as extra, so the new default orphans nothing. Another home's are left alone."""
+    if setup.label_prefix == OLD_DEFAULT_PREFIX:
+        return []
+    names = owned_names(folder, OLD_DEFAULT_PREFIX, suffixes)
+    mark = f"{setup.home}/logs/".encode()
+    ours = {n.rsplit(".", 1)[0] for n, data in read_files(folder, names).items() if mark in data}
+    return [n for n in names if n.rsplit(".", 1)[0] in ours]
 
 
 def owned_names(folder, prefix, suffixes):
