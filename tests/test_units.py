@@ -613,6 +613,21 @@ def test_crontab_install_merges_our_block_keeps_foreign_lines_and_uninstall_take
                                  "30 2 * * * /usr/local/bin/after\n")
 
 
+def test_crontab_install_and_uninstall_keep_crlf_and_latin1_lines_byte_for_byte(tmp_path):
+    home = tmp_path / "home"
+    example(home)
+    store = tmp_path / "crontab.txt"
+    theirs = "MAILTO=me\r\n# Sauvegarde compl\xe8te\x0c\r\n0 1 * * * /usr/local/bin/backup\r\n".encode("latin-1")
+    store.write_bytes(theirs)
+    env = {"PATH": str(tool_dir(tmp_path, crontab=FAKE_CRONTAB)), "FAKE_CRONTAB": str(store), "TZ": "UTC"}
+    r = run_alive("schedule", "crontab", "--install", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert store.read_bytes().startswith(theirs + b"# BEGIN alive (local.alive)\n")
+    assert run_alive("verify", home=home, env={**env, "ALIVE_SCHEDULER": "crontab"}).stdout.count("internal error") == 0
+    r = run_alive("schedule", "crontab", "--uninstall", home=home, env=env)
+    assert r.returncode == 0 and store.read_bytes() == theirs, r.stderr
+
+
 def test_crontab_install_into_an_empty_crontab(tmp_path):
     home = tmp_path / "home"
     example(home)

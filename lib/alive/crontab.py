@@ -199,10 +199,17 @@ def render(setup, job_list, now=None, tz=None):
 # ---------------------------------------------------------------- merging
 
 
+def lines_of(text):
+    """A crontab's lines: split at \\n only, as cron reads it (a line's \\r, \\f or U+2028 is
+    part of it and comes back as it was)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def split(text, prefix):
     """(lines before, block lines or None, lines after) of a crontab's text. A BEGIN
     without its END is refused: guessing where the block ends could eat the user's lines."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     if begin(prefix) not in lines:
         return lines, None, []
     start = lines.index(begin(prefix))
@@ -224,7 +231,7 @@ def merge(text, new_block, prefix):
             if more is None:
                 break
             rest = more_before + more_after
-    lines = before + new_block.splitlines() + rest
+    lines = before + lines_of(new_block) + rest
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -265,17 +272,18 @@ def without_old_default(text, setup):
 
 
 def current(raw=False):
-    """The user's crontab text ("" when there is none); raw=True: its bytes, as they are."""
-    code, out, err = units.tool(["crontab", "-l"], check=False, text=not raw)
+    """The user's crontab ("" when there is none): text whose bytes that are not UTF-8 are
+    surrogates (_write gives them back as they were); raw=True: its bytes."""
+    code, out, err = units.tool(["crontab", "-l"], check=False, text=False)
     if code == 0:
-        return out
+        return out if raw else out.decode("utf-8", "surrogateescape")
     if "no crontab" in err.lower():
         return b"" if raw else ""
     raise RuntimeFailure(f"`crontab -l` failed (exit {code}): {units.last_line(err)}")
 
 
 def _write(text):
-    units.tool(["crontab", "-"], input=text)
+    units.tool(["crontab", "-"], input=text.encode("utf-8", "surrogateescape"), text=False)
 
 
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
