@@ -501,6 +501,18 @@ def test_timers_are_proposed_and_a_timer_alive_cannot_say_is_named_with_why(home
     assert "two.service" not in r.stdout.split("--- fleet.toml")[1] and "several ExecStart= lines" in r.stdout
 
 
+def test_a_timer_that_fires_only_after_boot_is_left_alone_saying_why(home, tmp_path):
+    folder = tmp_path / "config" / "systemd" / "user"
+    folder.mkdir(parents=True)
+    (folder / "warm.timer").write_text("[Timer]\nOnBootSec=5min\n")
+    (folder / "warm.service").write_text("[Service]\nExecStart=/usr/local/bin/warm-cache\n")
+    before = (folder / "warm.service").read_bytes()
+    r = run_alive("adopt", "systemd", "--apply", home=home, env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert r.returncode == 0, r.stderr
+    assert "warm  left as it is" in r.stdout and "fires only at boot or start-up" in r.stdout
+    assert (folder / "warm.service").read_bytes() == before and not (home / "fleet.toml").exists()
+
+
 @needs_systemd
 @pytest.mark.parametrize("timer", ["backup.timer", "report.timer", "quarter.timer", "monthly.timer"])
 def test_each_proposed_schedule_fires_when_systemd_analyze_says_the_timer_does(timer, monkeypatch):

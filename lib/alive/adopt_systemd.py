@@ -226,6 +226,9 @@ def jobs(files, ctx):
             job.wrap = False
             job.notes.append("its service has several ExecStart= lines (or an @ argv[0]): left as it is, "
                              "not registered")
+        elif not any(values(found, "Timer", k) for k in ("OnCalendar", "OnUnitActiveSec", "OnUnitInactiveSec")):
+            job.wrap = False                   # as @reboot: registered, it would be RED "never reported"
+            job.notes.append("left as it is, not registered (alive has no schedule for \"after each boot\")")
         out.append(job)
     return out
 
