@@ -226,7 +226,8 @@ def test_inline_and_dotted_tables_are_tables_too(home):
     # timeout and overlap: only for a task alive starts (run)
     ('[tasks.dq]\nschedule = "daily 07:00"\ntimeout = "2m"\n',
      'fleet.toml:3: tasks.dq.timeout: needs run (alive starts only a task with run, so only it can be stopped)'),
-    ('[tasks.dq]\nrun = ["x"]\ntimeout = "2 min"\n', 'fleet.toml:3: tasks.dq.timeout: "2 min" is not a duration (use 2m)'),
+    ('[tasks.dq]\nrun = ["x"]\ntimeout = "2 min"\n',
+     'fleet.toml:3: tasks.dq.timeout: "2 min" is not a duration (use 2m)'),
     ('[tasks.dq]\nrun = ["x"]\noverlap = "no"\n', 'fleet.toml:3: tasks.dq.overlap: "no" is not true or false'),
     # commands
     ('[tasks.dq]\nrun = "python3 dq.py"\n',

@@ -91,8 +91,8 @@ def test_every_argv_is_absolute_and_wraps_the_command_it_stands_for(tmp_path):
     assert by_name["report"].argv[2:] == ("report", "--format", "html", "--out", f"{home}/site/index.html")
     assert by_name["export"].argv[2:] == ("export", "prometheus", "--out", f"{home}/site/metrics.prom")
     assert by_name["brief"].argv[2:] == ("report", "--format", "markdown", "--out", f"{home}/site/brief.md")
-    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--no-overlap", "--", "python3", "jobs/job.py",
-                                                     "report sent to 12 people")
+    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--no-overlap", "--", "python3",
+                                                     "jobs/job.py", "report sent to 12 people")
     assert by_name["refresh.sales"].argv[2:] == ("refresh", "sales", "--by", "schedule")
     assert {j.name: j.schedule.text for j in by_name.values()} == {
         "watchdog": "every 3m", "check": "every 15m", "triggers": "every 30s", "probe": "every 10m",
@@ -119,7 +119,8 @@ def test_a_tasks_timeout_and_overlap_are_carried_into_every_unit_and_the_timeout
     job_list = [by_name["task.sync"]]
     now = datetime(2026, 5, 2, tzinfo=UTC)
     for writer in (crontab, launchd, systemd):
-        text = "".join(v if isinstance(v, str) else v.decode() for v in writer.render(setup, job_list, now, UTC).values())
+        files = writer.render(setup, job_list, now, UTC).values()
+        text = "".join(v if isinstance(v, str) else v.decode() for v in files)
         assert "--timeout" in text and "--no-overlap" in text, writer.__name__
     block = crontab.render(setup, job_list, now, UTC)[f"{setup.label_prefix}.crontab"]
     line = [ln for ln in block.splitlines() if ln.startswith("*/15")][0]
