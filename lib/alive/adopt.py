@@ -336,8 +336,6 @@ def save_backup(ctx, old, new):
 
 def put(kind, key, data, ctx):
     """Write one changed thing: fleet.toml here, the rest by the kind (None: remove it)."""
-    from . import atomic
-
     if key == FLEET_KEY or (key == str(ctx.config)):
         if data is None:
             ctx.config.unlink(missing_ok=True)

@@ -123,7 +123,7 @@ def program_name(command):
 
 
 def split_lines(data):
-    """[(text, end)] of a crontab's bytes: each line as text (bytes that are not UTF-8 as
+    r"""[(text, end)] of a crontab's bytes: each line as text (bytes that are not UTF-8 as
     surrogates, which encode back as they were) and its own end ("\n", "\r\n", or none on a last
     line without one). Only \n ends a line, as for cron (str.splitlines would also split at \f,
     \x1c, U+2028 ... and every line would come back ending in \n)."""
@@ -256,8 +256,8 @@ def guard_note(job, command):
     condition = " && ".join(text.strip() for text, _ in steps[:guards])
     body = "".join(text + (op or "") for text, op in steps[guards:]).strip()
     job.handle = (job.handle[0], f"if {condition}; then {body}; fi")
-    job.notes.append(f"its test guard exits 1 on the days it skips, which cron ignores and alive would count as a "
-                     f"failed run: run as `if GUARD; then JOB; fi`, which exits 0 when the guard skips")
+    job.notes.append("its test guard exits 1 on the days it skips, which cron ignores and alive would count as a "
+                     "failed run: run as `if GUARD; then JOB; fi`, which exits 0 when the guard skips")
 
 
 def is_test(step):
