@@ -332,6 +332,19 @@ def test_adopt_reads_a_crontab_file_writes_it_back_in_place_and_undo_restores_it
     assert cmp(crontab_file, kept) == 0
 
 
+def test_a_crontab_file_that_is_a_symlink_stays_one_and_its_target_is_adopted(home, tmp_path):
+    target = tmp_path / "dotfiles" / "jobs.cron"
+    target.parent.mkdir()
+    target.write_bytes(CRLF)
+    link = tmp_path / "jobs.cron"
+    link.symlink_to(target)
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
+    assert run_alive("adopt", "crontab", link, "--apply", home=home, env=env).returncode == 0
+    assert link.is_symlink() and b"alive run nightly" in target.read_bytes()
+    assert run_alive("adopt", "crontab", "--undo", home=home, env=env).returncode == 0
+    assert link.is_symlink() and target.read_bytes() == CRLF
+
+
 def test_adopt_reads_a_crontab_from_standard_input_and_will_not_apply_it(home, tmp_path):
     env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
     r = run_alive("adopt", "crontab", "-", home=home, env=env, input=CRLF.decode())

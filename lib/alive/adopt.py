@@ -105,9 +105,11 @@ def write(key, data, ctx):
 
 def write_raw(path, data):
     """A user's file (a job file, fleet.toml) written as these bytes, atomically, with the mode it
-    had: never through the token scrubber, which would turn a token the job needs into [redacted]."""
+    had: never through the token scrubber, which would turn a token the job needs into [redacted].
+    A symlink stays one (a unit linked from a dotfiles folder): its target is written."""
     from . import atomic
 
+    path = Path(os.path.realpath(path))
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
