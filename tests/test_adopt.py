@@ -154,19 +154,48 @@ def test_apply_runs_each_job_under_alive_run_and_undo_gives_back_every_byte(home
     assert r.returncode == 3 and r.stderr.startswith("alive adopt: nothing to undo")
 
 
-def test_debians_template_its_example_line_is_a_comment_and_reboot_has_no_time(home, cron):
+GUARDED = """\
+0 3 * * * [ "$(date +\\%d)" -le 00 ] && /bin/echo first-week
+0 4 * * * [ 1 -eq 1 ] && test -n "a && b" && /bin/echo runs | tr a-z A-Z
+0 5 * * * [ 1 -eq 2 ] && /bin/echo yes || /bin/echo no
+"""
+
+
+def test_a_guarded_line_exits_0_under_alive_on_the_days_its_guard_skips(home, cron):
+    store, env = cron
+    store.write_text(GUARDED)
+    plain = subprocess.run(["/bin/sh", "-c", cron_runs(GUARDED.splitlines()[0])], capture_output=True, timeout=30)
+    assert plain.returncode == 1                      # what cron runs today: exit 1 on every skipped day
+    r = adopt_cmd(home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("note: its test guard exits 1 on the days it skips") == 2
+    assert "write it as `if GUARD; then JOB; fi` and adopt again" in r.stdout       # the || line: said, not guessed
+    lines = store.read_text().splitlines()
+    assert lines[0].endswith("""'if [ "$(date +\\%d)" -le 00 ]; then /bin/echo first-week; fi'""")
+    skipped = subprocess.run(["/bin/sh", "-c", cron_runs(lines[0])], capture_output=True, text=True, timeout=60)
+    assert (skipped.returncode, skipped.stdout) == (0, "")
+    assert heartbeats(home, "echo")[0][1]["status"] == "ok"
+    ran = subprocess.run(["/bin/sh", "-c", cron_runs(lines[1])], capture_output=True, text=True, timeout=60)
+    assert (ran.returncode, ran.stdout) == (0, "RUNS\n")
+    either = subprocess.run(["/bin/sh", "-c", cron_runs(lines[2])], capture_output=True, text=True, timeout=60)
+    assert (either.returncode, either.stdout) == (0, "no\n")
+
+
+def test_debians_template_its_example_line_is_a_comment_and_reboot_is_left_alone_saying_why(home, cron):
     store, env = cron
     store.write_text(DEBIAN)
     r = adopt_cmd(home, env, "crontab", "--apply")
     assert r.returncode == 0, r.stderr
-    assert tasks_of(home) == {"sync_users": "cron */5 * * * *", "vertcoind": None, "backup": "cron 0 0 * * *",
+    # @reboot: cron runs it once after each boot (cronie src/entry.c: WHEN_REBOOT, no time fields);
+    # registered without a schedule it was RED "never reported" at once and 36h after every boot
+    assert tasks_of(home) == {"sync_users": "cron */5 * * * *", "backup": "cron 0 0 * * *",
                               "automation-ubuntu-king-backup": "cron 59 11 * * *"}
-    assert "@reboot runs at boot (or is not a cron nickname): no time to expect it at" in \
-        (home / "fleet.toml").read_text()
+    assert re.search(r"\n  vertcoind +left as it is  \(crontab line 25: vertcoind\)\n", r.stdout)
+    assert "note: @reboot runs once after each boot, and alive has no schedule for that" in r.stdout
     text = store.read_text()
     assert "# 0 5 * * 1 tar -zcf /var/backups/home.tgz /home/\n" in text                     # a comment stays
     assert DEBIAN[DEBIAN.index("# BEGIN alive"):] in text                                    # alive's own block
-    assert "@reboot " in text and "alive run vertcoind --home" in text
+    assert "\n@reboot vertcoind\n" in text and "vertcoind" not in (home / "fleet.toml").read_text()
     assert adopt_cmd(home, env, "crontab", "--undo").returncode == 0 and store.read_text() == DEBIAN
 
 
@@ -184,6 +213,148 @@ def test_undo_refuses_when_the_crontab_changed_since_and_restores_nothing(home, 
 def test_without_crontab_on_path_adopt_says_so_in_one_line(home, tmp_path):
     r = run_alive("adopt", "crontab", home=home, env={"PATH": str(tmp_path)})
     assert r.returncode == 3 and r.stderr.count("\n") == 1 and "crontab not found on PATH" in r.stderr
+
+
+def cmp(a, b):
+    """`cmp` itself (the issue's reproduction): 0 when the files are the same byte for byte."""
+    return subprocess.run(["cmp", str(a), str(b)], capture_output=True, text=True, timeout=30).returncode
+
+
+TOKEN = "tk_AliveNtfy4c1d9e77"
+
+
+def test_a_line_holding_alives_token_is_backed_up_raw_and_undo_restores_it_byte_for_byte(home, cron, tmp_path):
+    store, env = cron
+    env = {**env, "ALIVE_NTFY_TOKEN": TOKEN}        # alive's own token: scrubbed from what alive writes itself
+    original = (f'0 * * * * curl -fsS -H "Authorization: Bearer {TOKEN}" -d done https://ntfy.sh/backups\n'
+                "15 3 * * * /usr/local/bin/restic backup /srv\n").encode()
+    store.write_bytes(original)
+    kept = tmp_path / "kept"
+    kept.write_bytes(original)
+    r = adopt_cmd(home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    assert TOKEN in store.read_text()                          # the job still holds its token
+    assert TOKEN not in (home / "fleet.toml").read_text()       # the description does not copy it
+    [blob] = (home / "state" / "adopt" / "crontab").glob("*/0.orig")
+    assert blob.read_bytes() == original                        # the user's file, not a redacted copy
+    r = adopt_cmd(home, env, "crontab", "--undo")
+    assert r.returncode == 0 and "restored 2 files byte for byte" in r.stdout, r.stderr
+    assert cmp(store, kept) == 0 and not (home / "fleet.toml").exists()
+
+
+def test_undo_checks_every_backup_against_its_sha256_before_touching_anything(home, cron):
+    store, env = cron
+    store.write_text(CRONIE)
+    assert adopt_cmd(home, env, "crontab", "--apply").returncode == 0
+    applied, fleet = store.read_bytes(), (home / "fleet.toml").read_bytes()
+    [folder] = (home / "state" / "adopt" / "crontab").iterdir()
+    blobs = sorted(folder.glob("*.orig"))
+    blobs[-1].write_bytes(blobs[-1].read_bytes().replace(b"paul", b"[redacted]"))
+    r = adopt_cmd(home, env, "crontab", "--undo")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "does not match the SHA-256 recorded at --apply; nothing restored" in r.stderr
+    assert store.read_bytes() == applied and (home / "fleet.toml").read_bytes() == fleet
+
+
+def test_a_unit_holding_alives_token_keeps_it_when_adopted(home, user_units, tmp_path):
+    folder, env = user_units
+    env = {**env, "ALIVE_NTFY_TOKEN": TOKEN}
+    service = folder / "quarter.service"
+    service.write_text(f"[Service]\nEnvironment=NTFY_TOKEN={TOKEN}\nExecStart=/bin/true\n")
+    service.chmod(0o600)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    r = run_alive("adopt", "systemd", "--apply", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"Environment=NTFY_TOKEN={TOKEN}\n" in service.read_text()
+    assert "\"run\" \"quarter\"" in service.read_text() and service.stat().st_mode & 0o777 == 0o600
+    r = run_alive("adopt", "systemd", "--undo", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+CRLF = (b"# made on Windows\r\nMAILTO=me\r\n5 0 * * * /usr/local/bin/nightly --all\r\n"
+        b"*/10 * * * * /usr/local/bin/poll\r\n")
+
+
+def test_a_crlf_crontab_keeps_every_line_end_and_undo_gives_back_the_same_bytes(home, cron, tmp_path):
+    store, env = cron
+    store.write_bytes(CRLF)
+    r = adopt_cmd(home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    adopted = store.read_bytes()
+    assert adopted.count(b"\r\n") == 4 and adopted.count(b"\n") == 4
+    assert adopted.startswith(b"# made on Windows\r\nMAILTO=me\r\n5 0 * * * ")
+    assert b"-- /bin/sh -c '/usr/local/bin/nightly --all'\r\n" in adopted      # the command itself has no \r
+    assert tasks_of(home) == {"nightly": "cron 5 0 * * *", "poll": "cron */10 * * * *"}
+    kept = tmp_path / "kept"
+    kept.write_bytes(CRLF)
+    r = adopt_cmd(home, env, "crontab", "--undo")
+    assert r.returncode == 0 and "byte for byte" in r.stdout, r.stderr
+    assert cmp(store, kept) == 0
+
+
+LATIN1 = ("# Sauvegarde compl\xe8te\n0 2 * * * /usr/local/bin/sauvegarde\n"
+          "30 2 * * * /opt/r\xe9sum\xe9/run.sh\n").encode("latin-1")
+
+
+def test_a_crontab_that_is_not_utf8_is_adopted_where_it_can_be_and_undone_byte_for_byte(home, cron, tmp_path):
+    store, env = cron
+    store.write_bytes(LATIN1)
+    r = adopt_cmd(home, env, "crontab")
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    assert "crontab line 3" in r.stdout and "not UTF-8 (byte 0xe9)" in r.stdout
+    r = adopt_cmd(home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    assert tasks_of(home) == {"sauvegarde": "cron 0 2 * * *"}
+    lines = store.read_bytes().split(b"\n")
+    assert lines[0] == LATIN1.split(b"\n")[0] and lines[2] == LATIN1.split(b"\n")[2]     # kept as they were
+    assert b"alive run sauvegarde" in lines[1]
+    kept = tmp_path / "kept"
+    kept.write_bytes(LATIN1)
+    assert adopt_cmd(home, env, "crontab", "--undo").returncode == 0 and cmp(store, kept) == 0
+
+
+def test_adopt_reads_a_crontab_file_writes_it_back_in_place_and_undo_restores_it(home, tmp_path):
+    crontab_file = tmp_path / "jobs.cron"
+    crontab_file.write_bytes(CRLF)
+    crontab_file.chmod(0o640)
+    kept = tmp_path / "kept"
+    kept.write_bytes(CRLF)
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}               # no crontab command needed
+    r = run_alive("adopt", "crontab", crontab_file, home=home, env=env)
+    assert r.returncode == 0 and "2 jobs found, 1 file of jobs to change" in r.stdout, r.stderr
+    assert "--- jobs.cron\n+++ jobs.cron (adopted)\n" in r.stdout and cmp(crontab_file, kept) == 0
+    r = run_alive("adopt", "crontab", crontab_file, "--apply", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert b"alive run nightly" in crontab_file.read_bytes() and crontab_file.stat().st_mode & 0o777 == 0o640
+    r = run_alive("adopt", "crontab", "--undo", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert cmp(crontab_file, kept) == 0
+
+
+def test_a_crontab_file_that_is_a_symlink_stays_one_and_its_target_is_adopted(home, tmp_path):
+    target = tmp_path / "dotfiles" / "jobs.cron"
+    target.parent.mkdir()
+    target.write_bytes(CRLF)
+    link = tmp_path / "jobs.cron"
+    link.symlink_to(target)
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
+    assert run_alive("adopt", "crontab", link, "--apply", home=home, env=env).returncode == 0
+    assert link.is_symlink() and b"alive run nightly" in target.read_bytes()
+    assert run_alive("adopt", "crontab", "--undo", home=home, env=env).returncode == 0
+    assert link.is_symlink() and target.read_bytes() == CRLF
+
+
+def test_adopt_reads_a_crontab_from_standard_input_and_will_not_apply_it(home, tmp_path):
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
+    r = run_alive("adopt", "crontab", "-", home=home, env=env, input=CRLF.decode())
+    assert r.returncode == 0, r.stderr
+    assert '+[tasks.nightly]\n+schedule = "cron 5 0 * * *"\n' in r.stdout and not (home / "fleet.toml").exists()
+    r = run_alive("adopt", "crontab", "-", "--apply", home=home, env=env, input=CRLF.decode())
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "standard input" in r.stderr
+    assert not (home / "fleet.toml").exists() and not (home / "state").exists()
+    r = run_alive("adopt", "crontab", tmp_path / "missing.cron", home=home, env=env)
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "missing.cron" in r.stderr
 
 
 # ---- launchd --------------------------------------------------------------------------------
@@ -267,7 +438,7 @@ def test_launchd_apply_wraps_program_arguments_keeps_the_format_and_undo_restore
     assert argv[2:6] == ["run", "com.me.sync", "--home", str(home)] and argv[-3:] == ["--", "/bin/echo", "synced"]
     assert plist["StartInterval"] == 3600 and plist["RunAtLoad"] is True
     twice = plistlib.loads((folder / "com.me.twice.plist").read_bytes())
-    assert "Program" not in twice and twice["ProgramArguments"][-3:] == ["--", "/bin/echo", "report"]
+    assert "Program" not in twice and twice["ProgramArguments"][-3:] == ["/bin/echo", "echo", "report"]
     ran = subprocess.run(argv, capture_output=True, text=True, timeout=60)   # what launchd would start
     assert (ran.returncode, ran.stdout) == (0, "synced\n")
     assert heartbeats(home, "com.me.sync")[0][1]["status"] == "ok"
@@ -276,6 +447,28 @@ def test_launchd_apply_wraps_program_arguments_keeps_the_format_and_undo_restore
     r = run_alive("adopt", "launchd", "--undo", home=home, env=env)
     assert r.returncode == 0, r.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before and not (home / "fleet.toml").exists()
+
+
+def test_launchd_argv0_of_program_arguments_reaches_the_program_as_launchd_gives_it(home, tmp_path):
+    # launchd.plist(5): Program is execvp(3)'s first argument, ProgramArguments its second (argv,
+    # argv[0] included); sh -c with no operand sets $0 to its own argv[0]
+    user = tmp_path / "user"
+    folder = user / "Library" / "LaunchAgents"
+    folder.mkdir(parents=True)
+    plist = {"Label": "com.me.named", "Program": "/bin/sh", "ProgramArguments": ["nightly-name", "-c", 'echo "$0"'],
+             "StartInterval": 3600}
+    original = plistlib.dumps(plist)
+    (folder / "com.me.named.plist").write_bytes(original)
+    env = {"HOME": str(user), "TZ": "UTC", "PATH": "/usr/bin:/bin"}
+    r = run_alive("adopt", "launchd", "--apply", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    adopted = plistlib.loads((folder / "com.me.named.plist").read_bytes())
+    assert "Program" not in adopted
+    ran = subprocess.run(adopted["ProgramArguments"], capture_output=True, text=True, timeout=60)   # launchd's execvp
+    assert (ran.returncode, ran.stdout) == (0, "nightly-name\n")
+    assert heartbeats(home, "com.me.named")[0][1]["status"] == "ok"
+    assert run_alive("adopt", "launchd", "--undo", home=home, env=env).returncode == 0
+    assert (folder / "com.me.named.plist").read_bytes() == original
 
 
 # ---- systemd --------------------------------------------------------------------------------
@@ -321,6 +514,18 @@ def test_timers_are_proposed_and_a_timer_alive_cannot_say_is_named_with_why(home
                         "report": "systemd *-*-* 08:00:00; *-*-* 12:30"}
     assert "+[tasks.utc]\n+# alive: OnCalendar: 'UTC': a time zone" in r.stdout
     assert "two.service" not in r.stdout.split("--- fleet.toml")[1] and "several ExecStart= lines" in r.stdout
+
+
+def test_a_timer_that_fires_only_after_boot_is_left_alone_saying_why(home, tmp_path):
+    folder = tmp_path / "config" / "systemd" / "user"
+    folder.mkdir(parents=True)
+    (folder / "warm.timer").write_text("[Timer]\nOnBootSec=5min\n")
+    (folder / "warm.service").write_text("[Service]\nExecStart=/usr/local/bin/warm-cache\n")
+    before = (folder / "warm.service").read_bytes()
+    r = run_alive("adopt", "systemd", "--apply", home=home, env={"XDG_CONFIG_HOME": str(tmp_path / "config")})
+    assert r.returncode == 0, r.stderr
+    assert "warm  left as it is" in r.stdout and "fires only at boot or start-up" in r.stdout
+    assert (folder / "warm.service").read_bytes() == before and not (home / "fleet.toml").exists()
 
 
 @needs_systemd

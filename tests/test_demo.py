@@ -27,7 +27,7 @@ def test_the_demo_runs_the_whole_triad_in_its_own_folder(tmp_path):
     home = tmp / demo
     assert out.rstrip().endswith(f"dashboard: file://{home / 'site' / 'index.html'}")
     for made in ("site/index.html", "site/brief.md", "site/metrics.prom", "notifications.log",
-                 "launchd/com.example.alive.watchdog.plist", "data/sales.json"):
+                 "launchd/local.alive.watchdog.plist", "data/sales.json"):
         assert (home / made).is_file(), made
     assert os.listdir(fake_home) == []                    # nothing written in the user's home
     assert "Traceback" not in out + r.stderr

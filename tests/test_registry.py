@@ -223,6 +223,12 @@ def test_inline_and_dotted_tables_are_tables_too(home):
     ('[tasks.dq]\nalert_after = 0\n', 'fleet.toml:2: tasks.dq.alert_after: 0 is out of range (at least 1)'),
     ('[sources.s]\npath = "x"\nmax_age = "1m"\nalert_after = -1\n',
      'fleet.toml:4: sources.s.alert_after: -1 is out of range (at least 1)'),
+    # timeout and overlap: only for a task alive starts (run)
+    ('[tasks.dq]\nschedule = "daily 07:00"\ntimeout = "2m"\n',
+     'fleet.toml:3: tasks.dq.timeout: needs run (alive starts only a task with run, so only it can be stopped)'),
+    ('[tasks.dq]\nrun = ["x"]\ntimeout = "2 min"\n',
+     'fleet.toml:3: tasks.dq.timeout: "2 min" is not a duration (use 2m)'),
+    ('[tasks.dq]\nrun = ["x"]\noverlap = "no"\n', 'fleet.toml:3: tasks.dq.overlap: "no" is not true or false'),
     # commands
     ('[tasks.dq]\nrun = "python3 dq.py"\n',
      'fleet.toml:2: tasks.dq.run: "python3 dq.py" is a string; write the command as a list of strings, '

@@ -2,6 +2,7 @@
 installers. Every unit is read back and its fire times compared with schedule.next_fires:
 launchd's StartCalendarInterval expanded here, systemd's OnCalendar by systemd-analyze
 itself, cron lines parsed back as `cron ...` schedules."""
+import json
 import os
 import plistlib
 import re
@@ -91,14 +92,51 @@ def test_every_argv_is_absolute_and_wraps_the_command_it_stands_for(tmp_path):
     assert by_name["report"].argv[2:] == ("report", "--format", "html", "--out", f"{home}/site/index.html")
     assert by_name["export"].argv[2:] == ("export", "prometheus", "--out", f"{home}/site/metrics.prom")
     assert by_name["brief"].argv[2:] == ("report", "--format", "markdown", "--out", f"{home}/site/brief.md")
-    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--", "python3", "jobs/job.py",
-                                                     "report sent to 12 people")
+    assert by_name["task.sales-report"].argv[2:] == ("run", "sales-report", "--no-overlap", "--", "python3",
+                                                     "jobs/job.py", "report sent to 12 people")
     assert by_name["refresh.sales"].argv[2:] == ("refresh", "sales", "--by", "schedule")
     assert {j.name: j.schedule.text for j in by_name.values()} == {
         "watchdog": "every 3m", "check": "every 15m", "triggers": "every 30s", "probe": "every 10m",
         "report": "every 30m", "export": "every 30m", "brief": "daily 23:00", "prune": "daily 23:00",
         "task.daily-data-quality-check": "daily 07:00", "task.sales-report": "daily 08:00,12:00,16:00",
         "task.sync-crm": "every 1h", "refresh.sales": "every 15m"}
+
+
+def test_a_tasks_timeout_and_overlap_are_carried_into_every_unit_and_the_timeout_kills(tmp_path):
+    reg, setup = fleet(tmp_path / "home", """
+        [tasks.sync]
+        schedule = "every 15m"
+        run = ["/bin/sleep", "30"]
+        timeout = "1s"
+        [tasks.free]
+        schedule = "daily 07:00"
+        run = ["/bin/true"]
+        overlap = true
+    """)
+    assert reg.tasks["sync"].timeout == 1 and reg.tasks["sync"].overlap is False
+    by_name = {j.name: j for j in units.jobs(reg, setup)}
+    assert by_name["task.sync"].argv[2:] == ("run", "sync", "--timeout", "1s", "--no-overlap", "--", "/bin/sleep", "30")
+    assert by_name["task.free"].argv[2:] == ("run", "free", "--", "/bin/true")       # overlap = true: as before
+    job_list = [by_name["task.sync"]]
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    for writer in (crontab, launchd, systemd):
+        files = writer.render(setup, job_list, now, UTC).values()
+        text = "".join(v if isinstance(v, str) else v.decode() for v in files)
+        assert "--timeout" in text and "--no-overlap" in text, writer.__name__
+    block = crontab.render(setup, job_list, now, UTC)[f"{setup.label_prefix}.crontab"]
+    line = [ln for ln in block.splitlines() if ln.startswith("*/15")][0]
+    (tmp_path / "home" / "logs").mkdir()
+    ran = subprocess.run(["/bin/sh", "-c", line.split(" ", 5)[5].replace("\\%", "%")], timeout=60)
+    assert ran.returncode == 124          # `alive run --timeout 1s` stopped the 30 s job
+
+
+@pytest.mark.parametrize("platform, homebrew", [("linux", False), ("darwin", True)])
+def test_the_units_path_has_homebrews_folder_only_on_macos(tmp_path, monkeypatch, platform, homebrew):
+    monkeypatch.setattr(sys, "platform", platform)
+    _reg, setup = fleet(tmp_path / "home", "")
+    folders = setup.path.split(":")
+    assert ("/opt/homebrew/bin" in folders) is homebrew
+    assert folders[0] == os.path.dirname(os.path.abspath(sys.executable)) and "/usr/bin" in folders
 
 
 def test_probe_is_scheduled_only_with_probes_at_the_shortest_interval(tmp_path):
@@ -121,7 +159,8 @@ def test_environment_names_the_home_a_fixed_path_and_a_config_outside_the_home(t
     env = setup.env()
     assert env["ALIVE_HOME"] == str(tmp_path / "home")
     own = os.path.dirname(os.path.abspath(sys.executable))
-    assert env["PATH"].split(":") == [own] + [p for p in units.BASE_PATH if p != own]
+    assert env["PATH"].split(":") == [own] + [p for p in units.BASE_PATH if p != own and (
+        sys.platform == "darwin" or p not in units.MACOS_ONLY_PATH)]
     assert "ALIVE_CONFIG" not in env
     other = tmp_path / "elsewhere.toml"
     shutil.copy(ROOT / "examples" / "fleet.toml", other)
@@ -185,10 +224,10 @@ def test_each_example_plist_passes_its_checks_and_fires_when_the_schedule_says(t
     reg, setup = example(tmp_path / "home")
     files = launchd.render(setup, units.jobs(reg, setup))
     for j in units.jobs(reg, setup):
-        name = f"com.example.alive.{j.name}.plist"
+        name = f"local.alive.{j.name}.plist"
         plist = plistlib.loads(files[name])
         assert launchd.check_plist(plist) == []
-        assert plist["Label"] == f"com.example.alive.{j.name}"
+        assert plist["Label"] == f"local.alive.{j.name}"
         assert plist["ProgramArguments"] == list(j.argv)
         assert plist["EnvironmentVariables"] == setup.env()
         assert plist["StandardOutPath"] == plist["StandardErrorPath"] == f"{setup.home}/logs/{j.name}.log"
@@ -281,7 +320,7 @@ def test_a_tilde_in_a_task_command_is_refused_before_anything_is_written(tmp_pat
     fleet(home, '[tasks.t]\nschedule = "daily 07:00"\nrun = ["/bin/sh", "~/job.sh"]\n')
     r = run_alive("schedule", "launchd", "--out", tmp_path / "out", home=home)
     assert r.returncode == 3 and not (tmp_path / "out").exists()
-    assert r.stderr.count("\n") == 1 and "job task.t: plist ProgramArguments[6]: '~/job.sh' holds a ~" in r.stderr
+    assert r.stderr.count("\n") == 1 and "job task.t: plist ProgramArguments[7]: '~/job.sh' holds a ~" in r.stderr
 
 
 def test_the_launchd_templates_are_what_the_generator_writes():
@@ -305,7 +344,7 @@ def test_filling_in_a_template_gives_the_plist_the_generator_writes(tmp_path):
     for key, value in (("@PYTHON@", setup.python), ("@ALIVE_HOME@", setup.home), ("@ALIVE@", setup.alive),
                        ("@PATH@", setup.path), ("@LABEL_PREFIX@", setup.label_prefix)):
         template = template.replace(key, value)
-    assert template.encode() == files["com.example.alive.watchdog.plist"]
+    assert template.encode() == files["local.alive.watchdog.plist"]
 
 
 # ---------------------------------------------------------------- systemd
@@ -339,7 +378,7 @@ def test_each_example_timer_fires_when_the_schedule_says_by_systemd_analyze(tmp_
     reg, setup = example(tmp_path / "home")
     files = systemd.render(setup, units.jobs(reg, setup))
     for j in units.jobs(reg, setup):
-        specs = timer_specs(files[f"com.example.alive.{j.name}.timer"])
+        specs = timer_specs(files[f"local.alive.{j.name}.timer"])
         assert specs, j.name
         want = [t.astimezone(UTC) for t in next_fires(j.schedule, AFTER, 8)]
         assert systemd_fires(specs, AFTER, 8, tz_name) == want, j.name
@@ -453,7 +492,7 @@ def test_each_example_cron_line_fires_when_the_schedule_says(tmp_path, tz_berlin
     reg, setup = example(tmp_path / "home")
     for j in units.jobs(reg, setup):
         lines = crontab.job_lines(setup, j, AFTER, tz_berlin)
-        assert lines[0] == f"# com.example.alive.{j.name}: {j.schedule.text}"
+        assert lines[0] == f"# local.alive.{j.name}: {j.schedule.text}"
         want = [t.astimezone(UTC) for t in next_fires(j.schedule, AFTER, 12)]
         assert cron_fires(cron_lines("\n".join(lines)), AFTER, 12) == want, j.name
 
@@ -552,9 +591,9 @@ if sys.argv[1:] == ["-l"]:
     if not os.path.exists(store):
         sys.stderr.write("no crontab for tester\\n")
         sys.exit(1)
-    sys.stdout.write(open(store).read())
+    sys.stdout.buffer.write(open(store, "rb").read())      # bytes as stored, as cron's crontab -l
 elif sys.argv[1:] == ["-"]:
-    open(store, "w").write(sys.stdin.read())
+    open(store, "wb").write(sys.stdin.buffer.read())
 else:
     sys.exit(2)
 """
@@ -570,8 +609,8 @@ def test_crontab_install_merges_our_block_keeps_foreign_lines_and_uninstall_take
     assert r.returncode == 0, r.stderr
     first = store.read_text()
     assert first.startswith("MAILTO=me@example.com\n0 1 * * * /usr/local/bin/backup\n"
-                            "# BEGIN alive (com.example.alive)\n")
-    assert first.endswith("# END alive (com.example.alive)\n") and (home / "logs").is_dir()
+                            "# BEGIN alive (local.alive)\n")
+    assert first.endswith("# END alive (local.alive)\n") and (home / "logs").is_dir()
     store.write_text(first + "30 2 * * * /usr/local/bin/after\n")
     r = run_alive("schedule", "crontab", "--install", home=home, env=env)
     assert (r.returncode, r.stdout) == (0, "unchanged: the crontab already holds these 12 jobs\n")
@@ -579,11 +618,26 @@ def test_crontab_install_merges_our_block_keeps_foreign_lines_and_uninstall_take
     r = run_alive("schedule", "crontab", "--install", home=home, env=env)
     after = store.read_text()
     assert r.returncode == 0 and "task.sync-crm" not in after and after.count("# BEGIN alive") == 1
-    assert after.endswith("# END alive (com.example.alive)\n30 2 * * * /usr/local/bin/after\n")
+    assert after.endswith("# END alive (local.alive)\n30 2 * * * /usr/local/bin/after\n")
     r = run_alive("schedule", "crontab", "--uninstall", home=home, env=env)
     assert r.returncode == 0
     assert store.read_text() == ("MAILTO=me@example.com\n0 1 * * * /usr/local/bin/backup\n"
                                  "30 2 * * * /usr/local/bin/after\n")
+
+
+def test_crontab_install_and_uninstall_keep_crlf_and_latin1_lines_byte_for_byte(tmp_path):
+    home = tmp_path / "home"
+    example(home)
+    store = tmp_path / "crontab.txt"
+    theirs = "MAILTO=me\r\n# Sauvegarde compl\xe8te\x0c\r\n0 1 * * * /usr/local/bin/backup\r\n".encode("latin-1")
+    store.write_bytes(theirs)
+    env = {"PATH": str(tool_dir(tmp_path, crontab=FAKE_CRONTAB)), "FAKE_CRONTAB": str(store), "TZ": "UTC"}
+    r = run_alive("schedule", "crontab", "--install", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert store.read_bytes().startswith(theirs + b"# BEGIN alive (local.alive)\n")
+    assert run_alive("verify", home=home, env={**env, "ALIVE_SCHEDULER": "crontab"}).stdout.count("internal error") == 0
+    r = run_alive("schedule", "crontab", "--uninstall", home=home, env=env)
+    assert r.returncode == 0 and store.read_bytes() == theirs, r.stderr
 
 
 def test_crontab_install_into_an_empty_crontab(tmp_path):
@@ -593,7 +647,7 @@ def test_crontab_install_into_an_empty_crontab(tmp_path):
     env = {"PATH": str(tool_dir(tmp_path, crontab=FAKE_CRONTAB)), "FAKE_CRONTAB": str(store)}
     r = run_alive("schedule", "crontab", "--install", home=home, env=env)
     assert r.returncode == 0, r.stderr
-    assert store.read_text().startswith("# BEGIN alive (com.example.alive)\n")
+    assert store.read_text().startswith("# BEGIN alive (local.alive)\n")
 
 
 # ---------------------------------------------------------------- installing
@@ -650,20 +704,20 @@ def test_systemd_install_writes_the_units_reloads_and_enables_every_timer(tmp_pa
     r = run_alive("schedule", "systemd", "--install", home=home, env=env)
     assert r.returncode == 0, r.stderr
     folder = fake_home / ".config" / "systemd" / "user"
-    assert len(list(folder.glob("com.example.alive.*.service"))) == len(list(folder.glob("*.timer"))) == 12
+    assert len(list(folder.glob("local.alive.*.service"))) == len(list(folder.glob("*.timer"))) == 12
     timers = sorted(p.name for p in folder.glob("*.timer"))
     calls = log.read_text().splitlines()
     assert calls[0] == "--user show-environment" and calls[1] == "--user daemon-reload"
     assert calls[2].startswith("--user enable ") and sorted(calls[2].split()[2:]) == timers
     assert calls[3].startswith("--user restart ")
-    (folder / "com.example.alive.task.gone.timer").write_text("[Timer]\n")
-    (folder / "com.example.alive.task.gone.service").write_text("[Service]\n")
+    (folder / "local.alive.task.gone.timer").write_text("[Timer]\n")
+    (folder / "local.alive.task.gone.service").write_text("[Service]\n")
     (folder / "other.timer").write_text("[Timer]\n")
     log.write_text("")
     r = run_alive("schedule", "systemd", "--install", home=home, env=env)
     assert r.returncode == 0
-    assert log.read_text().splitlines()[1] == "--user disable --now com.example.alive.task.gone.timer"
-    assert not (folder / "com.example.alive.task.gone.service").exists() and (folder / "other.timer").exists()
+    assert log.read_text().splitlines()[1] == "--user disable --now local.alive.task.gone.timer"
+    assert not (folder / "local.alive.task.gone.service").exists() and (folder / "other.timer").exists()
     r = run_alive("schedule", "systemd", "--uninstall", home=home, env=env)
     assert r.returncode == 0 and sorted(p.name for p in folder.iterdir()) == ["other.timer"]
 
@@ -710,18 +764,18 @@ def test_launchd_install_bootstraps_each_plist_after_the_old_one_is_gone(tmp_pat
     agents = fake_home / "Library" / "LaunchAgents"
     agents.mkdir(parents=True)
     (agents / "com.other.app.plist").write_bytes(b"theirs")
-    (agents / "com.example.alive.work.watchdog.plist").write_bytes(b"another fleet")
+    (agents / "local.alive.work.watchdog.plist").write_bytes(b"another fleet")
     env = {"PATH": str(tool_dir(tmp_path, launchctl=FAKE_LAUNCHCTL)), "HOME": str(fake_home),
            "FAKE_LOG": str(log), "FAKE_STATE": str(state)}
     r = run_alive("schedule", "launchd", "--install", home=home, env=env)
     assert r.returncode == 0, r.stderr
-    ours = sorted(p.name for p in agents.glob("com.example.alive.*.plist") if ".work." not in p.name)
+    ours = sorted(p.name for p in agents.glob("local.alive.*.plist") if ".work." not in p.name)
     assert len(ours) == 12 and (home / "logs").is_dir()
     uid = os.getuid()
     calls = log.read_text().splitlines()
-    assert calls.count(f"bootstrap gui/{uid} {agents / 'com.example.alive.check.plist'}") == 1
-    assert calls.index(f"bootout gui/{uid}/com.example.alive.check") < \
-        calls.index(f"bootstrap gui/{uid} {agents / 'com.example.alive.check.plist'}")
+    assert calls.count(f"bootstrap gui/{uid} {agents / 'local.alive.check.plist'}") == 1
+    assert calls.index(f"bootout gui/{uid}/local.alive.check") < \
+        calls.index(f"bootstrap gui/{uid} {agents / 'local.alive.check.plist'}")
 
     # Again: nothing changed, nothing reloaded.
     log.write_text("")
@@ -734,7 +788,7 @@ def test_launchd_install_bootstraps_each_plist_after_the_old_one_is_gone(tmp_pat
     r = run_alive("schedule", "launchd", "--install", home=home, env=env)
     assert r.returncode == 0, r.stderr
     calls = log.read_text().splitlines()
-    label = "com.example.alive.task.daily-data-quality-check"
+    label = "local.alive.task.daily-data-quality-check"
     load = calls.index(f"bootstrap gui/{uid} {agents / (label + '.plist')}")
     # after the bootout, launchctl print is asked until the draining label is gone (3 looks)
     assert calls[load - 4:load] == [f"bootout gui/{uid}/{label}"] + [f"print gui/{uid}/{label}"] * 3
@@ -744,7 +798,7 @@ def test_launchd_install_bootstraps_each_plist_after_the_old_one_is_gone(tmp_pat
 
     r = run_alive("schedule", "launchd", "--uninstall", home=home, env=env)
     assert r.returncode == 0
-    assert sorted(p.name for p in agents.iterdir()) == ["com.example.alive.work.watchdog.plist", "com.other.app.plist"]
+    assert sorted(p.name for p in agents.iterdir()) == ["com.other.app.plist", "local.alive.work.watchdog.plist"]
 
 
 def test_install_dry_run_says_what_and_changes_nothing(tmp_path):
@@ -759,6 +813,92 @@ def test_install_dry_run_says_what_and_changes_nothing(tmp_path):
     assert list(fake_home.iterdir()) == [] and log.read_text() == "--user show-environment\n"
 
 
+OLD_DEFAULT = "com.example.alive"
+ONE_TASK = '[tasks.sync]\nschedule = "every 1h"\nrun = ["/bin/true"]\n'
+
+
+def installed_before(setup, reg, writer, home=None):
+    """The units an earlier alive wrote for this fleet with the old default prefix (or for another
+    ALIVE_HOME: a fleet of its own, one task other)."""
+    import dataclasses
+
+    old = dataclasses.replace(setup, label_prefix=OLD_DEFAULT, home=home or setup.home)
+    job_list = units.jobs(reg, old)
+    if home:
+        job_list = [dataclasses.replace(j, name="task.other") for j in job_list if j.name == "task.sync"]
+    return writer.render(old, job_list)
+
+
+@pytest.mark.parametrize("scheduler", ["systemd", "launchd"])
+def test_units_installed_with_the_old_default_prefix_are_found_replaced_and_uninstalled(tmp_path, scheduler):
+    home = tmp_path / "home"
+    reg, setup = fleet(home, ONE_TASK)
+    assert setup.label_prefix == "local.alive"             # the default: no com.example.* in users' units
+    writer = {"systemd": systemd, "launchd": launchd}[scheduler]
+    fake_home, log, state = tmp_path / "user", tmp_path / "calls.log", tmp_path / "state.json"
+    folder = fake_home / (".config/systemd/user" if scheduler == "systemd" else "Library/LaunchAgents")
+    folder.mkdir(parents=True)
+    ours_before = installed_before(setup, reg, writer)
+    theirs = installed_before(setup, reg, writer, home=str(tmp_path / "other-home"))
+    units.write_files(folder, {**ours_before, **theirs})
+    env = {"PATH": str(tool_dir(tmp_path, systemctl=FAKE_SYSTEMCTL, launchctl=FAKE_LAUNCHCTL)),
+           "HOME": str(fake_home), "FAKE_LOG": str(log), "FAKE_STATE": str(state)}
+    r = run_alive("verify", "--json", home=home, env={**env, "ALIVE_SCHEDULER": scheduler})
+    extra = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "units"][0]["details"]["extra"]
+    assert sorted(extra) == sorted(ours_before)             # found (another home's are not ours)
+    r = run_alive("schedule", scheduler, "--install", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted(list(theirs) + list(writer.render(setup, units.jobs(reg, setup))))
+    units.write_files(folder, ours_before)
+    r = run_alive("schedule", scheduler, "--uninstall", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(theirs)
+
+
+def test_a_crontab_block_of_the_old_default_prefix_is_replaced_and_uninstalled(tmp_path):
+    home = tmp_path / "home"
+    reg, setup = fleet(home, ONE_TASK)
+    old_block = installed_before(setup, reg, crontab)[f"{OLD_DEFAULT}.crontab"]
+    store = tmp_path / "crontab.txt"
+    store.write_text("0 1 * * * /usr/local/bin/backup\n" + old_block)
+    env = {"PATH": str(tool_dir(tmp_path, crontab=FAKE_CRONTAB)), "FAKE_CRONTAB": str(store), "TZ": "UTC"}
+    r = run_alive("schedule", "crontab", "--install", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    text = store.read_text()
+    assert OLD_DEFAULT not in text and text.startswith("0 1 * * * /usr/local/bin/backup\n# BEGIN alive (local.alive)\n")
+    store.write_text(text + old_block)
+    r = run_alive("schedule", "crontab", "--uninstall", home=home, env=env)
+    assert r.returncode == 0 and store.read_text() == "0 1 * * * /usr/local/bin/backup\n", r.stderr
+    other = installed_before(setup, reg, crontab, home=str(tmp_path / "other-home"))[f"{OLD_DEFAULT}.crontab"]
+    store.write_text(other)                                   # another ALIVE_HOME's block: not ours
+    assert run_alive("schedule", "crontab", "--install", home=home, env=env).returncode == 0
+    assert store.read_text().startswith(other + "# BEGIN alive (local.alive)\n")
+
+
+NO_BUS_SYSTEMCTL = """
+import sys
+sys.stderr.write("Failed to connect to bus: No medium found\\n")     # systemctl --user without a session bus
+sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("action", ["--install", "--uninstall"])
+def test_a_dry_run_needs_no_user_session_bus(tmp_path, action):
+    home = tmp_path / "home"
+    example(home)
+    fake_home = tmp_path / "user"
+    fake_home.mkdir()
+    env = {"PATH": str(tool_dir(tmp_path, systemctl=NO_BUS_SYSTEMCTL)), "HOME": str(fake_home)}
+    r = run_alive("schedule", "systemd", action, "--dry-run", home=home, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "would run: systemctl --user daemon-reload" in r.stdout or "nothing to remove" in r.stdout
+    assert "cannot reach your user service manager (Failed to connect to bus: No medium found)" in r.stderr
+    assert "without --dry-run this refuses" in r.stderr and list(fake_home.iterdir()) == []
+    r = run_alive("schedule", "systemd", action, home=home, env=env)
+    assert r.returncode == 3 and "cannot reach your user service manager" in r.stderr
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -766,14 +906,14 @@ def test_without_options_the_units_are_printed_and_with_out_written(tmp_path):
     home = tmp_path / "home"
     example(home)
     r = run_alive("schedule", "launchd", home=home)
-    assert r.returncode == 0 and r.stdout.count("==> com.example.alive.") == 12
+    assert r.returncode == 0 and r.stdout.count("==> local.alive.") == 12
     assert "<key>Label</key>" in r.stdout
     r = run_alive("schedule", "crontab", home=home)
-    assert r.stdout.startswith("# BEGIN alive (com.example.alive)\n")
-    assert r.stdout.endswith("# END alive (com.example.alive)\n")
+    assert r.stdout.startswith("# BEGIN alive (local.alive)\n")
+    assert r.stdout.endswith("# END alive (local.alive)\n")
     r = run_alive("schedule", "launchd", "--out", tmp_path / "out", home=home)
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 12
-    assert plistlib.loads((tmp_path / "out" / "com.example.alive.watchdog.plist").read_bytes())["StartInterval"] == 180
+    assert plistlib.loads((tmp_path / "out" / "local.alive.watchdog.plist").read_bytes())["StartInterval"] == 180
 
 
 @pytest.mark.parametrize("args, message", [
@@ -796,8 +936,8 @@ def test_a_broken_fleet_toml_is_exit_3(tmp_path):
 def test_no_fleet_toml_still_schedules_the_core_jobs(tmp_path):
     r = run_alive("schedule", "crontab", home=tmp_path)
     assert r.returncode == 0
-    assert [ln.split(":")[0] for ln in r.stdout.splitlines() if ln.startswith("# com.")] == \
-        [f"# com.example.alive.{n}" for n in units.CORE if n != "probe"]
+    assert [ln.split(":")[0] for ln in r.stdout.splitlines() if ln.startswith("# local.")] == \
+        [f"# local.alive.{n}" for n in units.CORE if n != "probe"]
 
 
 def test_detect_scheduler_honours_alive_scheduler_and_refuses_a_wrong_one():

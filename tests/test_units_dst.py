@@ -124,7 +124,7 @@ def test_systemd_analyze_verify_passes_the_units_with_dst_lines(tmp_path):
     fleet(home, '[tasks.night]\nschedule = "cron 30 2 * * *"\nrun = ["/bin/true"]\n')
     r = run_alive("schedule", "systemd", "--out", tmp_path / "units", home=home, env={"TZ": "Europe/Berlin"})
     assert r.returncode == 0, r.stderr
-    timer = (tmp_path / "units" / "com.example.alive.task.night.timer").read_text()
+    timer = (tmp_path / "units" / "local.alive.task.night.timer").read_text()
     assert "OnCalendar=Sun *-03-25/1 01:00:00 UTC" in timer
     names = sorted(p.name for p in (tmp_path / "units").iterdir())
     v = analyze_verify(tmp_path / "units", names, tmp_path)
@@ -207,7 +207,7 @@ def test_schedule_launchd_prints_the_note_on_stderr_and_the_plists_on_stdout(tmp
     home = tmp_path / "home"
     fleet(home, '[tasks.night]\nschedule = "daily 02:30"\nrun = ["/bin/true"]\n')
     r = run_alive("schedule", "launchd", home=home, env={"TZ": "Europe/Berlin"})
-    assert r.returncode == 0 and "==> com.example.alive.task.night.plist <==" in r.stdout
+    assert r.returncode == 0 and "==> local.alive.task.night.plist <==" in r.stdout
     notes = r.stderr.splitlines()
     assert len(notes) == 1 and notes[0].startswith("alive schedule: note: task.night (daily 02:30): 02:30 ")
     r = run_alive("schedule", "launchd", home=home, env={"TZ": "UTC"})

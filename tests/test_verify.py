@@ -33,6 +33,9 @@ def world(tmp_path):
     for folder in (home, user, empty):
         folder.mkdir()
     (home / "fleet.toml").write_text(textwrap.dedent(f"""\
+        [settings]
+        label_prefix = "com.example.alive"
+
         [tasks.nightly]
         schedule = "daily 03:00"
         run = ["{PY}", "-c", "pass"]

@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cliutil, units
+from . import cliutil, tokens, units
 from .errors import RuntimeFailure, UsageError
 from .textview import plural
 
@@ -65,6 +65,7 @@ class Context:
     config: Path
     now: object
     kind: str
+    source: str | None = None   # crontab only: a FILE or "-" (standard input) instead of `crontab -l`
 
     def alive_run(self, name):
         """argv that runs a job under `alive run NAME` for this home, before the job's own argv."""
@@ -99,11 +100,31 @@ def read_one(key, ctx):
 
 
 def write(key, data, ctx):
-    units.write_files(Path(key).parent, {Path(key).name: data})
+    write_raw(Path(key), data)
+
+
+def write_raw(path, data):
+    """A user's file (a job file, fleet.toml) written as these bytes, atomically, with the mode it
+    had: never through the token scrubber, which would turn a token the job needs into [redacted].
+    A symlink stays one (a unit linked from a dotfiles folder): its target is written."""
+    from . import atomic
+
+    path = Path(os.path.realpath(path))
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_atomic(path, data, mode=mode, scrub=False)
 
 
 def remove(key, ctx):
     Path(key).unlink(missing_ok=True)
+
+
+def alive_wrote(label, ctx):
+    """A unit `alive schedule` wrote (this fleet's prefix or the old default one): never adopted."""
+    return any(units.owned(label, prefix) for prefix in (ctx.reg.settings.label_prefix, units.OLD_DEFAULT_PREFIX))
 
 
 # ---------------------------------------------------------------- names
@@ -208,7 +229,7 @@ def fleet_addition(jobs, kind, stamp):
         if job.schedule:
             lines.append(f"schedule = {toml_string(job.schedule)}")
         lines += [f"# alive: {note}" for note in job.notes]
-        lines.append(f"description = {toml_string(f'{job.where}: {job.command}'[:300])}")
+        lines.append(f"description = {toml_string(tokens.scrub(f'{job.where}: {job.command}')[:300])}")
     return "\n".join(lines) + "\n"
 
 
@@ -304,8 +325,8 @@ def save_backup(ctx, old, new):
     folder.mkdir(parents=True)
     entries = []
     for i, key in enumerate(sorted(new)):
-        if old.get(key) is not None:
-            atomic.write_atomic(folder / f"{i}.orig", old[key])
+        if old.get(key) is not None:                              # raw (the user's bytes) and private
+            atomic.write_atomic(folder / f"{i}.orig", old[key], mode=0o600, scrub=False)
         entries.append({"key": str(ctx.config) if key == FLEET_KEY else key, "fleet": key == FLEET_KEY,
                         "blob": f"{i}.orig", "existed": old.get(key) is not None,
                         "sha256_before": sha(old.get(key)), "sha256_after": sha(new[key])})
@@ -317,13 +338,11 @@ def save_backup(ctx, old, new):
 
 def put(kind, key, data, ctx):
     """Write one changed thing: fleet.toml here, the rest by the kind (None: remove it)."""
-    from . import atomic
-
     if key == FLEET_KEY or (key == str(ctx.config)):
         if data is None:
             ctx.config.unlink(missing_ok=True)
         else:
-            atomic.write_atomic(ctx.config, data)
+            write_raw(ctx.config, data)
     elif data is None:
         kind.remove(key, ctx)
     else:
@@ -370,6 +389,21 @@ def current(kind, entry, ctx):
     return kind.read_one(entry["key"], ctx)
 
 
+def backup_blob(folder, entry):
+    """The saved original of one manifest entry (None: the file did not exist), refused unless it
+    has the SHA-256 recorded at --apply: a damaged backup must not overwrite anything."""
+    data = None
+    if entry["existed"]:
+        try:
+            data = (folder / entry["blob"]).read_bytes()
+        except OSError:
+            pass
+    if sha(data) != entry["sha256_before"]:
+        raise RuntimeFailure(f"the backup {folder / entry['blob']} of {entry['key']} does not match the SHA-256 "
+                             f"recorded at --apply; nothing restored")
+    return data
+
+
 def undo(ctx, say):
     from . import atomic
 
@@ -382,9 +416,9 @@ def undo(ctx, say):
     if changed:
         raise RuntimeFailure(f"{changed[0]} changed since `alive adopt {ctx.kind} --apply`; nothing restored "
                              f"(the originals are in {folder})")
+    originals = {e["key"]: backup_blob(folder, e) for e in manifest["entries"]}
     for entry in manifest["entries"]:
-        data = (folder / entry["blob"]).read_bytes() if entry["existed"] else None
-        put(kind, FLEET_KEY if entry["fleet"] else entry["key"], data, ctx)
+        put(kind, FLEET_KEY if entry["fleet"] else entry["key"], originals[entry["key"]], ctx)
     wrong = [e["key"] for e in manifest["entries"] if sha(current(kind, e, ctx)) != e["sha256_before"]]
     if wrong:
         raise RuntimeFailure(f"{wrong[0]} did not come back byte for byte; the original is in {folder}")
@@ -403,10 +437,27 @@ def build_parser():
                                 "schedules and run each under `alive run` (dry run unless --apply).")
     p.add_argument("kind", choices=KINDS, help="where the jobs are: your crontab, ~/Library/LaunchAgents, "
                                                "or your systemd user timers")
+    p.add_argument("file", nargs="?", metavar="FILE",
+                   help="crontab only: read this crontab file (`-`: standard input, dry run only) "
+                        "instead of `crontab -l`")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--apply", action="store_true", help="write it (a backup first)")
     what.add_argument("--undo", action="store_true", help="put back the newest backup, byte for byte")
     return p
+
+
+def refuse_source(args):
+    """FILE is a crontab's; standard input cannot be written back, and --undo takes its files from
+    the backup's manifest."""
+    if args.file is None:
+        return
+    if args.kind != "crontab":
+        raise UsageError(f"FILE is read by `alive adopt crontab` only ({args.kind} jobs are found where they live)")
+    if args.undo:
+        raise UsageError("--undo takes no FILE: it puts back the newest backup, whichever crontab it holds")
+    if args.file == "-" and args.apply:
+        raise UsageError("a crontab read from standard input cannot be written back: --apply needs a FILE "
+                         "(or no FILE for your own crontab)")
 
 
 def main(argv):
@@ -414,10 +465,12 @@ def main(argv):
     from .timeutil import utcnow
 
     args = build_parser().parse_args(argv)
+    refuse_source(args)
     home, reg = load(args, create_home=True)
     from . import paths
 
-    ctx = Context(home, reg, units.setup_for(reg), paths.resolve_config(home, args.config), utcnow(), args.kind)
+    ctx = Context(home, reg, units.setup_for(reg), paths.resolve_config(home, args.config), utcnow(), args.kind,
+                  args.file)
     say = print
     if args.undo:
         return undo(ctx, say)

@@ -7,8 +7,12 @@ the agent was loaded, alive from the epoch: the cadence is the same); StartCalen
 value, as launchd.plist(5) says) is the cron, daily or weekly schedule with the same fire
 times, or none with the reason. The name is the Label.
 
-The rewritten plist runs ProgramArguments (or Program and its arguments) after
-`<python> <bin/alive> run LABEL --home ALIVE_HOME --`; everything else in it is kept, and it
+The rewritten plist runs what launchd ran after `<python> <bin/alive> run LABEL --home
+ALIVE_HOME --`: launchd calls execvp(Program, ProgramArguments) (launchd.plist(5): Program is
+execvp's first argument, ProgramArguments its second, argv[0] included; without Program,
+ProgramArguments[0] is both). So ProgramArguments alone when Program is absent or the same as
+its argv[0]; else the interpreter makes that same call (`python -c 'os.execvp(...)' PROGRAM
+ARGV0 ARGS...`), as a program that looks at its argv[0] needs. Everything else is kept, and it
 is written in the format it was read in. launchctl then reloads each changed agent (on a
 machine without launchctl: a note says how).
 """
@@ -18,9 +22,10 @@ from pathlib import Path
 
 from . import launchd, units
 # read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
-from .adopt import Job, read_one, remove, schedule_of, slug, write  # noqa: F401
+from .adopt import Job, alive_wrote, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 KEYS = {"Minute": 0, "Hour": 1, "Day": 2, "Month": 3, "Weekday": 4}
+EXECVP = "import os, sys; os.execvp(sys.argv[1], sys.argv[2:])"
 
 
 def folder():
@@ -33,7 +38,7 @@ def read(ctx):
     names = sorted(os.listdir(place)) if place.is_dir() else []
     for name in names:
         label = name[:-len(".plist")]
-        if name.endswith(".plist") and not units.owned(label, ctx.reg.settings.label_prefix):
+        if name.endswith(".plist") and not alive_wrote(label, ctx):
             out[str(place / name)] = (place / name).read_bytes()
     return out
 
@@ -85,12 +90,18 @@ def schedule(plist):
     return None, "no StartInterval or StartCalendarInterval: it runs on other events (RunAtLoad, KeepAlive, ...)"
 
 
-def argv_of(plist):
+def argv_of(plist, python=None):
+    """What launchd runs, as an argv for `alive run`: execvp(Program, ProgramArguments). With
+    python, a ProgramArguments[0] other than Program reaches the program as its argv[0]; without,
+    the argv people read (Program, then the arguments)."""
     args = plist.get("ProgramArguments")
     args = list(args) if isinstance(args, list) and all(isinstance(a, str) for a in args) else []
-    if isinstance(plist.get("Program"), str):
-        return [plist["Program"]] + args[1:]          # Program is what runs; ProgramArguments[0] its argv[0]
-    return args
+    program = plist.get("Program")
+    if not isinstance(program, str) or args[:1] == [program]:
+        return args
+    if python and args:
+        return [python, "-c", EXECVP, program] + args
+    return [program] + args[1:]
 
 
 def jobs(files, ctx):
@@ -120,7 +131,7 @@ def rewrite(files, chosen, ctx):
     out = {}
     for job in chosen:
         plist = dict(job.handle)
-        argv = argv_of(plist)
+        argv = argv_of(plist, ctx.setup.python)
         plist.pop("Program", None)
         plist["ProgramArguments"] = ctx.alive_run(job.name) + argv
         data = files[job.key]

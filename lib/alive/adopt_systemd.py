@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import systemd, units
 # read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
-from .adopt import Job, read_one, remove, slug, write  # noqa: F401
+from .adopt import Job, alive_wrote, read_one, remove, slug, write  # noqa: F401
 from .schedule import parse_schedule
 
 SPANS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1, "second": 1, "seconds": 1,
@@ -38,8 +38,7 @@ def read(ctx):
     names = sorted(os.listdir(place)) if place.is_dir() else []
     out = {}
     for name in names:
-        if name.endswith((".timer", ".service")) and not units.owned(name.rsplit(".", 1)[0],
-                                                                      ctx.reg.settings.label_prefix):
+        if name.endswith((".timer", ".service")) and not alive_wrote(name.rsplit(".", 1)[0], ctx):
             out[str(place / name)] = (place / name).read_bytes()
     return out
 
@@ -156,6 +155,9 @@ def jobs(files, ctx):
             job.wrap = False
             job.notes.append("its service has several ExecStart= lines (or an @ argv[0]): left as it is, "
                              "not registered")
+        elif not any(values(found, "Timer", k) for k in ("OnCalendar", "OnUnitActiveSec", "OnUnitInactiveSec")):
+            job.wrap = False                   # as @reboot: registered, it would be RED "never reported"
+            job.notes.append("left as it is, not registered (alive has no schedule for \"after each boot\")")
         out.append(job)
     return out
 

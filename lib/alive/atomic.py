@@ -30,11 +30,13 @@ def fsync_dir(directory):
         os.close(fd)
 
 
-def write_temp(directory, final_name, data, mode=0o644, durable=True):
+def write_temp(directory, final_name, data, mode=0o644, durable=True, scrub=True):
     """Write data to a fresh temp file beside final_name; return its path (fsynced when durable).
     alive's own tokens never reach a file (tokens.py): every write under ALIVE_HOME comes here.
+    scrub=False only for the user's own files (`alive adopt`), which must stay byte for byte.
     O_EXCL also means a symlink planted at the temp name is never followed."""
-    data = tokens.scrub_bytes(data)
+    if scrub:
+        data = tokens.scrub_bytes(data)
     tmp = temp_name(directory, final_name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -51,7 +53,7 @@ def write_temp(directory, final_name, data, mode=0o644, durable=True):
     return tmp
 
 
-def write_atomic(path, data, mode=0o644, durable=True, sync_dir=True):
+def write_atomic(path, data, mode=0o644, durable=True, sync_dir=True, scrub=True):
     """Replace path with data atomically. data is bytes or str (UTF-8).
 
     durable=False skips the fsyncs, for files that mean nothing after a power cut (a
@@ -62,7 +64,7 @@ def write_atomic(path, data, mode=0o644, durable=True, sync_dir=True):
     path = os.fspath(path)
     directory, name = os.path.split(path)
     directory = directory or "."
-    tmp = write_temp(directory, name, data, mode, durable)
+    tmp = write_temp(directory, name, data, mode, durable, scrub)
     try:
         os.replace(tmp, path)
     except BaseException:

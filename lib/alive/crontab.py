@@ -201,10 +201,17 @@ def render(setup, job_list, now=None, tz=None):
 # ---------------------------------------------------------------- merging
 
 
+def lines_of(text):
+    """A crontab's lines: split at \\n only, as cron reads it (a line's \\r, \\f or U+2028 is
+    part of it and comes back as it was)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def split(text, prefix):
     """(lines before, block lines or None, lines after) of a crontab's text. A BEGIN
     without its END is refused: guessing where the block ends could eat the user's lines."""
-    lines = text.splitlines()
+    lines = lines_of(text)
     if begin(prefix) not in lines:
         return lines, None, []
     start = lines.index(begin(prefix))
@@ -226,7 +233,7 @@ def merge(text, new_block, prefix):
             if more is None:
                 break
             rest = more_before + more_after
-    lines = before + new_block.splitlines() + rest
+    lines = before + lines_of(new_block) + rest
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -253,25 +260,39 @@ def parse_block(text, prefix):
 # ---------------------------------------------------------------- this system
 
 
-def current():
-    """The user's crontab text ("" when there is none)."""
-    code, out, err = units.tool(["crontab", "-l"], check=False)
+def without_old_default(text, setup):
+    """The crontab without the block an install with the old default prefix wrote for this
+    ALIVE_HOME (its log paths name it): replaced by install, removed by uninstall. Another
+    home's block is left alone."""
+    old = units.OLD_DEFAULT_PREFIX
+    if setup.label_prefix == old:
+        return text
+    _, lines, _ = split(text, old)
+    if lines is None or not any(f"{setup.home}/logs/" in line for line in lines):
+        return text
+    return remove(text, old)
+
+
+def current(raw=False):
+    """The user's crontab ("" when there is none): text whose bytes that are not UTF-8 are
+    surrogates (_write gives them back as they were); raw=True: its bytes."""
+    code, out, err = units.tool(["crontab", "-l"], check=False, text=False)
     if code == 0:
-        return out
+        return out if raw else out.decode("utf-8", "surrogateescape")
     if "no crontab" in err.lower():
-        return ""
+        return b"" if raw else ""
     raise RuntimeFailure(f"`crontab -l` failed (exit {code}): {units.last_line(err)}")
 
 
 def _write(text):
-    units.tool(["crontab", "-"], input=text)
+    units.tool(["crontab", "-"], input=text.encode("utf-8", "surrogateescape"), text=False)
 
 
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
     present = units.require_tool("crontab", NO_CRONTAB, dry_run)
     new_block = block(setup, job_list, now, tz)
     old = current() if present else ""
-    new = merge(old, new_block, setup.label_prefix)
+    new = merge(without_old_default(old, setup), new_block, setup.label_prefix)
     if new == old:
         say(f"unchanged: the crontab already holds these {plural(len(job_list), 'job')}")
         return 0
@@ -287,7 +308,7 @@ def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):
 
 def uninstall(setup, say=print, dry_run=False):
     old = current() if units.require_tool("crontab", NO_CRONTAB, dry_run) else ""
-    new = remove(old, setup.label_prefix)
+    new = remove(without_old_default(old, setup), setup.label_prefix)
     if new == old:
         say(f"nothing to remove: no {begin(setup.label_prefix)!r} block in the crontab")
         return 0
@@ -301,5 +322,8 @@ def compare(setup, job_list, now=None, tz=None):
     now, tz = units.clock(now, tz)
     expected = chunks(setup, job_list, now, tz)
     units.require_tool("crontab", NO_CRONTAB)
-    found = parse_block(current(), setup.label_prefix) or {}
+    text = current()
+    found = parse_block(text, setup.label_prefix) or {}
+    if without_old_default(text, setup) != text:                 # shown as extra until install replaces it
+        found.update(parse_block(text, units.OLD_DEFAULT_PREFIX))
     return units.comparison("crontab", "the user's crontab", expected, found)

@@ -188,7 +188,7 @@ def ping_layer(home):
 def schedule_layer(home):
     title("6. always scheduled: every unit generated from fleet.toml")
     alive(home, "schedule", "launchd", "--out", str(home / "launchd"), limit=14)
-    plist = home / "launchd" / "com.example.alive.task.sales-report.plist"
+    plist = home / "launchd" / "local.alive.task.sales-report.plist"
     if plist.exists():
         print("\n".join("  " + ln for ln in plist.read_text().splitlines()[3:-1][:30]))
     alive(home, "schedule", "crontab", limit=8)

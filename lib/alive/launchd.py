@@ -288,7 +288,9 @@ def bootstrap(path):
 
 def owned_files(setup, folder=None):
     """Our plist names in the LaunchAgents folder (other fleets' and programs' left alone)."""
-    return units.owned_names(agents_dir() if folder is None else folder, setup.label_prefix, (".plist",))
+    folder = agents_dir() if folder is None else folder
+    return units.owned_names(folder, setup.label_prefix, (".plist",)) + units.old_default_names(folder, setup,
+                                                                                                 (".plist",))
 
 
 def install(setup, job_list, now=None, tz=None, say=print, dry_run=False):

@@ -47,7 +47,7 @@ class Settings:
     default_max_gap: int = 129600  # 36h
     discover: bool = True
     dashboard_url: str | None = None
-    label_prefix: str = "com.example.alive"
+    label_prefix: str = "local.alive"   # was com.example.alive: units installed with it are still found (units.py)
 
 
 @record(frozen=True)
@@ -67,6 +67,8 @@ class Task:
     recover_after: int = 1           # non-error runs in a row before a RED task counts as recovered
     slow_after: tuple | None = None  # ("seconds", N) or ("median", factor): a slower run is YELLOW
     ping_uuid: str | None = None     # the check's healthchecks UUID: /ping/<uuid> pings this task (ping.py)
+    timeout: int | None = None       # tasks with run: `alive run --timeout` in every unit
+    overlap: bool = False            # tasks with run: False puts `--no-overlap` in every unit
 
 
 @record(frozen=True)
@@ -444,7 +446,7 @@ class _Checker:
             "default_max_gap": _duration(),
             "discover": _bool,
             "dashboard_url": _url,
-            "label_prefix": _matching(_LABEL_RE, "letters, digits, . _ -, e.g. com.example.alive"),
+            "label_prefix": _matching(_LABEL_RE, "letters, digits, . _ -, e.g. local.alive"),
         })
         values.pop("health_dir", None)
         return Settings(**values)
@@ -474,7 +476,13 @@ class _Checker:
             "slow_after": _slow_after,
             "tags": _tags,
             "ping_uuid": _uuid,
+            "timeout": _duration(),
+            "overlap": _bool,
         })
+        for only_run in ("timeout", "overlap"):
+            if only_run in table and "run" not in table:
+                self.add(key + (only_run,), "needs run (alive starts only a task with run, so only it can be stopped)"
+                         if only_run == "timeout" else "needs run (alive starts only a task with run)")
         values["depends_on"] = tuple(values.get("depends_on", ()))
         if "run" in values:
             self._not_a_timer(key, values)

@@ -228,13 +228,18 @@ def _require_user_manager(dry_run=False):
     if not units.require_tool("systemctl", NO_SYSTEMCTL, dry_run):
         return
     problem = user_manager_problem()
-    if problem:
+    if problem and dry_run:                     # a dry run needs none of the scheduler's tools: say it, go on
+        units.note(f"systemctl --user cannot reach your user service manager ({problem}): "
+                   f"without --dry-run this refuses")
+    elif problem:
         raise UsageError(f"systemctl --user cannot reach your user service manager ({problem}); on a server "
                          f"run `loginctl enable-linger $USER` and log in again, or use `alive schedule crontab`")
 
 
 def owned_files(setup, folder=None):
-    return units.owned_names(unit_dir() if folder is None else folder, setup.label_prefix, (".service", ".timer"))
+    folder = unit_dir() if folder is None else folder
+    suffixes = (".service", ".timer")
+    return units.owned_names(folder, setup.label_prefix, suffixes) + units.old_default_names(folder, setup, suffixes)
 
 
 def _systemctl(*args, say, dry_run):

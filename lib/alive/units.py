@@ -35,9 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE_BIN = ROOT / "bin" / "alive"
 SCHEDULERS = ("launchd", "systemd", "crontab")
 CORE = ("watchdog", "check", "triggers", "probe", "report", "export", "brief", "prune")
+# settings.label_prefix's default until it became local.alive: it ended up in users' units.
+OLD_DEFAULT_PREFIX = "com.example.alive"
 # After the interpreter's own folder: Homebrew (Apple silicon, then Intel) and the system.
 # A fixed list, not the installing shell's PATH, so the units are the same from any shell.
+# /opt/homebrew/bin is Homebrew's on macOS only (on Linux it would be a folder anyone could make).
 BASE_PATH = ("/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+MACOS_ONLY_PATH = ("/opt/homebrew/bin",)
 TOOL_TIMEOUT_S = 30
 
 ALL_HOURS = frozenset(range(24))
@@ -98,7 +102,8 @@ def setup_for(reg):
     config = None
     if reg.path is not None and os.path.abspath(reg.path) != os.path.join(home, "fleet.toml"):
         config = os.path.abspath(reg.path)
-    folders = [os.path.dirname(python)] + [p for p in BASE_PATH if p != os.path.dirname(python)]
+    base = [p for p in BASE_PATH if sys.platform == "darwin" or p not in MACOS_ONLY_PATH]
+    folders = [os.path.dirname(python)] + [p for p in base if p != os.path.dirname(python)]
     for text in (python, str(ALIVE_BIN), home, config or ""):
         if "~" in text:
             raise UsageError(f"{text!r} holds a ~, which no scheduler expands (use an absolute path)")
@@ -144,7 +149,9 @@ def jobs(reg, setup):
     for name in sorted(reg.tasks):
         task = reg.tasks[name]
         if task.run and task.schedule is not None:
-            out.append(Job(f"task.{name}", alive("run", name, "--", *task.run), task.schedule,
+            limits = (("--timeout", exact_duration(task.timeout)) if task.timeout else ()) + \
+                (() if task.overlap else ("--no-overlap",))
+            out.append(Job(f"task.{name}", alive("run", name, *limits, "--", *task.run), task.schedule,
                            f"task {name} ({task.schedule.text})"))
     for name in sorted(reg.sources):
         source = reg.sources[name]
@@ -162,6 +169,18 @@ def owned(label, prefix):
         return False
     job = label[len(prefix) + 1:]
     return job in CORE or job.startswith(("task.", "refresh."))
+
+
+def old_default_names(folder, setup, suffixes):
+    """The units an install with the old default prefix (OLD_DEFAULT_PREFIX) wrote in folder for
+    this ALIVE_HOME (their log paths name it): install replaces them, uninstall removes them and
+    verify shows them as extra, so the new default orphans nothing. Another home's are left alone."""
+    if setup.label_prefix == OLD_DEFAULT_PREFIX:
+        return []
+    names = owned_names(folder, OLD_DEFAULT_PREFIX, suffixes)
+    mark = f"{setup.home}/logs/".encode()
+    ours = {n.rsplit(".", 1)[0] for n, data in read_files(folder, names).items() if mark in data}
+    return [n for n in names if n.rsplit(".", 1)[0] in ours]
 
 
 def owned_names(folder, prefix, suffixes):
@@ -390,13 +409,14 @@ def note(text):
     print(f"alive schedule: note: {text}", file=sys.stderr)
 
 
-def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
+def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S, text=True):
     """Run a scheduler tool -> (exit code, stdout, stderr). With check, a failure is a
-    RuntimeFailure naming the command and its last line of stderr."""
+    RuntimeFailure naming the command and its last line of stderr. text=False: input and
+    stdout are bytes, as they are (a crontab's CRLF or Latin-1 kept)."""
     from .errors import RuntimeFailure
 
     try:
-        ran = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+        ran = subprocess.run(argv, input=input, capture_output=True, text=text, timeout=timeout)
     except FileNotFoundError:
         if check:
             raise RuntimeFailure(f"{argv[0]} not found on PATH") from None
@@ -405,9 +425,10 @@ def tool(argv, input=None, check=True, timeout=TOOL_TIMEOUT_S):
         if check:
             raise RuntimeFailure(f"`{' '.join(argv)}` did not finish within {timeout}s") from None
         return 124, "", "timed out"
+    err = ran.stderr if text else ran.stderr.decode("utf-8", "replace")
     if check and ran.returncode != 0:
-        raise RuntimeFailure(f"`{' '.join(argv)}` failed (exit {ran.returncode}): {last_line(ran.stderr)}")
-    return ran.returncode, ran.stdout, ran.stderr
+        raise RuntimeFailure(f"`{' '.join(argv)}` failed (exit {ran.returncode}): {last_line(err)}")
+    return ran.returncode, ran.stdout, err
 
 
 def last_line(text):
