@@ -242,6 +242,18 @@ def test_a_line_holding_alives_token_is_backed_up_raw_and_undo_restores_it_byte_
     assert cmp(store, kept) == 0 and not (home / "fleet.toml").exists()
 
 
+def test_what_adopt_prints_about_a_line_holding_alives_token_is_scrubbed(home, cron):
+    """Issue 19.7: every line alive prints passes the scrubber; the files keep the token."""
+    store, env = cron
+    env = {**env, "ALIVE_NTFY_TOKEN": TOKEN}
+    store.write_text(f'0 * * * * curl -fsS -H "Authorization: Bearer {TOKEN}" https://ntfy.sh/backups\n')
+    for flags in ((), ("--apply",)):
+        r = adopt_cmd(home, env, "crontab", *flags)
+        assert r.returncode == 0, r.stderr
+        assert TOKEN not in r.stdout + r.stderr and "[redacted]" in r.stdout
+    assert TOKEN in store.read_text()
+
+
 def test_undo_checks_every_backup_against_its_sha256_before_touching_anything(home, cron):
     store, env = cron
     store.write_text(CRONIE)

@@ -471,7 +471,8 @@ def main(argv):
 
     ctx = Context(home, reg, units.setup_for(reg), paths.resolve_config(home, args.config), utcnow(), args.kind,
                   args.file)
-    say = print
+    def say(text):          # the user's lines may hold alive's token: shown scrubbed, written raw
+        print(tokens.scrub(text))
     if args.undo:
         return undo(ctx, say)
     jobs, old, new = plan(ctx)
@@ -484,7 +485,8 @@ def main(argv):
     if not new:
         say("nothing to adopt")
         return 0
-    sys.stdout.write("".join(diff(old.get(k), new[k], k, kind) for k in sorted(new, key=lambda k: k != FLEET_KEY)))
+    sys.stdout.write(tokens.scrub("".join(diff(old.get(k), new[k], k, kind)
+                                          for k in sorted(new, key=lambda k: k != FLEET_KEY))))
     if args.apply:
         apply(ctx, old, new, say)
         say(f"adopted {plural(len(adoptable), 'job')}; `alive adopt {ctx.kind} --undo` puts everything back")
