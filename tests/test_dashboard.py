@@ -339,7 +339,7 @@ def test_the_static_report_writes_its_badges_and_rewrites_only_what_changed(home
 # ---- the app: manifest and icons ------------------------------------------------------------------------
 
 def test_the_icon_is_a_valid_png_of_its_size():
-    data = pwa.icon_png(192)
+    data = pwa.icon_png(192, maskable=True)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
@@ -360,6 +360,7 @@ def test_the_manifest_makes_an_installable_app():
     doc = json.loads(pwa.manifest())
     assert doc["start_url"] == "/" and doc["display"] == "standalone" and doc["short_name"] == "alive"
     assert {i["sizes"] for i in doc["icons"]} == {"any", "192x192", "512x512"}
+    assert len(doc["icons"]) == 5
     assert "fetch" in pwa.SERVICE_WORKER and 'req.mode !== "navigate"' in pwa.SERVICE_WORKER
 
 
@@ -393,3 +394,60 @@ def test_a_kv_store_that_cannot_be_listed_is_said_never_zero(home, store, monkey
     assert "wrong-token-value" not in v.pending_problem
     assert "pending triggers unknown" in render_html.badge_pills(v)
     assert 'class="lasterr" role="status">the trigger queue cannot be read' in render_html.render(v)
+
+
+# ---- issue 19: the run log of a task that never ran, touch targets, icons -----------------------------
+
+def test_the_run_log_of_a_task_that_never_ran_is_a_valid_list_and_says_so(home):
+    page = render_html.task_page("etl", None, [], NOW)
+    runlog = re.search(r'<ol class="runlog">(.*?)</ol>', page, re.S)
+    assert runlog is None or "<p" not in runlog.group(1)           # axe `list`: an <ol> holds <li> only
+    assert "Last 0 runs" not in page and "No run has reported yet." in page
+
+
+def test_the_run_log_links_the_icons_like_the_dashboard():
+    page = render_html.task_page("etl", None, [], NOW)
+    assert '<link rel="icon" href="/icon.svg" type="image/svg+xml">' in page     # no favicon 404
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in page
+
+
+def test_run_cells_are_touch_targets_of_at_least_24_px():
+    # WCAG 2.2 2.5.8 (axe `target-size`): 24x24 CSS px. 10 cells a row fit a 390 px phone's card.
+    css = render_html.CSS
+    assert ".strip{display:grid;grid-template-columns:repeat(10,minmax(24px,1fr))" in css
+    assert re.search(r"\.strip li\{[^}]*height:24px", css)
+
+
+def png_pixels(data):
+    """(width, height, color type, rows of bytes) of a PNG with filter 0 on every row."""
+    pos, chunks = 8, {}
+    while pos < len(data):
+        length, kind = struct.unpack("!I4s", data[pos:pos + 8])
+        chunks[kind] = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    width, height, _, color = struct.unpack("!IIBB", chunks[b"IHDR"][:10])
+    channels = 4 if color == 6 else 3
+    raw = zlib.decompress(chunks[b"IDAT"])
+    stride = 1 + channels * width
+    return width, height, color, [raw[y * stride + 1:(y + 1) * stride] for y in range(height)]
+
+
+def test_the_manifest_has_separate_any_and_maskable_icons():
+    # W3C manifest: purpose is a set of "any", "maskable", "monochrome"; Chrome warns on "any maskable"
+    # (one image cannot be both: a maskable one is full-bleed, cropped by the platform).
+    doc = json.loads(pwa.manifest())
+    purposes = [i.get("purpose", "any") for i in doc["icons"]]
+    assert all(" " not in p for p in purposes) and {"any", "maskable"} <= set(purposes)
+    for icon in doc["icons"]:
+        if icon["type"] == "image/png":
+            assert icon["src"] in serve_app_files(), icon["src"]
+    width, _, color, rows = png_pixels(pwa.icon_png(192, maskable=False))
+    assert color == 6 and rows[0][3] == 0 and rows[96][96 * 4 + 3] == 255     # "any": see-through corners
+    _, _, color, rows = png_pixels(pwa.icon_png(192, maskable=True))
+    assert rows[0][:3] == bytes(pwa.GREEN)                                     # maskable: full bleed
+
+
+def serve_app_files():
+    from alive import serve
+
+    return serve.APP_FILES

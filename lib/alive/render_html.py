@@ -112,14 +112,18 @@ def item_tags(item, view):
 
 def head(result, live):
     if live:
-        extra = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
-                 'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-192.png">\n'
-                 '<meta name="theme-color" content="#1f2328">\n')
+        extra = APP_LINKS
         attrs = f' data-poll="{int(live.poll_s)}" data-etag="{esc(live.etag)}" data-sw'
     else:
         extra = f'<meta http-equiv="Content-Security-Policy" content="{esc(STATIC_CSP)}">\n'
         attrs = ""
     return page_start(f"{result.overall} · alive", CSS, extra, attrs) + "\n<main>"
+
+
+# The served pages' links to the app's files (pwa.py): the manifest, and icons (no favicon 404).
+APP_LINKS = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
+             'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-maskable-192.png">\n'
+             '<meta name="theme-color" content="#1f2328">\n')
 
 
 def page_start(title, css, extra_head="", html_attrs=""):
@@ -495,26 +499,33 @@ def task_page(name, item, runs, now, live=True):
     time, status, duration, exit code, summary, errors, warnings and output tail, like
     healthchecks' ping log. `runs`: report.task_log rows."""
     color = item.color if item else health.GREY
-    rows = "\n".join(run_entry(run, now) for run in runs) or '<p class="empty">No run has reported yet.</p>'
+    rows = "\n".join(run_entry(run, now) for run in runs)
     why = reason_list(item, now) if item else ""
     attrs = ' data-sw' if live else ""
-    return page_start(f"{name} · {color} · alive", CSS, "", attrs) + f"""
+    return page_start(f"{name} · {color} · alive", CSS, APP_LINKS if live else "", attrs) + f"""
 <main>
 <p><a href="/">← all items</a></p>
 <header class="top c-{esc(color)}"><h1 class="badge"><span class="vh">Task </span>{esc(name)}<span class="vh">:</span> <span class="tag-big">{esc(color)}</span></h1>
 <p class="checked">checked {time_tag(now, now)}</p></header>
 <section class="section card c-{esc(color)}">{why}</section>
 <section class="section" id="runs">
-<h2>Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
-<ol class="runlog">
-{rows}
-</ol>
+{run_log(runs, rows)}
 </section>
 </main>
 <script>{SCRIPT}</script>
 </body>
 </html>
 """
+
+
+def run_log(runs, rows):
+    """The runs as a list; no list at all (and no "Last 0 runs") before the first run."""
+    if not runs:
+        return '<h2>Runs</h2>\n<p class="empty">No run has reported yet.</p>'
+    return f"""<h2>Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
+<ol class="runlog">
+{rows}
+</ol>"""
 
 
 def run_entry(run, now):
@@ -726,15 +737,15 @@ padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .facts div{min-width:0}
 .facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-.strip{display:grid;grid-template-columns:repeat(20,minmax(0,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
-.strip li{position:relative;display:block;height:22px;border-radius:3px;background:var(--none)}
+.strip{display:grid;grid-template-columns:repeat(10,minmax(24px,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
+.strip li{position:relative;display:block;height:24px;border-radius:3px;background:var(--none)}
 .strip a{display:block;height:100%;border-radius:3px}
 .tip{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .strip li:hover .tip,.strip li:focus .tip,.strip li:focus-within .tip{clip:auto;width:max-content;max-width:260px;height:auto;
-white-space:normal;z-index:5;bottom:28px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
+white-space:normal;z-index:5;bottom:30px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
 font-size:12px;padding:5px 8px;border-radius:6px;overflow-wrap:anywhere;box-shadow:0 2px 8px rgba(0,0,0,.25)}
-.strip li:first-child .tip,.strip li:nth-child(-n+4) .tip{left:0;transform:none}
-.strip li:nth-last-child(-n+4) .tip{left:auto;right:0;transform:none}
+.strip li:nth-child(10n+1) .tip,.strip li:nth-child(10n+2) .tip,.strip li:nth-child(10n+3) .tip{left:0;transform:none}
+.strip li:nth-child(10n+8) .tip,.strip li:nth-child(10n+9) .tip,.strip li:nth-child(10n) .tip{left:auto;right:0;transform:none}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:0 0 10px;font-size:13px;color:var(--muted)}
 .lg{display:inline-flex;align-items:center;gap:5px;white-space:nowrap}
 .lg i{display:inline-block;width:12px;height:12px;border-radius:3px;background:var(--none)}

@@ -5,7 +5,7 @@ GET  /             the dashboard (render_html), rendered on request, cached at m
 GET  /status.json  check's JSON, with a weak ETag (If-None-Match: 304 while nothing changed)
 GET  /task/<id>    the run log of one task: its last 50 runs, each with its output tail
 GET  /badge.svg, /badge/<item>.svg   shields-style status badges (badges.py)
-GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon-192.png, /icon-512.png   the app (pwa.py)
+GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon[-maskable]-{192,512}.png   the app (pwa.py)
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
@@ -66,7 +66,9 @@ SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
 APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest),
              "/sw.js": ("text/javascript; charset=utf-8", lambda: pwa.SERVICE_WORKER),
              "/icon.svg": ("image/svg+xml", lambda: pwa.ICON_SVG),
-             **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES}}
+             **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES},
+             **{f"/icon-maskable-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n, maskable=True))
+                for n in pwa.PNG_SIZES}}
 OPEN_PATHS = {"/healthz", "/login", *APP_FILES}
 BEARER, COOKIE = "bearer", "cookie"
 HTML = "text/html; charset=utf-8"
