@@ -50,6 +50,7 @@ class Live:
     ETag /status.json answers with right now (so the first poll is a 304)."""
     poll_s: int
     etag: str = ""
+    logout: bool = False        # a login cookie is in use (--allow-remote): offer to log out
 
 
 def esc(value):
@@ -168,8 +169,15 @@ def header(view, live):
     return f"""<header class="top c-{esc(result.overall)}" id="badge" data-overall="{esc(result.overall)}" data-live>
 <h1 class="badge"><span class="dot big" aria-hidden="true"></span><span class="vh">Fleet status: </span>{esc(result.overall)}</h1>
 <ul class="counts" aria-label="counts">{pills}</ul>
-<p class="checked" id="checked">{when}</p>
+<p class="checked" id="checked">{when}</p>{logout_form(live)}
 </header>"""
+
+
+def logout_form(live):
+    if not (live and live.logout):
+        return ""
+    return '\n<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>'
+
 
 
 def banners(notice, live):
@@ -696,6 +704,8 @@ background:var(--c);color:#fff;box-shadow:0 2px 8px rgba(0,0,0,.12)}
 .count{background:rgba(0,0,0,.25);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
 .checked{font-size:14px;flex-basis:100%;margin:0}
 .checked a{color:#fff}
+.logout button{font:inherit;font-size:13px;color:#fff;background:transparent;border:1px solid #fff;border-radius:8px;
+padding:4px 10px;min-height:32px;cursor:pointer}
 @media (min-width:800px){.checked{flex-basis:auto;margin-left:auto}}
 .notice{margin:12px 0 0;padding:10px 14px;border-radius:10px;background:var(--card);border:2px solid var(--t-blue);
 font-weight:600}

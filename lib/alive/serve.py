@@ -8,7 +8,9 @@ GET  /badge.svg, /badge/<item>.svg   shields-style status badges (badges.py)
 GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon[-maskable]-{192,512}.png   the app (pwa.py)
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
-GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
+GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie;
+                   LOGIN_FAILURES_ALLOWED wrong tokens per client, then one more every LOGIN_REFILL_S
+POST /logout       --allow-remote only: the cookie is forgotten (303 to /login)
 GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>]   healthchecks-style
                    pings (ping.py): authenticated by the ping key in the URL alone
 
@@ -61,6 +63,12 @@ SOCKET_TIMEOUT_S = 10           # one read, or one write of the answer
 REQUEST_DEADLINE_S = 10         # the whole request, headers and body
 MIN_REMOTE_TOKEN_CHARS = 16     # the login form is open to the network: no guessable token
 SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
+# Failed logins, per client, as a token bucket (healthchecks does the same for its password
+# logins: hc/api/models.py TokenBucket.authorize_login_password, 20 a day per account): a
+# person who mistypes has 10 tries at once and one more a minute; a guesser 1,440 a day.
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_REFILL_S = 60
+LOGIN_CLIENTS_KEPT = 10_000     # the memory it takes is bounded, whoever sends
 # The app's files say nothing about the fleet, and a browser fetches the manifest and its
 # icons without credentials: open to anyone, like /healthz.
 APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest),
@@ -69,7 +77,7 @@ APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest
              **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES},
              **{f"/icon-maskable-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n, maskable=True))
                 for n in pwa.PNG_SIZES}}
-OPEN_PATHS = {"/healthz", "/login", *APP_FILES}
+OPEN_PATHS = {"/healthz", "/login", "/logout", *APP_FILES}
 BEARER, COOKIE = "bearer", "cookie"
 HTML = "text/html; charset=utf-8"
 CACHE_S = 2.0
@@ -99,6 +107,45 @@ class App:
     poll_s: int = POLL_S
     kv_pending: tuple | None = None     # http-kv: (monotonic time, ([request], problem))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    failed_logins: object = field(default_factory=lambda: FailedLogins())
+
+
+class FailedLogins:
+    """Per client: a bucket of LOGIN_FAILURES_ALLOWED tries, each failure takes one, one
+    comes back every LOGIN_REFILL_S. `now`: a monotonic time, given (tests pass their own)."""
+
+    def __init__(self):
+        self.buckets = {}               # client -> (tries left, as of when)
+        self.lock = threading.Lock()
+
+    def left(self, client, now):
+        tries, since = self.buckets.get(client, (LOGIN_FAILURES_ALLOWED, now))
+        return min(LOGIN_FAILURES_ALLOWED, tries + max(0.0, now - since) / LOGIN_REFILL_S)
+
+    def wait_s(self, client, now):
+        """0 when the client may try a token now, else the seconds until it may."""
+        import math
+
+        with self.lock:
+            tries = self.left(client, now)
+        return 0 if tries >= 1 else math.ceil((1 - tries) * LOGIN_REFILL_S - 1e-6)
+
+    def failed(self, client, now):
+        with self.lock:
+            self.buckets[client] = (self.left(client, now) - 1, now)
+            if len(self.buckets) > LOGIN_CLIENTS_KEPT:
+                self.forget_some(now)
+
+    def succeeded(self, client):
+        with self.lock:
+            self.buckets.pop(client, None)
+
+    def forget_some(self, now):
+        """The clients whose bucket is full again, then the oldest, down to the bound."""
+        for client in [c for c in self.buckets if self.left(c, now) >= LOGIN_FAILURES_ALLOWED]:
+            del self.buckets[client]
+        while len(self.buckets) > LOGIN_CLIENTS_KEPT:
+            del self.buckets[next(iter(self.buckets))]
 
 
 def current_registry(app):
@@ -126,7 +173,7 @@ def snapshot(app, fresh=False):
             return app.cache[1]
         view = report.build_view(app.home, reg, utcnow(), pending=pending_of(app, reg))
         etag = status_etag(view, app.csrf)
-        page = render_html.render(view, csrf=app.csrf, live=render_html.Live(app.poll_s, etag))
+        page = render_html.render(view, csrf=app.csrf, live=render_html.Live(app.poll_s, etag, app.remote))
         status = json.dumps(view.result.to_json(), indent=2, ensure_ascii=False) + "\n"
         out = {"view": view, "etag": etag, "page": tokens.scrub(page).encode("utf-8"),
                "status": tokens.scrub(status).encode("utf-8")}
@@ -339,6 +386,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.badge(path)
         if path == "/login" and self.app.remote:
             return self.reply(200, login_page(self.app), HTML)
+        if path == "/logout" and self.app.remote:
+            return self.reply(405, "log out with POST /logout\n", extra=[("Allow", "POST")])
         self.reply(404, "not found\n")
 
     def page(self):
@@ -347,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
         tag, notice = query_value(self.path, "tag"), query_value(self.path, "notice")
         if tag is None and notice is None:
             return self.reply(200, snap["page"], HTML, csp=PAGE_CSP)
-        live = render_html.Live(self.app.poll_s, snap["etag"])
+        live = render_html.Live(self.app.poll_s, snap["etag"], self.app.remote)
         text = render_html.render(snap["view"], csrf=self.app.csrf, live=live, tag=tag, notice=notice)
         self.reply(200, tokens.scrub(text), HTML, csp=PAGE_CSP)
 
@@ -374,6 +423,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.ping()
         if path == "/login" and self.app.remote:
             return self.log_in()
+        if path == "/logout" and self.app.remote:
+            return self.log_out()
         prefix = "/trigger/"
         if not path.startswith(prefix):
             return self.reply(404, "not found\n")
@@ -412,10 +463,17 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         if body is None:
             return None
+        client, limit = self.client(), self.app.failed_logins
+        wait = limit.wait_s(client, time.monotonic())
+        if wait:                            # the token is not even compared: a guesser learns nothing
+            self.log_message("login refused: too many wrong tokens, %d s to wait", wait)
+            return self.reply(429, too_many_logins_page(wait), HTML, extra=[("Retry-After", str(wait))])
         # a pasted token often brings a space or a newline along; the token itself has none
         if not same(form_field(body, "token").strip(), self.app.token):
+            limit.failed(client, time.monotonic())
             self.log_message("login refused")
             return self.reply(403, login_page(self.app, "That is the wrong token."), HTML)
+        limit.succeeded(client)
         self.log_message("logged in")
         # Lax, not Strict: the Click link of a notification opens the page from another
         # site, and Strict would show the login form there. No cross-site POST carries a
@@ -423,6 +481,23 @@ class Handler(BaseHTTPRequestHandler):
         secure = "; Secure" if self.headers.get("X-Forwarded-Proto", "").strip().lower() == "https" else ""
         self.see_other("/", cookie=f"{self.app.cookie_name}={self.app.session}; Max-Age={SESSION_MAX_AGE_S}; "
                                    f"Path=/; HttpOnly; SameSite=Lax{secure}")
+
+    def log_out(self):
+        """The cookie is forgotten by this browser. It is derived from the token: a copy taken
+        elsewhere stays good until the token changes (README says so)."""
+        if self.read_body() is None:
+            return None
+        self.log_message("logged out")
+        self.see_other("/login", cookie=f"{self.app.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
+
+    def client(self):
+        """Who is asking, for the login limit: the peer, or behind a proxy on this machine the
+        address the proxy put last in X-Forwarded-For (what a client sends comes before it)."""
+        peer = self.client_address[0]
+        forwarded = self.headers.get("X-Forwarded-For")
+        if forwarded and is_loopback(peer):
+            return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
+        return peer
 
     def read_body(self, limit=MAX_BODY):
         """The request's body, or None when it was refused (the answer already sent)."""
@@ -510,6 +585,16 @@ def login_page(app, problem=None):
 <label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button>
 </form>
+</body>
+</html>
+"""
+
+
+def too_many_logins_page(wait):
+    return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
+<h1>alive</h1>
+<p class="problem" role="alert">Too many wrong tokens from this address: try again in {wait} s.</p>
+<p><a href="/login">Back to the login form</a></p>
 </body>
 </html>
 """
