@@ -82,8 +82,10 @@ def test_the_pages_script_says_ages_in_the_same_words_as_python():
 
 
 def test_times_are_time_elements_with_the_zone_and_ages_the_script_keeps_current():
+    # an age is written as its absolute time: the script turns it into "12 min ago" and keeps
+    # it moving; without the script it never freezes into a wrong "just now" (issue 19, item 11)
     tag = render_html.time_tag("2026-05-02T22:48:00Z", NOW)
-    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 10:48 PM UTC" data-ago>12 min ago</time>'
+    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 10:48 PM UTC" data-ago>10:48 PM UTC</time>'
     absolute = render_html.time_tag("2026-05-01T07:05:00Z", NOW, relative=False)
     assert absolute == '<time datetime="2026-05-01T07:05:00Z" title="2026-05-01 7:05 AM UTC">Fri 7:05 AM UTC</time>'
     assert render_html.time_tag("not a time", NOW) == "not a time"
@@ -107,8 +109,10 @@ def test_reasons_on_the_page_use_the_pages_words_but_never_touch_a_jobs_text():
 def test_the_static_report_says_how_old_it_is(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home))
-    assert ('<p class="checked" id="checked">snapshot from 11:00 PM UTC, <time datetime="2026-05-02T23:00:00Z" '
-            'title="2026-05-02 11:00 PM UTC" data-ago>just now</time></p>') in page
+    assert ('<p class="checked" id="checked">snapshot from 11:00 PM UTC<span class="when-js">, '
+            '<time datetime="2026-05-02T23:00:00Z" title="2026-05-02 11:00 PM UTC" data-ago>11:00 PM UTC</time>'
+            '</span></p>') in page
+    assert "html:not(.js) .when-js{display:none}" in render_html.CSS
     assert "Finished</dt><dd><time datetime=\"2026-05-02T22:55:00Z\"" in page
 
 
@@ -217,7 +221,8 @@ def test_a_queued_trigger_is_queued_not_green(home):
     queue.enqueue(home, reg, "track", "serve/form", NOW - 20 * S)
     assert life(home, reg) == ("queued", "refresh queued 20 s ago, waiting for the trigger runner")
     page = render_html.render(view(home, reg))
-    assert '<p class="trig t-queued" data-trigger="queued">refresh queued 20 s ago' in page
+    assert ('<p class="trig t-queued" data-trigger="queued">refresh queued <time datetime="2026-05-02T22:59:40Z" '
+            'title="2026-05-02 10:59 PM UTC" data-ago>10:59 PM UTC</time>, waiting') in page
 
 
 def test_a_trigger_the_runner_took_is_running_while_its_runner_lives(home):
@@ -451,3 +456,45 @@ def serve_app_files():
     from alive import serve
 
     return serve.APP_FILES
+
+
+# ---- issue 19, item 11: every age moves or says its absolute time ---------------------------------------
+
+def frozen_words(page):
+    """Ages written as words into the page (outside the script): they would freeze."""
+    body = page.split("<script>")[0]
+    return re.findall(r"just now|\d+ (?:s|min|h|d) ago|in \d+ (?:s|min|h|d)\b", re.sub(r"<[^>]+>", " ", body))
+
+
+def test_no_age_is_written_as_words_that_would_freeze(home):
+    reg = fleet(home, '[probes.vendor-portal]\ncommand = ["true"]\n' + SOURCE)
+    beat(home, "etl", NOW - timedelta(seconds=3))
+    (home / "track.json").write_text("{}")
+    for results in ({"track": {"at": "2026-05-02T22:59:58Z", "result": "refreshed"}},
+                    {"track": {"at": "2026-05-02T22:59:58Z", "result": "failed", "error": "exit 2"}},
+                    {"track": {"at": "2026-05-02T22:59:58Z", "result": "skipped", "reason": "no"}}):
+        runner_state(home, results=results)
+        v = view(home, reg)
+        page = render_html.render(v)
+        assert frozen_words(page) == [], results
+        live = render_html.render(v, csrf="t", live=render_html.Live(15))
+        assert frozen_words(live) == [], results
+        assert '<time datetime="2026-05-02T22:59:58Z" title="2026-05-02 10:59 PM UTC" data-ago>' in page
+    path = queue.enqueue(home, reg, "track", "serve/form", NOW - 2 * S)
+    assert frozen_words(render_html.render(view(home, reg))) == []
+    runner_state(home, {"id": "r1", "taken_at": "2026-05-02T22:59:58Z", "started": ["track"],
+                        "requests": [{"ref": path.name, "source": "track", "attempt": 1}]})
+    page = render_html.render(view(home, reg))
+    assert "refreshing now (taken <time datetime=\"2026-05-02T22:59:58Z\"" in page and frozen_words(page) == []
+    log = render_html.task_page("etl", item(view(home, reg), "etl"), report.task_log(home, reg, "etl", NOW)[1], NOW)
+    assert frozen_words(log) == []
+
+
+def test_without_javascript_the_live_header_says_snapshot_not_live(home):
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    page = render_html.render(view(home), csrf="t", live=render_html.Live(15))
+    header = re.search(r'<p class="checked" id="checked">(.*?)</p>', page, re.S).group(1)
+    nojs = re.sub(r'<span class="when-js">.*?</time></span>', "", header)     # what shows with the script off
+    assert "snapshot from 11:00 PM UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
+    assert '<span class="when-js"><span id="live-state">live</span>, updated <time' in header
+

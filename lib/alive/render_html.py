@@ -28,9 +28,9 @@ import json
 from dataclasses import dataclass
 
 from . import health
-from .report import (advice, ago_words, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
+from .report import (advice, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
                      zoned)
-from .timeutil import format_iso, parse_iso, seconds_between
+from .timeutil import format_iso, parse_iso
 
 STRIP = 20                      # cells in a task's strip of runs
 NOTES_SHOWN = 3                 # newest errors and warnings shown per task
@@ -74,12 +74,14 @@ def instant(value):
 
 
 def time_tag(value, now, relative=True):
-    """<time> for an ISO text or a datetime: '12 min ago' (relative; the script keeps it
-    current) or 'Fri 7:05 AM CEST', with the full time and its zone in the title."""
+    """<time> for an ISO text or a datetime: 'Fri 7:05 AM CEST', with the full time and its
+    zone in the title. relative: an age, which the script says as '12 min ago' and keeps
+    current; it is written as the absolute time all the same, so a page without the script
+    (or a file opened an hour later) never shows an age frozen at the time it was written."""
     dt = instant(value)
     if dt is None:
         return esc(value if value is not None else "-")
-    words = ago_words(seconds_between(dt, now)) if relative else short_time(dt, now)
+    words = short_time(dt, now)
     mark = " data-ago" if relative else ""
     return f'<time datetime="{format_iso(dt)}" title="{esc(zoned(dt))}"{mark}>{esc(words)}</time>'
 
@@ -160,12 +162,14 @@ def header(view, live):
     result = view.result
     pills = "".join(f'<li class="count">{esc(p)}</li>' for p in badge_pills(view))
     checked = time_tag(result.checked_at, view.now)
+    snapshot = f"snapshot from {esc(short_time(result.checked_at, view.now))}"
     if live:
-        when = (f'<span id="live-state">live</span>, updated {checked} '
-                f'<noscript>· <a class="reload" href="/">Reload</a> (JavaScript is off: '
+        # without the script nothing updates: the page says it is a snapshot, and of when
+        when = (f'<span class="when-nojs">{snapshot} </span><span class="when-js"><span id="live-state">live</span>, '
+                f'updated {checked}</span> <noscript>· <a class="reload" href="/">Reload</a> (JavaScript is off: '
                 f'the page does not update by itself)</noscript>')
     else:
-        when = f"snapshot from {esc(short_time(result.checked_at, view.now))}, {checked}"
+        when = f'{snapshot}<span class="when-js">, {checked}</span>'
     return f"""<header class="top c-{esc(result.overall)}" id="badge" data-overall="{esc(result.overall)}" data-live>
 <h1 class="badge"><span class="dot big" aria-hidden="true"></span><span class="vh">Fleet status: </span>{esc(result.overall)}</h1>
 <ul class="counts" aria-label="counts">{pills}</ul>
@@ -425,10 +429,10 @@ def source_card(item, view, csrf):
     if d.get("captured_at"):
         facts.append(("Captured", time_tag(d["captured_at"], view.now, relative=False)))
     extra = []
-    life = trigger_life(item, view)
+    life = trigger_life_html(item, view)
     if life:
         state, words = life
-        extra.append(f'<p class="trig t-{state}" data-trigger="{state}">{esc(words)}</p>')
+        extra.append(f'<p class="trig t-{state}" data-trigger="{state}">{words}</p>')
     if d.get("last_error") and d.get("consecutive_failures"):
         extra.append(f'<p class="lasterr">last error: {esc(d["last_error"])}</p>')
     desc = f'<p class="desc">{esc(source.description)}</p>' if source and source.description else ""
@@ -446,6 +450,26 @@ def source_card(item, view, csrf):
 {"".join(extra)}
 {trigger_form(item.name, csrf)}
 </article>"""
+
+
+def trigger_life_html(item, view):
+    """report.trigger_life, its times as <time> ages (escaped words, or None): each time
+    goes in as a mark of private-use characters, swapped for its tag after escaping."""
+    times = []
+
+    def mark(value):
+        if instant(value) is None:
+            return None
+        times.append(value)
+        return f"\ue000{len(times) - 1}\ue001"
+
+    life = trigger_life(item, view, mark)
+    if not life:
+        return None
+    words = esc(life[1])
+    for n, value in enumerate(times):
+        words = words.replace(f"\ue000{n}\ue001", time_tag(value, view.now), 1)
+    return life[0], words
 
 
 def pill_word(item):
@@ -542,7 +566,8 @@ def run_entry(run, now):
         return (f'<li class="run s-invalid-row" id="{esc(anchor)}"><b>broken file</b> <code>{esc(run["file"])}</code>: '
                 f'{esc(run["problem"] or "invalid")}</li>')
     bits = [f'<span class="st st-{esc(run["status"])}">{esc(run["status"])}</span>',
-            f"<span>{time_tag(run['started_at'], now, relative=False)} ({time_tag(run['started_at'], now)})</span>"]
+            f"<span>{time_tag(run['started_at'], now, relative=False)}"
+            f"<span class=\"when-js\"> ({time_tag(run['started_at'], now)})</span></span>"]
     if run["duration_s"] is not None:
         bits.append(f"took {esc(took(run['duration_s']))}")
     if run.get("exit_code") is not None:
@@ -704,6 +729,7 @@ background:var(--c);color:#fff;box-shadow:0 2px 8px rgba(0,0,0,.12)}
 .count{background:rgba(0,0,0,.25);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
 .checked{font-size:14px;flex-basis:100%;margin:0}
 .checked a{color:#fff}
+html:not(.js) .when-js{display:none}html.js .when-nojs{display:none}
 .logout button{font:inherit;font-size:13px;color:#fff;background:transparent;border:1px solid #fff;border-radius:8px;
 padding:4px 10px;min-height:32px;cursor:pointer}
 @media (min-width:800px){.checked{flex-basis:auto;margin-left:auto}}
