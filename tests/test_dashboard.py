@@ -411,7 +411,7 @@ def test_the_run_log_of_a_task_that_never_ran_is_a_valid_list_and_says_so(home):
 
 
 def test_the_run_log_links_the_icons_like_the_dashboard():
-    page = render_html.task_page("etl", None, [], NOW)
+    page = render_html.task_page("etl", None, [], NOW, live=render_html.Live(15, 'W/"x"'))
     assert '<link rel="icon" href="/icon.svg" type="image/svg+xml">' in page     # no favicon 404
     assert '<link rel="manifest" href="/manifest.webmanifest">' in page
 
@@ -498,3 +498,44 @@ def test_without_javascript_the_live_header_says_snapshot_not_live(home):
     assert "snapshot from 11:00 PM UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
     assert '<span class="when-js"><span id="live-state">live</span>, updated <time' in header
 
+
+
+# ---- issue 19, item 12: offline says offline ------------------------------------------------------------
+
+SW_HARNESS = r"""
+// pwa.SERVICE_WORKER run by node against a Cache Storage stand-in and a network that is down.
+const saved = new Map(), handlers = {};
+globalThis.self = {addEventListener: (kind, fn) => { handlers[kind] = fn; }, skipWaiting() {},
+                   clients: {claim: async () => {}}};
+const store = {match: async (url) => saved.get(url)?.clone(), put: async (url, res) => { saved.set(url, res); }};
+globalThis.caches = {open: async () => store, keys: async () => [], delete: async () => true};
+globalThis.fetch = async () => { throw new TypeError("Failed to fetch"); };
+eval(SW);
+async function navigate(url) {
+  let answer;
+  handlers.fetch({request: {method: "GET", mode: "navigate", url}, respondWith: (p) => { answer = p; }});
+  const res = await answer;
+  return {status: res.status, type: res.headers.get("Content-Type"), body: await res.text()};
+}
+(async () => {
+  const page = '<!doctype html>\n<html lang="en" data-poll="15" data-sw>\n<body>the dashboard</body></html>';
+  saved.set("http://127.0.0.1:8765/", new Response(page, {headers: {"Content-Type": "text/html; charset=utf-8",
+                                                                     "Content-Encoding": "gzip"}}));
+  const out = {};
+  for (const path of ["/", "/?tag=shop", "/task/etl"]) out[path] = await navigate("http://127.0.0.1:8765" + path);
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+def test_offline_the_saved_page_is_marked_and_an_unsaved_page_is_never_the_dashboard(tmp_path):
+    program = tmp_path / "sw.js"
+    program.write_text(f"const SW = {json.dumps(pwa.SERVICE_WORKER)};\n{SW_HARNESS}")
+    out = subprocess.run(["node", str(program)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["/"]["status"] == 200 and '<html data-cached lang="en"' in got["/"]["body"]   # the page says offline at once
+    assert got["/?tag=shop"]["status"] == 200 and "data-cached" in got["/?tag=shop"]["body"]  # the dashboard, filtered by its script
+    task = got["/task/etl"]
+    assert task["status"] == 503 and "the dashboard" not in task["body"]
+    assert task["type"].startswith("text/html") and "Offline" in task["body"] and 'href="/"' in task["body"]

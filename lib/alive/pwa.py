@@ -22,9 +22,26 @@ PNG_SIZES = (192, 512)
 
 SERVICE_WORKER = r"""// alive serve's service worker: the last page seen, for when the network is gone.
 "use strict";
-var CACHE = "alive-pages-v1";
+var CACHE = "alive-pages-v2";
 self.addEventListener("install", function () { self.skipWaiting(); });
-self.addEventListener("activate", function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", function (e) {
+  e.waitUntil(caches.keys().then(function (keys) {
+    return Promise.all(keys.filter(function (k) { return k !== CACHE; }).map(function (k) { return caches.delete(k); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+// A saved copy says so (data-cached on <html>): its script shows it offline from the first paint.
+function marked(saved) {
+  return saved.text().then(function (text) {
+    var headers = new Headers(saved.headers);
+    headers.delete("Content-Encoding");
+    headers.delete("Content-Length");
+    return new Response(text.replace("<html ", "<html data-cached "), {status: 200, headers: headers});
+  });
+}
+var NOT_SAVED = '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">' +
+  '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Offline · alive</title></head>' +
+  '<body><h1>Offline</h1><p>alive serve cannot be reached, and this page was not saved on this device.</p>' +
+  '<p><a href="/">The dashboard as it was last seen</a></p></body></html>\n';
 self.addEventListener("fetch", function (e) {
   var req = e.request;
   if (req.method !== "GET" || req.mode !== "navigate") return;
@@ -35,11 +52,13 @@ self.addEventListener("fetch", function (e) {
     }
     return res;
   }).catch(function () {
+    // the page itself when it was saved; the dashboard stands in only for the dashboard
+    // (another filter of it: its script filters); any other page is never answered with it
+    var dashboard = new URL(req.url).pathname === "/";
     return caches.open(CACHE).then(function (c) {
-      return c.match(req.url).then(function (hit) { return hit || c.match(new URL("/", req.url).href); });
+      return c.match(req.url).then(function (hit) { return hit || (dashboard && c.match(new URL("/", req.url).href)); });
     }).then(function (hit) {
-      return hit || new Response("alive serve cannot be reached and no page was saved yet.\n",
-                                 {status: 503, headers: {"Content-Type": "text/plain; charset=utf-8"}});
+      return hit ? marked(hit) : new Response(NOT_SAVED, {status: 503, headers: {"Content-Type": "text/html; charset=utf-8"}});
     });
   }));
 });
