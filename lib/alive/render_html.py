@@ -6,13 +6,17 @@ Every string from a heartbeat, a state file or the registry goes through esc()
 `<script>alert(1)</script>` shows as text. The script (SCRIPT) is a constant: no data is
 ever written into it (what it needs comes from data- attributes), so its hash (SCRIPT_HASH)
 is the only script a Content-Security-Policy has to allow. The page works without it:
-only the ages stop moving, and the live page then offers a plain "Reload" link.
+every age then says its absolute time, and the live page says it is a snapshot and
+offers a plain "Reload" link.
 
-With the script, the live page (`alive serve`, live given) asks /status.json every
-poll_s seconds with If-None-Match; when the fleet changed it fetches the page again and
-swaps in the parts marked data-live that differ, keeping focus and scroll. Ages
-("12 min ago") are <time datetime> elements the script keeps current, the absolute time
-with its zone in their title; the static report says how old it is the same way.
+With the script, a live page (`alive serve`, live given: the dashboard and the run log)
+asks its own URL every poll_s seconds with If-None-Match: a 304 while nothing changed,
+else the page, whose parts marked data-live that differ it swaps in (children matched by
+id), keeping focus and scroll. When the server cannot be reached it says so at once, with
+the time of the data shown, and turns the Trigger now buttons off until it answers. Ages
+("12 min ago") are <time datetime data-ago> elements the script keeps current, written as
+the absolute time (with its zone in their title); the static report says how old it is
+the same way.
 
 Trigger buttons: rendered by `alive serve` (csrf given) they are plain forms POSTing to
 /trigger/<source> with the server's CSRF token in a hidden field. In a static file
