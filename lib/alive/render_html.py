@@ -195,7 +195,6 @@ def logout_form(live):
     return '\n<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>'
 
 
-
 def banners(notice, live):
     parts = []
     if notice in NOTICES:

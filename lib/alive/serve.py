@@ -227,16 +227,16 @@ def page_etag(fleet_etag, path, tag=None):
 
 
 def accepts_gzip(header):
-    """Accept-Encoding (RFC 9110 12.5.3): gzip, or *, with a q-value above 0."""
+    """Accept-Encoding (RFC 9110 12.5.3): gzip (or x-gzip, or else *) with a q-value above 0."""
+    q = {}
     for part in (header or "").split(","):
         coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
-            q = params.strip().lower().removeprefix("q=")
-            try:
-                return not params.strip() or float(q) > 0
-            except ValueError:
-                return False
-    return False
+        weight = params.strip().lower().removeprefix("q=") if params.strip() else "1"
+        try:
+            q[coding.strip().lower()] = float(weight)
+        except ValueError:
+            q[coding.strip().lower()] = 0.0
+    return q.get("gzip", q.get("x-gzip", q.get("*", 0.0))) > 0
 
 
 @functools.lru_cache(maxsize=8)
