@@ -56,7 +56,8 @@ AXE_SHA512 = "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFN
 OPTIONAL = os.environ.get("ALIVE_BROWSER_CHECK_OPTIONAL") == "1"
 failures = []
 axe_counts = {}
-EXTRA_FLEET = '\n[tasks.never-ran]\n\n[sources.shop-feed]\npath = "shop-feed.json"\nmax_age = "1h"\ntags = ["shop"]\n'
+CHANGE = "upload timed out (a change made by browser-check)"
+NEVER_RAN = "new-extractor"     # the demo's task that was just added to fleet.toml and never ran
 # the text a person sees (innerText: what CSS hides is not in it)
 SEEN = "document.getElementById('checked').innerText"
 
@@ -148,9 +149,6 @@ def build_fleet(home):
                                  errors=["timeout"] if st == "error" else [], exit_code=1 if st == "error" else 0,
                                  output_tail=f"step 1 done\nstep 2 {'failed: timeout' if st == 'error' else 'done'}\n")
             heartbeat.write(home / "health", hb)
-    with open(home / "fleet.toml", "a") as fleet:      # a task that never ran, a tagged source
-        fleet.write(EXTRA_FLEET)
-    (home / "shop-feed.json").write_text("{}")
     report = json.loads(alive(home, "report", "--format", "json").stdout)
     sources = [i["name"] for i in report["items"] if i["kind"] == "source"]
     if sources:
@@ -478,9 +476,9 @@ def issue19_live(browser, server, home, axe_js):
     page.js("performance.clearResourceTimings(); window.aliveMark = 7")
     now = datetime.now(timezone.utc).replace(microsecond=0)
     heartbeat.write(home / "health", heartbeat.build("publish-dashboard", now, status="error", started_at=now,
-                                                     completed_at=now, errors=["browser-check was here"]))
+                                                     completed_at=now, errors=[CHANGE]))
     try:
-        page.wait_js("document.getElementById('task-publish-dashboard').textContent.includes('browser-check was here')",
+        page.wait_js(f"document.getElementById('task-publish-dashboard').textContent.includes('{CHANGE}')",
                      timeout=15)
         changed = page.js(entries)
     except cdp.CdpError:
@@ -516,10 +514,10 @@ def issue19_live(browser, server, home, axe_js):
     shop = browser.page(1280, 900)
     shop.goto(server.url + "?tag=shop")
     since = shop.mark()
-    click(shop, "#source-shop-feed form.trigger button")
+    click(shop, "#source-sales form.trigger button")             # sales: tags = ["shop"] in the demo
     shop.wait_for("Page.loadEventFired", since, 30)
     where = shop.js("location.pathname + location.search + location.hash")
-    check(where == "/?tag=shop#trigger-shop-feed", f"Trigger now on /?tag=shop comes back to it: {where}")
+    check(where == "/?tag=shop#trigger-sales", f"Trigger now on /?tag=shop comes back to it: {where}")
     shop.close()
 
     # 14: the run log is live; 15: it links the icons; the manifest's icons, one purpose each
@@ -546,11 +544,11 @@ def issue19_live(browser, server, home, axe_js):
 
     # 10: the run log of a task that never ran: a valid list (axe), no "Last 0 runs"
     never = browser.page(1280, 900)
-    never.goto(server.url + "task/never-ran")
+    never.goto(server.url + "task/" + NEVER_RAN)
     text = never.js("document.getElementById('runs').innerText")
     check("Last 0 runs" not in text and "No run has reported yet" in text
           and not never.js("!!document.querySelector('ol.runlog > :not(li)')"),
-          f"/task/never-ran says no run yet, with no list of nothing: {text!r}")
+          f"/task/{NEVER_RAN} says no run yet, with no list of nothing: {text!r}")
     axe(never, axe_js, "task log, never ran")
     never.close()
 
