@@ -13,6 +13,12 @@ On the demo fleet (`alive demo --dir`, plus a history of runs and one queued tri
    page of a task; the badges; the page with JavaScript off (a Reload link, no refresh);
    a form of an older page after a restart (back to the page, with a notice); the
    installed app's service worker showing the last page with the server gone.
+3. issue 19 (items 10-15): the run log of a task that never ran (axe); ages that move
+   (a trigger's "refreshed" 105 s later, a 16-minute-old static file) or say their time
+   (JavaScript off); offline says offline at once, with the time of the data, Trigger now
+   off, and an unsaved page is never the dashboard; Trigger now on a filtered page comes
+   back to it; one request per poll (the page's own URL, 304 while nothing changed, never
+   /status.json), gzip, the run log live; 24x24 px run cells on a phone, icon links.
 axe-core (AXE_VERSION, MPL-2.0) comes from the npm registry with `npm pack`, checked
 against its pinned sha512, and is kept in a cache folder outside the repository.
 
@@ -50,6 +56,10 @@ AXE_SHA512 = "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFN
 OPTIONAL = os.environ.get("ALIVE_BROWSER_CHECK_OPTIONAL") == "1"
 failures = []
 axe_counts = {}
+CHANGE = "upload timed out (a change made by browser-check)"
+NEVER_RAN = "new-extractor"     # the demo's task that was just added to fleet.toml and never ran
+# the text a person sees (innerText: what CSS hides is not in it)
+SEEN = "document.getElementById('checked').innerText"
 
 
 def say(text):
@@ -198,12 +208,49 @@ def static_page(browser, home, report, axe_js):
                 words = page.js("document.getElementById('checked').textContent")
                 check(bool(re.fullmatch(r"snapshot from .+, (just now|\d+ s ago)", words or "")),
                       f"static page says how old it is: {words!r}")
+            if not dark and label == "phone":
+                cells_are_touch_targets(page, "static page (phone)", ".strip li")
             shot = SHOTS / f"dashboard-{label}{'-dark' if dark else ''}.png"
             page.screenshot(shot, width)
             check(shot.stat().st_size > 10_000, f"screenshot {shot.relative_to(ROOT)} ({width} px, {scheme})")
             axe(page, axe_js, f"static {label} {scheme}")
             page.close()
+    old_static_file(browser, page_file)
 
+
+def old_static_file(browser, page_file):
+    """Item 11: the same file opened 16 minutes after it was written says so; without
+    JavaScript it says its absolute time, never a frozen "just now"."""
+    text = page_file.read_text()
+    checked = re.search(r'<p class="checked" id="checked">.*?</p>', text, re.S).group(0)
+    at = datetime.fromisoformat(re.search(r'datetime="([^"]+)"', checked).group(1))
+    older = checked.replace(re.search(r'datetime="([^"]+)"', checked).group(1),
+                            (at - timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    old = page_file.with_name("old.html")
+    old.write_text(text.replace(checked, older))
+    page = browser.page(1280, 900)
+    page.goto(old.as_uri())
+    words = page.js(SEEN)
+    check(words.endswith(", 16 min ago"), f"a static file 16 minutes old says so: {words!r}")
+    page.close()
+    nojs = browser.page(1280, 900)
+    nojs.call("Emulation.setScriptExecutionDisabled", {"value": True})
+    nojs.goto(old.as_uri())
+    root = nojs.call("DOM.getDocument")["root"]["nodeId"]
+    node = nojs.call("DOM.querySelector", {"nodeId": root, "selector": "#checked"})["nodeId"]
+    html = nojs.call("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+    check("snapshot from" in html and not re.search(r">(just now|\d+ \w+ ago)<", html),
+          f"without JavaScript the static file says its time, no frozen age: {re.sub('<[^>]+>', '', html)!r}")
+    nojs.close()
+
+
+def cells_are_touch_targets(page, where, selector):
+    """Item 15: every run cell at least 24x24 CSS px (WCAG 2.2 2.5.8, axe `target-size`)."""
+    sizes = page.js(f"[...document.querySelectorAll('{selector}')].map(e => e.getBoundingClientRect())"
+                    ".map(r => [Math.round(r.width * 10) / 10, Math.round(r.height * 10) / 10])")
+    small = [s for s in sizes if s[0] < 24 or s[1] < 24]
+    check(sizes and not small, f"{where}: {len(sizes)} run cells, all at least 24x24 px"
+          + (f" (smallest {min(small)})" if small else ""))
 
 class Server:
     """`alive serve --port PORT --poll 1s` on loopback, started and stopped for real."""
@@ -296,6 +343,8 @@ def live_checks(browser, home, report, axe_js):
             check(page.js("location.hash") == "#trigger-sales" and focused_trigger(page) == "source-sales",
                   "after Enter the page is back with the focus on the same button")
             check(card_state(page, "sales") == "queued", "the sales card says its refresh is queued (not green)")
+            check(page.js("!!document.querySelector('#source-sales [data-trigger] time[data-ago]')"),
+                  "the queued refresh says when as an age the script moves")
             pills = page.js("document.querySelector('#badge .counts').textContent")
             check("pending" in pills, f"the header counts the pending triggers: {pills!r}")
         page.js("window.aliveMark = 42")
@@ -328,6 +377,7 @@ def live_checks(browser, home, report, axe_js):
         with urllib.request.urlopen(server.url + "badge.svg", timeout=10) as answer:
             svg = answer.read().decode()
         check(svg.startswith("<svg") and report["overall"] in svg, "/badge.svg is a badge of the overall color")
+        issue19_live(browser, server, home, axe_js)
 
         # JavaScript off: a Reload link, nothing that refreshes by itself
         nojs = browser.page(390, 844, True)
@@ -336,6 +386,10 @@ def live_checks(browser, home, report, axe_js):
         root = nojs.call("DOM.getDocument")["root"]["nodeId"]
         reload_link = nojs.call("DOM.querySelector", {"nodeId": root, "selector": "noscript a.reload"})["nodeId"]
         check(bool(reload_link), "with JavaScript off the live page offers a Reload link")
+        checked = nojs.call("DOM.querySelector", {"nodeId": root, "selector": "#checked"})["nodeId"]
+        seen = nojs.call("DOM.getOuterHTML", {"nodeId": checked})["outerHTML"]
+        check("snapshot from" in seen and not re.search(r">(just now|\d+ \w+ ago)<", seen),
+              "with JavaScript off the header says it is a snapshot, and of when (no frozen \"live, just now\")")
 
         # the installed app: the service worker takes the page, for the day the server is gone
         sw_ready = page.js("navigator.serviceWorker.ready.then(() => true)", timeout=30)
@@ -361,19 +415,149 @@ def live_checks(browser, home, report, axe_js):
               "a form from before a restart leads back to the page with a notice, and queues nothing")
         nojs.close()
 
-    # the server is gone: the app still shows the last page, and says how old it is
+    # the server is gone: the app still shows the last page, says so from the first paint, and how old it is
     since = page.mark()
     page.call("Page.reload")
     try:
         page.wait_for("Page.loadEventFired", since, 30)
-        page.wait_js("!document.getElementById('offline').hidden", timeout=20)
+        at_once = page.js("[document.documentElement.hasAttribute('data-cached'), "
+                          "document.getElementById('live-state').textContent, !document.getElementById('offline').hidden, "
+                          "document.querySelector('#source-sales form.trigger button').disabled]")
         offline = page.js("document.getElementById('offline').textContent")
     except cdp.CdpError as exc:
-        offline = f"({exc})"
-    check("Cannot reach alive serve" in offline and ("ago" in offline or "just now" in offline),
-          f"with the server gone the app shows the last page and its age: {offline!r}")
+        at_once, offline = None, f"({exc})"
+    check(at_once == [True, "offline", True, True],
+          f"the saved page says offline at once, Trigger now off (saved, state, banner, button off: {at_once})")
+    check(offline.startswith("Offline") and " as of " in offline and re.search(r"\((just now|\d+ \w+ ago)\)", offline),
+          f"with the server gone the app shows the last page, the time of its data and its age: {offline!r}")
     page.screenshot(SHOTS / "dashboard-offline-desktop.png", 1280)
+    page.goto(f"http://127.0.0.1:{port}/task/publish-dashboard")        # never opened: never saved
+    unsaved = page.js("[!!document.getElementById('badge'), document.body.innerText]")
+    check(not unsaved[0] and "was not saved" in unsaved[1],
+          f"offline, a page never opened is an offline page, not the dashboard under its URL: {unsaved[1][:80]!r}")
     page.close()
+
+
+def issue19_live(browser, server, home, axe_js):
+    """Items 10-15 on the live page and the run log (the server up)."""
+    from alive import heartbeat
+
+    # 11: 105 s later the trigger's "refreshed" has moved on (the page's clock moved on, as a person's would)
+    tab = browser.page(1280, 900)
+    tab.goto(server.url)
+    check(tab.js("!!document.querySelector('#source-sales [data-trigger] time[data-ago]')"),
+          "the refreshed trigger says when as an age the script moves")
+    tab.js("(function(){var real = Date.now; Date.now = function(){ return real.call(Date) + 105000; };})()")
+    try:
+        words = tab.wait_js("(function(){var t = document.querySelector('#source-sales [data-trigger]').textContent;"
+                            " return /1 min ago/.test(t) && t;})()", timeout=10)
+    except cdp.CdpError:
+        words = tab.js("document.querySelector('#source-sales [data-trigger]').textContent")
+    check("1 min ago" in words and "just now" not in words, f"105 s later the trigger says: {words!r}")
+    tab.close()
+
+    # 14: one request per poll, to the page itself; 304 while nothing changed; gzip; never /status.json
+    page = browser.page(1280, 900)
+    page.goto(server.url)
+    # (the navigation itself went through the service worker: its timing shows no encoding)
+    nav = page.js("fetch('/task/sync-crm', {cache: 'no-store'}).then(r => r.text()).then(() => (e => "
+                  "[e.encodedBodySize, e.decodedBodySize])(performance.getEntriesByName(location.origin + "
+                  "'/task/sync-crm').pop()))")
+    check(0 < nav[0] < nav[1] / 3, f"the run log comes gzipped: {nav[0]} bytes for {nav[1]}")
+    entries = "performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch')" \
+              ".map(e => [new URL(e.name).pathname + new URL(e.name).search, e.responseStatus, e.encodedBodySize, " \
+              "e.decodedBodySize])"
+    page.js("performance.setResourceTimingBufferSize(1000); performance.clearResourceTimings(); 0")
+    time.sleep(5)
+    quiet = page.js(entries)
+    check(len(quiet) >= 3 and all(e[0] == "/" for e in quiet) and sum(e[1] == 200 for e in quiet) <= 1,
+          f"5 s of polls (every 1 s) with nothing new: {len(quiet)} requests, each for the page itself, "
+          f"statuses {sorted({e[1] for e in quiet})}")
+    page.js("performance.clearResourceTimings(); window.aliveMark = 7")
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    heartbeat.write(home / "health", heartbeat.build("publish-dashboard", now, status="error", started_at=now,
+                                                     completed_at=now, errors=[CHANGE]))
+    try:
+        page.wait_js(f"document.getElementById('task-publish-dashboard').textContent.includes('{CHANGE}')",
+                     timeout=15)
+        changed = page.js(entries)
+    except cdp.CdpError:
+        changed = None
+    full = [e for e in changed or [] if e[1] == 200]
+    check(bool(full) and len(full) <= 2 and all(0 < e[2] < e[3] for e in full) and page.js("window.aliveMark") == 7
+          and not any(e[0] == "/status.json" for e in changed),
+          f"a change came in {len(full)} full answer(s) of the page, gzipped "
+          f"({', '.join(f'{e[2]} of {e[3]} bytes' for e in full)}), swapped in without a reload")
+
+    # 12, 13: the network goes away: offline at once, with the time of the data; Trigger now off; and back
+    page.call("Network.enable")
+    conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    page.call("Network.emulateNetworkConditions", {"offline": True, **conditions})
+    try:
+        said = page.wait_js("document.getElementById('live-state').textContent === 'offline' && "
+                            "document.querySelector('#source-sales form.trigger button').disabled && "
+                            "document.getElementById('offline').textContent", timeout=5)
+    except cdp.CdpError as exc:
+        said = f"({exc})"
+    check(said.startswith("Offline") and " as of " in said, f"offline says offline, Trigger now off: {said!r}")
+    page.call("Network.emulateNetworkConditions", {"offline": False, **conditions})
+    try:
+        back = page.wait_js("document.getElementById('live-state').textContent === 'live' && "
+                            "!document.querySelector('#source-sales form.trigger button').disabled && "
+                            "document.getElementById('offline').hidden", timeout=10)
+    except cdp.CdpError:
+        back = False
+    check(back, "back online: live again, Trigger now on")
+    page.close()
+
+    # 13: Trigger now on a filtered page lands on the same filtered page
+    shop = browser.page(1280, 900)
+    shop.goto(server.url + "?tag=shop")
+    since = shop.mark()
+    click(shop, "#source-sales form.trigger button")             # sales: tags = ["shop"] in the demo
+    shop.wait_for("Page.loadEventFired", since, 30)
+    where = shop.js("location.pathname + location.search + location.hash")
+    check(where == "/?tag=shop#trigger-sales", f"Trigger now on /?tag=shop comes back to it: {where}")
+    shop.close()
+
+    # 14: the run log is live; 15: it links the icons; the manifest's icons, one purpose each
+    log = browser.page(1280, 900)
+    log.goto(server.url + "task/sync-crm")
+    runs = log.js("document.querySelectorAll('.runlog > li').length")
+    log.js("window.aliveMark = 9")
+    later = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+    heartbeat.write(home / "health", heartbeat.build("sync-crm", later, status="ok", started_at=later,
+                                                     completed_at=later, summary="browser-check run"))
+    try:
+        log.wait_js(f"document.querySelectorAll('.runlog > li').length > {runs} || "
+                    f"document.querySelector('.runlog').textContent.includes('browser-check run')", timeout=15)
+        moved = log.js("window.aliveMark") == 9
+    except cdp.CdpError:
+        moved = False
+    check(moved, "the run log page shows a new run without a reload")
+    icon = log.js("(l => l && fetch(l.href).then(r => r.status))(document.querySelector('link[rel=icon]'))")
+    check(icon == 200, f"/task/<id> links its icon (fetched: {icon})")
+    purposes = log.js("fetch('/manifest.webmanifest').then(r => r.json()).then(m => m.icons.map(i => i.purpose))")
+    check("any maskable" not in purposes and {"any", "maskable"} <= set(purposes),
+          f"the manifest's icons have one purpose each: {purposes}")
+    log.close()
+
+    # 10: the run log of a task that never ran: a valid list (axe), no "Last 0 runs"
+    never = browser.page(1280, 900)
+    never.goto(server.url + "task/" + NEVER_RAN)
+    text = never.js("document.getElementById('runs').innerText")
+    check("Last 0 runs" not in text and "No run has reported yet" in text
+          and not never.js("!!document.querySelector('ol.runlog > :not(li)')"),
+          f"/task/{NEVER_RAN} says no run yet, with no list of nothing: {text!r}")
+    axe(never, axe_js, "task log, never ran")
+    never.close()
+
+    # 15: run cells on a phone
+    phone = browser.page(390, 844, True)
+    phone.goto(server.url)
+    phone.js("document.getElementById('health').open = true")
+    cells_are_touch_targets(phone, "live page (phone)", ".strip li")
+    phone.close()
 
 
 def print_axe_table():

@@ -82,8 +82,10 @@ def test_the_pages_script_says_ages_in_the_same_words_as_python():
 
 
 def test_times_are_time_elements_with_the_zone_and_ages_the_script_keeps_current():
+    # an age is written as its absolute time: the script turns it into "12 min ago" and keeps
+    # it moving; without the script it never freezes into a wrong "just now" (issue 19, item 11)
     tag = render_html.time_tag("2026-05-02T22:48:00Z", NOW)
-    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 10:48 PM UTC" data-ago>12 min ago</time>'
+    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 10:48 PM UTC" data-ago>10:48 PM UTC</time>'
     absolute = render_html.time_tag("2026-05-01T07:05:00Z", NOW, relative=False)
     assert absolute == '<time datetime="2026-05-01T07:05:00Z" title="2026-05-01 7:05 AM UTC">Fri 7:05 AM UTC</time>'
     assert render_html.time_tag("not a time", NOW) == "not a time"
@@ -107,8 +109,10 @@ def test_reasons_on_the_page_use_the_pages_words_but_never_touch_a_jobs_text():
 def test_the_static_report_says_how_old_it_is(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home))
-    assert ('<p class="checked" id="checked">snapshot from 11:00 PM UTC, <time datetime="2026-05-02T23:00:00Z" '
-            'title="2026-05-02 11:00 PM UTC" data-ago>just now</time></p>') in page
+    assert ('<p class="checked" id="checked">snapshot from 11:00 PM UTC<span class="when-js">, '
+            '<time datetime="2026-05-02T23:00:00Z" title="2026-05-02 11:00 PM UTC" data-ago>11:00 PM UTC</time>'
+            '</span></p>') in page
+    assert "html:not(.js) .when-js{display:none}" in render_html.CSS
     assert "Finished</dt><dd><time datetime=\"2026-05-02T22:55:00Z\"" in page
 
 
@@ -217,7 +221,8 @@ def test_a_queued_trigger_is_queued_not_green(home):
     queue.enqueue(home, reg, "track", "serve/form", NOW - 20 * S)
     assert life(home, reg) == ("queued", "refresh queued 20 s ago, waiting for the trigger runner")
     page = render_html.render(view(home, reg))
-    assert '<p class="trig t-queued" data-trigger="queued">refresh queued 20 s ago' in page
+    assert ('<p class="trig t-queued" data-trigger="queued">refresh queued <time datetime="2026-05-02T22:59:40Z" '
+            'title="2026-05-02 10:59 PM UTC" data-ago>10:59 PM UTC</time>, waiting') in page
 
 
 def test_a_trigger_the_runner_took_is_running_while_its_runner_lives(home):
@@ -339,7 +344,7 @@ def test_the_static_report_writes_its_badges_and_rewrites_only_what_changed(home
 # ---- the app: manifest and icons ------------------------------------------------------------------------
 
 def test_the_icon_is_a_valid_png_of_its_size():
-    data = pwa.icon_png(192)
+    data = pwa.icon_png(192, maskable=True)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
@@ -360,6 +365,7 @@ def test_the_manifest_makes_an_installable_app():
     doc = json.loads(pwa.manifest())
     assert doc["start_url"] == "/" and doc["display"] == "standalone" and doc["short_name"] == "alive"
     assert {i["sizes"] for i in doc["icons"]} == {"any", "192x192", "512x512"}
+    assert len(doc["icons"]) == 5
     assert "fetch" in pwa.SERVICE_WORKER and 'req.mode !== "navigate"' in pwa.SERVICE_WORKER
 
 
@@ -393,3 +399,143 @@ def test_a_kv_store_that_cannot_be_listed_is_said_never_zero(home, store, monkey
     assert "wrong-token-value" not in v.pending_problem
     assert "pending triggers unknown" in render_html.badge_pills(v)
     assert 'class="lasterr" role="status">the trigger queue cannot be read' in render_html.render(v)
+
+
+# ---- issue 19: the run log of a task that never ran, touch targets, icons -----------------------------
+
+def test_the_run_log_of_a_task_that_never_ran_is_a_valid_list_and_says_so(home):
+    page = render_html.task_page("etl", None, [], NOW)
+    runlog = re.search(r'<ol class="runlog">(.*?)</ol>', page, re.S)
+    assert runlog is None or "<p" not in runlog.group(1)           # axe `list`: an <ol> holds <li> only
+    assert "Last 0 runs" not in page and "No run has reported yet." in page
+
+
+def test_the_run_log_links_the_icons_like_the_dashboard():
+    page = render_html.task_page("etl", None, [], NOW, live=render_html.Live(15, 'W/"x"'))
+    assert '<link rel="icon" href="/icon.svg" type="image/svg+xml">' in page     # no favicon 404
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in page
+
+
+def test_run_cells_are_touch_targets_of_at_least_24_px():
+    # WCAG 2.2 2.5.8 (axe `target-size`): 24x24 CSS px. 10 cells a row fit a 390 px phone's card.
+    css = render_html.CSS
+    assert ".strip{display:grid;grid-template-columns:repeat(10,minmax(24px,1fr))" in css
+    assert re.search(r"\.strip li\{[^}]*height:24px", css)
+
+
+def png_pixels(data):
+    """(width, height, color type, rows of bytes) of a PNG with filter 0 on every row."""
+    pos, chunks = 8, {}
+    while pos < len(data):
+        length, kind = struct.unpack("!I4s", data[pos:pos + 8])
+        chunks[kind] = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    width, height, _, color = struct.unpack("!IIBB", chunks[b"IHDR"][:10])
+    channels = 4 if color == 6 else 3
+    raw = zlib.decompress(chunks[b"IDAT"])
+    stride = 1 + channels * width
+    return width, height, color, [raw[y * stride + 1:(y + 1) * stride] for y in range(height)]
+
+
+def test_the_manifest_has_separate_any_and_maskable_icons():
+    # W3C manifest: purpose is a set of "any", "maskable", "monochrome"; Chrome warns on "any maskable"
+    # (one image cannot be both: a maskable one is full-bleed, cropped by the platform).
+    doc = json.loads(pwa.manifest())
+    purposes = [i.get("purpose", "any") for i in doc["icons"]]
+    assert all(" " not in p for p in purposes) and {"any", "maskable"} <= set(purposes)
+    for icon in doc["icons"]:
+        if icon["type"] == "image/png":
+            assert icon["src"] in serve_app_files(), icon["src"]
+    width, _, color, rows = png_pixels(pwa.icon_png(192, maskable=False))
+    assert color == 6 and rows[0][3] == 0 and rows[96][96 * 4 + 3] == 255     # "any": see-through corners
+    _, _, color, rows = png_pixels(pwa.icon_png(192, maskable=True))
+    assert rows[0][:3] == bytes(pwa.GREEN)                                     # maskable: full bleed
+
+
+def serve_app_files():
+    from alive import serve
+
+    return serve.APP_FILES
+
+
+# ---- issue 19, item 11: every age moves or says its absolute time ---------------------------------------
+
+def frozen_words(page):
+    """Ages written as words into the page (outside the script): they would freeze."""
+    body = page.split("<script>")[0]
+    return re.findall(r"just now|\d+ (?:s|min|h|d) ago|in \d+ (?:s|min|h|d)\b", re.sub(r"<[^>]+>", " ", body))
+
+
+def test_no_age_is_written_as_words_that_would_freeze(home):
+    reg = fleet(home, '[probes.vendor-portal]\ncommand = ["true"]\n' + SOURCE)
+    beat(home, "etl", NOW - timedelta(seconds=3))
+    (home / "track.json").write_text("{}")
+    for results in ({"track": {"at": "2026-05-02T22:59:58Z", "result": "refreshed"}},
+                    {"track": {"at": "2026-05-02T22:59:58Z", "result": "failed", "error": "exit 2"}},
+                    {"track": {"at": "2026-05-02T22:59:58Z", "result": "skipped", "reason": "no"}}):
+        runner_state(home, results=results)
+        v = view(home, reg)
+        page = render_html.render(v)
+        assert frozen_words(page) == [], results
+        live = render_html.render(v, csrf="t", live=render_html.Live(15))
+        assert frozen_words(live) == [], results
+        assert '<time datetime="2026-05-02T22:59:58Z" title="2026-05-02 10:59 PM UTC" data-ago>' in page
+    path = queue.enqueue(home, reg, "track", "serve/form", NOW - 2 * S)
+    assert frozen_words(render_html.render(view(home, reg))) == []
+    runner_state(home, {"id": "r1", "taken_at": "2026-05-02T22:59:58Z", "started": ["track"],
+                        "requests": [{"ref": path.name, "source": "track", "attempt": 1}]})
+    page = render_html.render(view(home, reg))
+    assert "refreshing now (taken <time datetime=\"2026-05-02T22:59:58Z\"" in page and frozen_words(page) == []
+    log = render_html.task_page("etl", item(view(home, reg), "etl"), report.task_log(home, reg, "etl", NOW)[1], NOW)
+    assert frozen_words(log) == []
+
+
+def test_without_javascript_the_live_header_says_snapshot_not_live(home):
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    page = render_html.render(view(home), csrf="t", live=render_html.Live(15))
+    header = re.search(r'<p class="checked" id="checked">(.*?)</p>', page, re.S).group(1)
+    nojs = re.sub(r'<span class="when-js">.*?</time></span>', "", header)     # what shows with the script off
+    assert "snapshot from 11:00 PM UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
+    assert '<span class="when-js"><span id="live-state">live</span>, updated <time' in header
+
+
+
+# ---- issue 19, item 12: offline says offline ------------------------------------------------------------
+
+SW_HARNESS = r"""
+// pwa.SERVICE_WORKER run by node against a Cache Storage stand-in and a network that is down.
+const saved = new Map(), handlers = {};
+globalThis.self = {addEventListener: (kind, fn) => { handlers[kind] = fn; }, skipWaiting() {},
+                   clients: {claim: async () => {}}};
+const store = {match: async (url) => saved.get(url)?.clone(), put: async (url, res) => { saved.set(url, res); }};
+globalThis.caches = {open: async () => store, keys: async () => [], delete: async () => true};
+globalThis.fetch = async () => { throw new TypeError("Failed to fetch"); };
+eval(SW);
+async function navigate(url) {
+  let answer;
+  handlers.fetch({request: {method: "GET", mode: "navigate", url}, respondWith: (p) => { answer = p; }});
+  const res = await answer;
+  return {status: res.status, type: res.headers.get("Content-Type"), body: await res.text()};
+}
+(async () => {
+  const page = '<!doctype html>\n<html lang="en" data-poll="15" data-sw>\n<body>the dashboard</body></html>';
+  saved.set("http://127.0.0.1:8765/", new Response(page, {headers: {"Content-Type": "text/html; charset=utf-8",
+                                                                     "Content-Encoding": "gzip"}}));
+  const out = {};
+  for (const path of ["/", "/?tag=shop", "/task/etl"]) out[path] = await navigate("http://127.0.0.1:8765" + path);
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+def test_offline_the_saved_page_is_marked_and_an_unsaved_page_is_never_the_dashboard(tmp_path):
+    program = tmp_path / "sw.js"
+    program.write_text(f"const SW = {json.dumps(pwa.SERVICE_WORKER)};\n{SW_HARNESS}")
+    out = subprocess.run(["node", str(program)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["/"]["status"] == 200 and '<html data-cached lang="en"' in got["/"]["body"]   # the page says offline at once
+    assert got["/?tag=shop"]["status"] == 200 and "data-cached" in got["/?tag=shop"]["body"]  # the dashboard, filtered by its script
+    task = got["/task/etl"]
+    assert task["status"] == 503 and "the dashboard" not in task["body"]
+    assert task["type"].startswith("text/html") and "Offline" in task["body"] and 'href="/"' in task["body"]

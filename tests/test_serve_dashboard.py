@@ -52,7 +52,8 @@ def test_status_json_has_a_weak_etag_that_holds_while_only_the_clock_moves(serve
 def test_the_etag_changes_when_the_fleet_or_the_queue_changes(server, home):
     beat(home, "etl", datetime.now(timezone.utc))
     first = request(server, "GET", "/status.json")[1]["ETag"]
-    assert f'data-etag="{first.replace(chr(34), "&quot;")}"' in request(server, "GET", "/")[2]   # the page starts with it
+    _, headers, page = request(server, "GET", "/")
+    assert f'data-etag="{headers["ETag"].replace(chr(34), "&quot;")}"' in page    # the page starts with its own
     request(server, "POST", "/trigger/track", headers=BEARER)                # a queued trigger
     second = request(server, "GET", "/status.json")[1]["ETag"]
     assert second != first
@@ -187,7 +188,8 @@ def test_the_header_counts_pending_triggers_on_the_spool(server, home):
         assert request(server, "POST", "/trigger/track", headers=BEARER)[0] == 303
     page = request(server, "GET", "/")[2]
     assert '<li class="count">2 triggers pending</li>' in page
-    assert 'data-trigger="queued">refresh queued just now (2 requests), waiting for the trigger runner' in page
+    assert re.search(r'data-trigger="queued">refresh queued <time [^>]*data-ago>[^<]*</time> \(2 requests\), '
+                     r'waiting for the trigger runner', page)
 
 
 def test_the_header_counts_pending_triggers_in_the_kv_store_listed_at_most_every_30_s(home, store):
@@ -209,3 +211,86 @@ def test_the_header_counts_pending_triggers_in_the_kv_store_listed_at_most_every
     with serving(home, env=env) as s:                                    # the store is down: said, never "0"
         page = request(s, "GET", "/")[2]
         assert "pending triggers unknown" in page and "the trigger queue cannot be read" in page
+
+
+# ---- issue 19, items 13 and 14: one request per change, gzip, the run log live, Trigger now keeps the tag ----
+
+def page_etag(page):
+    return re.search(r'data-etag="([^"]*)"', page).group(1).replace("&quot;", '"')
+
+
+@pytest.mark.parametrize("path", ["/", "/?tag=finance", "/task/etl"])
+def test_a_page_answers_its_own_etag_with_304_until_the_fleet_changes(server, home, path):
+    beat(home, "etl", datetime.now(timezone.utc) - timedelta(minutes=2))
+    status, headers, page = request(server, "GET", path)
+    etag = headers["ETag"]
+    assert status == 200 and page_etag(page) == etag and 'data-poll="15"' in page      # the run log is live too
+    assert headers["Vary"] == "Accept-Encoding"
+    time.sleep(2.1)                                     # a new render: only the clock moved
+    status, headers, body = request(server, "GET", path, headers={"If-None-Match": etag})
+    assert (status, body, headers["ETag"]) == (304, "", etag)
+    beat(home, "etl", datetime.now(timezone.utc), status="error", errors=["boom"])
+    time.sleep(2.1)
+    status, headers, page = request(server, "GET", path, headers={"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag and page_etag(page) == headers["ETag"] and "boom" in page
+
+
+def test_a_filtered_page_has_an_etag_of_its_own(server, home):
+    beat(home, "etl", datetime.now(timezone.utc))
+    tags = {request(server, "GET", p)[1]["ETag"] for p in ("/", "/?tag=finance", "/task/etl", "/task/other")}
+    assert len(tags) == 4
+    assert request(server, "GET", "/?notice=stale")[1]["ETag"] == request(server, "GET", "/")[1]["ETag"]
+
+
+def test_the_pages_script_asks_for_the_page_alone(server):
+    # one request per poll: the page's own URL with If-None-Match (304 while nothing changed), never
+    # /status.json first and the page after it
+    assert "/status.json" not in render_html.SCRIPT
+    assert 'fetch(location.pathname + location.search' in render_html.SCRIPT
+
+
+@pytest.mark.parametrize("path", ["/", "/task/etl", "/status.json"])
+def test_gzip_when_the_client_takes_it_and_only_then(server, home, path):
+    import gzip
+
+    beat(home, "etl", datetime.now(timezone.utc), output_tail="x" * 3000)
+    plain = raw_request(server, path, {})
+    assert plain[0] == 200 and "Content-Encoding" not in plain[1]
+    for accepted in ("gzip", "gzip, deflate, br", "br;q=1.0, gzip;q=0.8, *;q=0.1", "*;q=0, gzip", "*"):
+        status, headers, body = raw_request(server, path, {"Accept-Encoding": accepted})
+        assert status == 200 and headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding"
+        assert int(headers["Content-Length"]) == len(body) < len(plain[2])
+        assert gzip.decompress(body)[:15] == plain[2][:15] in (b"<!doctype html>", b"{\n  \"overall\": ")
+    for refused in ("identity", "gzip;q=0", "br", "deflate", "gzip;q=0, *"):
+        assert "Content-Encoding" not in raw_request(server, path, {"Accept-Encoding": refused})[1], refused
+
+
+def raw_request(server, path, headers):
+    """(status, headers, body bytes as sent)."""
+    import http.client
+
+    host, port, _ = server
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def test_trigger_now_on_a_filtered_page_lands_on_the_same_filtered_page(server, home):
+    (home / "fleet.toml").write_text(FLEET.replace('max_age = "15m"\n', 'max_age = "15m"\ntags = ["finance"]\n', 1)
+                                     + '[tasks.etl]\ntags = ["finance"]\n')
+    page = request(server, "GET", "/?tag=finance")[2]
+    assert '<input type="hidden" name="tag" value="finance">' in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    status, headers, _ = request(server, "POST", "/trigger/track", body=f"tag=finance&csrf={token}", headers=BROWSER)
+    assert status == 303 and headers["Location"] == "/?tag=finance#trigger-track"
+    status, headers, _ = request(server, "POST", "/trigger/track", body="tag=a%20b%26c%23d&csrf=" + "x" * 43,
+                                 headers=BROWSER)
+    assert status == 303 and headers["Location"] == "/?notice=stale&tag=a%20b%26c%23d#trigger-track"
+    assert 'name="tag"' not in request(server, "GET", "/")[2]

@@ -22,9 +22,26 @@ PNG_SIZES = (192, 512)
 
 SERVICE_WORKER = r"""// alive serve's service worker: the last page seen, for when the network is gone.
 "use strict";
-var CACHE = "alive-pages-v1";
+var CACHE = "alive-pages-v2";
 self.addEventListener("install", function () { self.skipWaiting(); });
-self.addEventListener("activate", function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", function (e) {
+  e.waitUntil(caches.keys().then(function (keys) {
+    return Promise.all(keys.filter(function (k) { return k !== CACHE; }).map(function (k) { return caches.delete(k); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+// A saved copy says so (data-cached on <html>): its script shows it offline from the first paint.
+function marked(saved) {
+  return saved.text().then(function (text) {
+    var headers = new Headers(saved.headers);
+    headers.delete("Content-Encoding");
+    headers.delete("Content-Length");
+    return new Response(text.replace("<html ", "<html data-cached "), {status: 200, headers: headers});
+  });
+}
+var NOT_SAVED = '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">' +
+  '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Offline · alive</title></head>' +
+  '<body><h1>Offline</h1><p>alive serve cannot be reached, and this page was not saved on this device.</p>' +
+  '<p><a href="/">The dashboard as it was last seen</a></p></body></html>\n';
 self.addEventListener("fetch", function (e) {
   var req = e.request;
   if (req.method !== "GET" || req.mode !== "navigate") return;
@@ -35,11 +52,13 @@ self.addEventListener("fetch", function (e) {
     }
     return res;
   }).catch(function () {
+    // the page itself when it was saved; the dashboard stands in only for the dashboard
+    // (another filter of it: its script filters); any other page is never answered with it
+    var dashboard = new URL(req.url).pathname === "/";
     return caches.open(CACHE).then(function (c) {
-      return c.match(req.url).then(function (hit) { return hit || c.match(new URL("/", req.url).href); });
+      return c.match(req.url).then(function (hit) { return hit || (dashboard && c.match(new URL("/", req.url).href)); });
     }).then(function (hit) {
-      return hit || new Response("alive serve cannot be reached and no page was saved yet.\n",
-                                 {status: 503, headers: {"Content-Type": "text/plain; charset=utf-8"}});
+      return hit ? marked(hit) : new Response(NOT_SAVED, {status: 503, headers: {"Content-Type": "text/html; charset=utf-8"}});
     });
   }));
 });
@@ -56,18 +75,24 @@ def manifest():
         "display": "standalone",
         "background_color": DARK,
         "theme_color": DARK,
+        # one image per purpose: Chrome warns on "any maskable" (a maskable icon is cropped)
         "icons": [{"src": "/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}]
-        + [{"src": f"/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any maskable"}
+        + [{"src": f"/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any"}
+           for n in PNG_SIZES]
+        + [{"src": f"/icon-maskable-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "maskable"}
            for n in PNG_SIZES],
     }, indent=2) + "\n"
 
 
-@functools.lru_cache(maxsize=len(PNG_SIZES))
-def icon_png(size):
-    """The icon as a PNG of size x size: a white ring and dot on green, drawn full-bleed
-    (a maskable icon: the platform rounds the corners), edges anti-aliased by coverage."""
+@functools.lru_cache(maxsize=2 * len(PNG_SIZES))
+def icon_png(size, maskable=False):
+    """The icon as a PNG of size x size: a white ring and dot on green, edges anti-aliased by
+    coverage. maskable: drawn full-bleed and opaque (the platform crops it to its own shape;
+    the ring stays inside the safe zone, a circle of 80% of the width). Else ("any"): the
+    rounded square of icon.svg, its corners see-through."""
     c = size / 2
     ring, half_width, dot = size * 120 / 512, size * 22 / 512, size * 40 / 512
+    corner = size * 96 / 512
     rows = []
     for y in range(size):
         row = bytearray([0])                   # filter type 0 for each scanline
@@ -76,14 +101,24 @@ def icon_png(size):
             dist = ((x + 0.5 - c) ** 2 + dy * dy) ** 0.5
             cover = max(min(half_width - abs(dist - ring) + 0.5, 1.0), 0.0, min(dot - dist + 0.5, 1.0))
             row += bytes(round(g + (255 - g) * cover) for g in GREEN)
+            if not maskable:
+                row.append(round(255 * rounded_square_cover(x + 0.5, y + 0.5, size, corner)))
         rows.append(bytes(row))
-    return png(size, size, b"".join(rows))
+    return png(size, size, b"".join(rows), alpha=not maskable)
 
 
-def png(width, height, raw_rows):
+def rounded_square_cover(x, y, size, radius):
+    """How much of the pixel centred at (x, y) lies inside a size x size square with rounded corners."""
+    cx = min(max(x, radius), size - radius)
+    cy = min(max(y, radius), size - radius)
+    outside = ((x - cx) ** 2 + (y - cy) ** 2) ** 0.5
+    return max(0.0, min(1.0, radius - outside + 0.5)) if outside else 1.0
+
+
+def png(width, height, raw_rows, alpha=False):
     def chunk(kind, data):
         return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
 
-    header = struct.pack("!IIBBBBB", width, height, 8, 2, 0, 0, 0)     # 8-bit RGB
+    header = struct.pack("!IIBBBBB", width, height, 8, 6 if alpha else 2, 0, 0, 0)     # 8-bit RGB(A)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw_rows, 9)) \
         + chunk(b"IEND", b"")

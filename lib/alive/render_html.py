@@ -6,13 +6,17 @@ Every string from a heartbeat, a state file or the registry goes through esc()
 `<script>alert(1)</script>` shows as text. The script (SCRIPT) is a constant: no data is
 ever written into it (what it needs comes from data- attributes), so its hash (SCRIPT_HASH)
 is the only script a Content-Security-Policy has to allow. The page works without it:
-only the ages stop moving, and the live page then offers a plain "Reload" link.
+every age then says its absolute time, and the live page says it is a snapshot and
+offers a plain "Reload" link.
 
-With the script, the live page (`alive serve`, live given) asks /status.json every
-poll_s seconds with If-None-Match; when the fleet changed it fetches the page again and
-swaps in the parts marked data-live that differ, keeping focus and scroll. Ages
-("12 min ago") are <time datetime> elements the script keeps current, the absolute time
-with its zone in their title; the static report says how old it is the same way.
+With the script, a live page (`alive serve`, live given: the dashboard and the run log)
+asks its own URL every poll_s seconds with If-None-Match: a 304 while nothing changed,
+else the page, whose parts marked data-live that differ it swaps in (children matched by
+id), keeping focus and scroll. When the server cannot be reached it says so at once, with
+the time of the data shown, and turns the Trigger now buttons off until it answers. Ages
+("12 min ago") are <time datetime data-ago> elements the script keeps current, written as
+the absolute time (with its zone in their title); the static report says how old it is
+the same way.
 
 Trigger buttons: rendered by `alive serve` (csrf given) they are plain forms POSTing to
 /trigger/<source> with the server's CSRF token in a hidden field. In a static file
@@ -28,9 +32,9 @@ import json
 from dataclasses import dataclass
 
 from . import health
-from .report import (advice, ago_words, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
+from .report import (advice, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
                      zoned)
-from .timeutil import format_iso, parse_iso, seconds_between
+from .timeutil import format_iso, parse_iso
 
 STRIP = 20                      # cells in a task's strip of runs
 NOTES_SHOWN = 3                 # newest errors and warnings shown per task
@@ -50,6 +54,7 @@ class Live:
     ETag /status.json answers with right now (so the first poll is a 304)."""
     poll_s: int
     etag: str = ""
+    logout: bool = False        # a login cookie is in use (--allow-remote): offer to log out
 
 
 def esc(value):
@@ -73,12 +78,14 @@ def instant(value):
 
 
 def time_tag(value, now, relative=True):
-    """<time> for an ISO text or a datetime: '12 min ago' (relative; the script keeps it
-    current) or 'Fri 7:05 AM CEST', with the full time and its zone in the title."""
+    """<time> for an ISO text or a datetime: 'Fri 7:05 AM CEST', with the full time and its
+    zone in the title. relative: an age, which the script says as '12 min ago' and keeps
+    current; it is written as the absolute time all the same, so a page without the script
+    (or a file opened an hour later) never shows an age frozen at the time it was written."""
     dt = instant(value)
     if dt is None:
         return esc(value if value is not None else "-")
-    words = ago_words(seconds_between(dt, now)) if relative else short_time(dt, now)
+    words = short_time(dt, now)
     mark = " data-ago" if relative else ""
     return f'<time datetime="{format_iso(dt)}" title="{esc(zoned(dt))}"{mark}>{esc(words)}</time>'
 
@@ -98,7 +105,7 @@ def render(view, csrf=None, live=None, tag=None, notice=None):
     # Sources before the tasks: a fleet has a few of them and many tasks, and their
     # "Trigger now" buttons should not sit below a thousand task cards on a phone.
     if sources or (view.registry.sources and tag is None):
-        parts.append(sources_section(sources, view, csrf))
+        parts.append(sources_section(sources, view, csrf, tag))
     parts.append(health_section(tasks, view, live is not None,
                                 open_=any(t.color in (health.RED, health.YELLOW) for t in tasks)))
     parts.append(f'<div id="invalid-slot" data-live>{invalid_section(result.invalid_files)}</div>')
@@ -113,14 +120,22 @@ def item_tags(item, view):
 
 def head(result, live):
     if live:
-        extra = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
-                 'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-192.png">\n'
-                 '<meta name="theme-color" content="#1f2328">\n')
-        attrs = f' data-poll="{int(live.poll_s)}" data-etag="{esc(live.etag)}" data-sw'
+        extra, attrs = APP_LINKS, live_attrs(live)
     else:
         extra = f'<meta http-equiv="Content-Security-Policy" content="{esc(STATIC_CSP)}">\n'
         attrs = ""
     return page_start(f"{result.overall} · alive", CSS, extra, attrs) + "\n<main>"
+
+
+# The served pages' links to the app's files (pwa.py): the manifest, and icons (no favicon 404).
+APP_LINKS = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
+             'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-maskable-192.png">\n'
+             '<meta name="theme-color" content="#1f2328">\n')
+
+
+def live_attrs(live):
+    """The <html> attributes of a live page: how often its script asks, and the ETag to ask with."""
+    return f' data-poll="{int(live.poll_s)}" data-etag="{esc(live.etag)}" data-sw'
 
 
 def page_start(title, css, extra_head="", html_attrs=""):
@@ -155,18 +170,30 @@ def badge_pills(view):
 def header(view, live):
     result = view.result
     pills = "".join(f'<li class="count">{esc(p)}</li>' for p in badge_pills(view))
-    checked = time_tag(result.checked_at, view.now)
-    if live:
-        when = (f'<span id="live-state">live</span>, updated {checked} '
-                f'<noscript>· <a class="reload" href="/">Reload</a> (JavaScript is off: '
-                f'the page does not update by itself)</noscript>')
-    else:
-        when = f"snapshot from {esc(short_time(result.checked_at, view.now))}, {checked}"
+    when = checked_line(result.checked_at, view.now, live, "/")
     return f"""<header class="top c-{esc(result.overall)}" id="badge" data-overall="{esc(result.overall)}" data-live>
 <h1 class="badge"><span class="dot big" aria-hidden="true"></span><span class="vh">Fleet status: </span>{esc(result.overall)}</h1>
 <ul class="counts" aria-label="counts">{pills}</ul>
-<p class="checked" id="checked">{when}</p>
+<p class="checked" id="checked">{when}</p>{logout_form(live)}
 </header>"""
+
+
+def checked_line(at, now, live, here):
+    """How old the page is. Live, the script says "live, updated 5 s ago" (or "offline");
+    without the script nothing updates, and the page says it is a snapshot, and of when."""
+    checked = time_tag(at, now)
+    snapshot = f"snapshot from {esc(short_time(at, now))}"
+    if not live:
+        return f'{snapshot}<span class="when-js">, {checked}</span>'
+    return (f'<span class="when-nojs">{snapshot} </span><span class="when-js"><span id="live-state">live</span>, '
+            f'updated {checked}</span> <noscript>· <a class="reload" href="{esc(here)}">Reload</a> (JavaScript is '
+            f'off: the page does not update by itself)</noscript>')
+
+
+def logout_form(live):
+    if not (live and live.logout):
+        return ""
+    return '\n<form class="logout" method="post" action="/logout"><button type="submit">Log out</button></form>'
 
 
 def banners(notice, live):
@@ -395,8 +422,8 @@ def short(value):
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
 
 
-def sources_section(sources, view, csrf):
-    cards = "\n".join(source_card(item, view, csrf) for item in sources)
+def sources_section(sources, view, csrf, tag=None):
+    cards = "\n".join(source_card(item, view, csrf, tag) for item in sources)
     hint = ""
     if csrf is None:
         url = view.registry.settings.dashboard_url
@@ -413,7 +440,7 @@ def sources_section(sources, view, csrf):
 </section>"""
 
 
-def source_card(item, view, csrf):
+def source_card(item, view, csrf, tag=None):
     d = item.details
     source = view.registry.sources.get(item.name)
     age, max_age = d.get("age_s"), d.get("max_age_s")
@@ -426,10 +453,10 @@ def source_card(item, view, csrf):
     if d.get("captured_at"):
         facts.append(("Captured", time_tag(d["captured_at"], view.now, relative=False)))
     extra = []
-    life = trigger_life(item, view)
+    life = trigger_life_html(item, view)
     if life:
         state, words = life
-        extra.append(f'<p class="trig t-{state}" data-trigger="{state}">{esc(words)}</p>')
+        extra.append(f'<p class="trig t-{state}" data-trigger="{state}">{words}</p>')
     if d.get("last_error") and d.get("consecutive_failures"):
         extra.append(f'<p class="lasterr">last error: {esc(d["last_error"])}</p>')
     desc = f'<p class="desc">{esc(source.description)}</p>' if source and source.description else ""
@@ -445,8 +472,28 @@ def source_card(item, view, csrf):
 {reason_list(item, view.now)}{todo}
 {fact_list(facts)}
 {"".join(extra)}
-{trigger_form(item.name, csrf)}
+{trigger_form(item.name, csrf, tag)}
 </article>"""
+
+
+def trigger_life_html(item, view):
+    """report.trigger_life, its times as <time> ages (escaped words, or None): each time
+    goes in as a mark of private-use characters, swapped for its tag after escaping."""
+    times = []
+
+    def mark(value):
+        if instant(value) is None:
+            return None
+        times.append(value)
+        return f"\ue000{len(times) - 1}\ue001"
+
+    life = trigger_life(item, view, mark)
+    if not life:
+        return None
+    words = esc(life[1])
+    for n, value in enumerate(times):
+        words = words.replace(f"\ue000{n}\ue001", time_tag(value, view.now), 1)
+    return life[0], words
 
 
 def pill_word(item):
@@ -464,14 +511,16 @@ def pill_word(item):
     return "fresh" if item.color in (health.GREEN, health.GREY) else "recent"
 
 
-def trigger_form(name, csrf):
+def trigger_form(name, csrf, tag=None):
     """The live page's button has an id: after its POST, serve sends the browser back to
-    /#trigger-<name>, which puts the focus back on it (no script needed)."""
+    /#trigger-<name>, which puts the focus back on it (no script needed); on a filtered
+    page the form carries the tag, and the way back keeps it."""
     if csrf is None:
         return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
                 f'<button type="submit" disabled title="needs the live dashboard: alive serve">Trigger now</button>'
                 f'<span class="muted">needs <code>alive serve</code></span></form>')
-    return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">'
+    keep = f'<input type="hidden" name="tag" value="{esc(tag)}">' if tag else ""
+    return (f'<form class="trigger" method="post" action="/trigger/{esc(name)}">{keep}'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
             f'<button type="submit" id="trigger-{esc(name)}">Trigger now</button></form>')
 
@@ -503,25 +552,25 @@ def footer(view, live):
 
 # ---------------------------------------------------------------- the run log of one task
 
-def task_page(name, item, runs, now, live=True):
+def task_page(name, item, runs, now, live=None):
     """/task/<id>: the task's card facts and its last runs (newest first), each with its
     time, status, duration, exit code, summary, errors, warnings and output tail, like
-    healthchecks' ping log. `runs`: report.task_log rows."""
+    healthchecks' ping log. `runs`: report.task_log rows. live: a Live (served: the
+    script keeps it current as it does the dashboard)."""
     color = item.color if item else health.GREY
-    rows = "\n".join(run_entry(run, now) for run in runs) or '<p class="empty">No run has reported yet.</p>'
+    rows = "\n".join(run_entry(run, now) for run in runs)
     why = reason_list(item, now) if item else ""
-    attrs = ' data-sw' if live else ""
-    return page_start(f"{name} · {color} · alive", CSS, "", attrs) + f"""
+    attrs = live_attrs(live) if live else ""
+    here = f"/task/{name}"
+    return page_start(f"{name} · {color} · alive", CSS, APP_LINKS if live else "", attrs) + f"""
 <main>
 <p><a href="/">← all items</a></p>
-<header class="top c-{esc(color)}"><h1 class="badge"><span class="vh">Task </span>{esc(name)}<span class="vh">:</span> <span class="tag-big">{esc(color)}</span></h1>
-<p class="checked">checked {time_tag(now, now)}</p></header>
-<section class="section card c-{esc(color)}">{why}</section>
-<section class="section" id="runs">
-<h2>Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
-<ol class="runlog">
-{rows}
-</ol>
+<header class="top c-{esc(color)}" id="task-head" data-live><h1 class="badge"><span class="vh">Task </span>{esc(name)}<span class="vh">:</span> <span class="tag-big">{esc(color)}</span></h1>
+<p class="checked" id="checked">{checked_line(now, now, live, here)}</p></header>
+{banners(None, live)}
+<section class="section card c-{esc(color)}" id="task-why" data-live>{why}</section>
+<section class="section" id="runs" data-live>
+{run_log(runs, rows)}
 </section>
 </main>
 <script>{SCRIPT}</script>
@@ -530,13 +579,24 @@ def task_page(name, item, runs, now, live=True):
 """
 
 
+def run_log(runs, rows):
+    """The runs as a list; no list at all (and no "Last 0 runs") before the first run."""
+    if not runs:
+        return '<h2 id="runs-title">Runs</h2>\n<p class="empty" id="no-runs">No run has reported yet.</p>'
+    return f"""<h2 id="runs-title">Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
+<ol class="runlog" id="runlog">
+{rows}
+</ol>"""
+
+
 def run_entry(run, now):
     anchor = f"run-{run['file']}"
     if run["status"] is None:
         return (f'<li class="run s-invalid-row" id="{esc(anchor)}"><b>broken file</b> <code>{esc(run["file"])}</code>: '
                 f'{esc(run["problem"] or "invalid")}</li>')
     bits = [f'<span class="st st-{esc(run["status"])}">{esc(run["status"])}</span>',
-            f"<span>{time_tag(run['started_at'], now, relative=False)} ({time_tag(run['started_at'], now)})</span>"]
+            f"<span>{time_tag(run['started_at'], now, relative=False)}"
+            f"<span class=\"when-js\"> ({time_tag(run['started_at'], now)})</span></span>"]
     if run["duration_s"] is not None:
         bits.append(f"took {esc(took(run['duration_s']))}")
     if run.get("exit_code") is not None:
@@ -584,7 +644,7 @@ function ages() {
 }
 function filter() {
   var tag = new URLSearchParams(location.search).get("tag");
-  if (!tag || poll) return;
+  if (!tag || (poll && !root.hasAttribute("data-cached"))) return;   // served: the server filtered it
   document.querySelectorAll("[data-tags], article.card").forEach(function (c) {
     c.hidden = (" " + (c.getAttribute("data-tags") || "") + " ").indexOf(" " + tag + " ") < 0;
   });
@@ -600,7 +660,21 @@ function refocus(key) {
   var el = key[1] < 0 ? host : host.querySelectorAll(FOCUSABLE)[key[1]];
   if (el && el !== document.activeElement) el.focus({preventScroll: true});
 }
-function ids(el) { return Array.prototype.map.call(el.children, function (c) { return c.id; }).join(" "); }
+function keyed(el) { return el.children.length > 0 && Array.prototype.every.call(el.children, function (c) { return c.id; }); }
+function children(old, fresh) {
+  // children with ids are matched by id: only the ones that changed are replaced, new ones
+  // inserted where they belong, gone ones removed; anything else is replaced whole
+  if (!keyed(old) || !keyed(fresh)) { old.innerHTML = fresh.innerHTML; return; }
+  var byId = {};
+  Array.prototype.forEach.call(old.children, function (c) { byId[c.id] = c; });
+  Array.prototype.slice.call(fresh.children).forEach(function (f, at) {
+    var had = byId[f.id], node = had && had.outerHTML === f.outerHTML ? had : document.importNode(f, true);
+    delete byId[f.id];
+    if (had && node !== had) had.remove();
+    if (old.children[at] !== node) old.insertBefore(node, old.children[at] || null);
+  });
+  Object.keys(byId).forEach(function (id) { byId[id].remove(); });
+}
 function attrs(to, from) {
   Array.prototype.slice.call(to.attributes).forEach(function (a) { if (!from.hasAttribute(a.name)) to.removeAttribute(a.name); });
   Array.prototype.forEach.call(from.attributes, function (a) { if (to.getAttribute(a.name) !== a.value) to.setAttribute(a.name, a.value); });
@@ -611,15 +685,7 @@ function swap(html) {
     var fresh = doc.getElementById(old.id);
     if (!fresh) return;
     attrs(old, fresh);
-    if (fresh.innerHTML === old.innerHTML) return;
-    if (ids(old) === ids(fresh) && Array.prototype.every.call(old.children, function (c) { return c.id; })) {
-      for (var i = 0; i < fresh.children.length; i++) {
-        if (old.children[i].outerHTML !== fresh.children[i].outerHTML)
-          old.replaceChild(document.importNode(fresh.children[i], true), old.children[i]);
-      }
-    } else {
-      old.innerHTML = fresh.innerHTML;
-    }
+    if (fresh.innerHTML !== old.innerHTML) children(old, fresh);
   });
   var health = document.getElementById("health"), next = doc.getElementById("health");
   if (health && next && !userToggled) health.open = next.open;
@@ -627,31 +693,55 @@ function swap(html) {
   refocus(key);
   if (scrollX !== x || scrollY !== y) scrollTo(x, y);
 }
-function offline(why) {
-  var box = document.getElementById("offline"), state = document.getElementById("live-state");
-  if (state) state.textContent = why ? "not live" : "live";
+function clock(ms) {
+  return new Date(ms).toLocaleString([], {weekday: "short", hour: "numeric", minute: "2-digit", timeZoneName: "short"});
+}
+function checkedTime() { return document.querySelector("#checked time[data-ago]"); }
+function live(why) {
+  // why: null (live), "offline", or what went wrong. Not live: said at once, with the time of
+  // the data shown, and the Trigger now buttons are off (a press would only find an error page)
+  var box = document.getElementById("offline"), state = document.getElementById("live-state"), t = checkedTime();
+  if (state) state.textContent = !why ? "live" : why === "offline" ? "offline" : "not live";
+  document.querySelectorAll("form.trigger button").forEach(function (b) {
+    if (why && !b.disabled) { b.disabled = true; b.setAttribute("data-off", ""); }
+    if (!why && b.hasAttribute("data-off")) { b.disabled = false; b.removeAttribute("data-off"); }
+  });
   if (!box) return;
   box.hidden = !why;
-  if (why) {
-    var checked = document.querySelector("#checked time");
-    box.textContent = "Cannot reach alive serve (" + why + "): this page shows the fleet as it was " +
-      (checked ? checked.textContent + " (" + checked.title + ")" : "when it was loaded") + ".";
-  }
+  if (!why) return;
+  var at = t ? Date.parse(t.dateTime) : Date.now(), age = document.createElement("time");
+  age.dateTime = new Date(at).toISOString();
+  age.setAttribute("data-ago", "");
+  box.textContent = (why === "offline" ? "Offline: alive serve cannot be reached" : "Not live (" + why + ")") +
+    ". This page shows the fleet as of " + clock(at) + " (";
+  box.appendChild(age);
+  box.appendChild(document.createTextNode("); Trigger now is off until it is back."));
+  ages();
+}
+function current() {
+  // the server answered: what the page shows is current now
+  var t = checkedTime();
+  if (t) { t.dateTime = new Date().toISOString(); t.title = clock(Date.now()); }
 }
 function page(r) {
   if (!r.ok) throw new Error(r.status === 401 ? "logged out: reload to log in" : "HTTP " + r.status);
   return r;
 }
+var timer = 0, asking = false;
 function tick() {
+  // one request per poll: this page's own URL with its ETag; 304 while nothing changed
+  if (asking) return;
+  asking = true;
+  clearTimeout(timer);
   var headers = etag ? {"If-None-Match": etag} : {};
-  fetch("/status.json", {headers: headers, cache: "no-store", credentials: "same-origin"}).then(function (r) {
-    if (r.status === 304) return null;
-    var next = page(r).headers.get("ETag");
-    return fetch(location.pathname + location.search, {cache: "no-store", credentials: "same-origin"})
-      .then(page).then(function (p) { return p.text(); }).then(function (html) { swap(html); etag = next; });
-  }).then(function () { offline(null); }, function (e) {
-    offline(e instanceof TypeError || !e.message ? "offline" : e.message);
-  }).then(function () { ages(); setTimeout(tick, poll); });
+  fetch(location.pathname + location.search, {headers: headers, cache: "no-store", credentials: "same-origin"})
+    .then(function (r) {
+      if (r.status === 304) return;
+      var next = page(r).headers.get("ETag");
+      return r.text().then(function (html) { swap(html); etag = next; });
+    }).then(function () { current(); live(null); }, function (e) {
+      live(e instanceof TypeError || !e.message ? "offline" : e.message);
+    }).then(function () { asking = false; ages(); timer = setTimeout(tick, poll); });
 }
 var params = new URLSearchParams(location.search);
 if (params.has("notice")) {
@@ -663,7 +753,14 @@ if (summary) summary.addEventListener("click", function () { userToggled = true;
 ages();
 filter();
 setInterval(ages, 15000);
-if (poll) setTimeout(tick, poll);
+if (poll) {
+  // a copy the service worker kept (data-cached), or no network: offline from the first paint
+  if (root.hasAttribute("data-cached") || navigator.onLine === false) { live("offline"); tick(); }
+  else { live(null); timer = setTimeout(tick, poll); }
+  addEventListener("offline", function () { live("offline"); });
+  addEventListener("online", tick);
+  addEventListener("pageshow", function (e) { if (e.persisted) tick(); });
+}
 if (root.hasAttribute("data-sw") && "serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(function () {});
 })();"""
 
@@ -698,6 +795,9 @@ background:var(--c);color:#fff;box-shadow:0 2px 8px rgba(0,0,0,.12)}
 .count{background:rgba(0,0,0,.25);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
 .checked{font-size:14px;flex-basis:100%;margin:0}
 .checked a{color:#fff}
+html:not(.js) .when-js{display:none}html.js .when-nojs{display:none}
+.logout button{font:inherit;font-size:13px;color:#fff;background:transparent;border:1px solid #fff;border-radius:8px;
+padding:4px 10px;min-height:32px;cursor:pointer}
 @media (min-width:800px){.checked{flex-basis:auto;margin-left:auto}}
 .notice{margin:12px 0 0;padding:10px 14px;border-radius:10px;background:var(--card);border:2px solid var(--t-blue);
 font-weight:600}
@@ -739,15 +839,15 @@ padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .facts div{min-width:0}
 .facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-.strip{display:grid;grid-template-columns:repeat(20,minmax(0,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
-.strip li{position:relative;display:block;height:22px;border-radius:3px;background:var(--none)}
+.strip{display:grid;grid-template-columns:repeat(10,minmax(24px,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
+.strip li{position:relative;display:block;height:24px;border-radius:3px;background:var(--none)}
 .strip a{display:block;height:100%;border-radius:3px}
 .tip{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .strip li:hover .tip,.strip li:focus .tip,.strip li:focus-within .tip{clip:auto;width:max-content;max-width:260px;height:auto;
-white-space:normal;z-index:5;bottom:28px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
+white-space:normal;z-index:5;bottom:30px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
 font-size:12px;padding:5px 8px;border-radius:6px;overflow-wrap:anywhere;box-shadow:0 2px 8px rgba(0,0,0,.25)}
-.strip li:first-child .tip,.strip li:nth-child(-n+4) .tip{left:0;transform:none}
-.strip li:nth-last-child(-n+4) .tip{left:auto;right:0;transform:none}
+.strip li:nth-child(10n+1) .tip,.strip li:nth-child(10n+2) .tip,.strip li:nth-child(10n+3) .tip{left:0;transform:none}
+.strip li:nth-child(10n+8) .tip,.strip li:nth-child(10n+9) .tip,.strip li:nth-child(10n) .tip{left:auto;right:0;transform:none}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:0 0 10px;font-size:13px;color:var(--muted)}
 .lg{display:inline-flex;align-items:center;gap:5px;white-space:nowrap}
 .lg i{display:inline-block;width:12px;height:12px;border-radius:3px;background:var(--none)}

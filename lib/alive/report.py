@@ -426,36 +426,38 @@ def recent(text, now):
     return at if 0 <= seconds_between(at, now) <= TRIGGER_RECENT_S else None
 
 
-def trigger_life(item, view):
+def trigger_life(item, view, when=None):
     """A source's trigger as (state, words), newest fact first, or None:
     running   the trigger runner took the request ("refreshing now, asked 20 s ago");
     queued    a request waits for the runner ("queued 20 s ago"): not yet green;
     refreshed, failed, refused: how the newest trigger ended, for TRIGGER_RECENT_S
-              ("not refreshed: login expired at vendor-portal")."""
+              ("not refreshed: login expired at vendor-portal").
+    when(iso text) says a time (None when it is none): "20 s ago" unless given (the page gives its own)."""
     name, now = item.name, view.now
+    when = when or (lambda text: ago(text, now))
     run = view.running.get(name)
     if run:
-        asked = ago(run.get("taken_at"), now)
+        asked = when(run.get("taken_at"))
         if run.get("started"):
             return "running", f"refreshing now (taken {asked})" if asked else "refreshing now"
         return "running", "taken by the trigger runner: its refresh starts soon"
     queued = view.pending.get(name)
     if queued:
         many = f" ({len(queued)} requests)" if len(queued) > 1 else ""
-        when = ago(queued[0].get("requested_at"), now)
-        return "queued", f"refresh queued{' ' + when if when else ''}{many}, waiting for the trigger runner"
+        asked = when(queued[0].get("requested_at"))
+        return "queued", f"refresh queued{' ' + asked if asked else ''}{many}, waiting for the trigger runner"
     done = view.results.get(name) or {}
     d = item.details
     at = recent(done.get("at"), now)
     if at is not None and (not d.get("last_trigger_at") or recent(d["last_trigger_at"], now) is None
                            or parse_iso(d["last_trigger_at"]) <= at):
-        when = ago_words(seconds_between(at, now))
+        said = when(done["at"])
         if done.get("result") == "refreshed":
-            return "refreshed", f"refreshed {when} by a trigger"
+            return "refreshed", f"refreshed {said} by a trigger"
         if done.get("result") == "failed":
-            return "failed", f"refresh by a trigger failed {when}: {done.get('error') or 'no detail'}"
-        return "refused", f"not refreshed: {refusal_words(item, view, done)} ({when})"
-    return watchdog_trigger(d, now)
+            return "failed", f"refresh by a trigger failed {said}: {done.get('error') or 'no detail'}"
+        return "refused", f"not refreshed: {refusal_words(item, view, done)} ({said})"
+    return watchdog_trigger(d, now, when)
 
 
 def refusal_words(item, view, done):
@@ -468,7 +470,7 @@ def refusal_words(item, view, done):
     return done.get("reason") or done.get("result") or "no reason given"
 
 
-def watchdog_trigger(d, now):
+def watchdog_trigger(d, now, when):
     """From the watchdog's state alone (a trigger with no result noted, e.g. `alive refresh --by trigger`)."""
     triggered = recent(d.get("last_trigger_at"), now)
     if triggered is None:
@@ -478,8 +480,8 @@ def watchdog_trigger(d, now):
     except (ValueError, TypeError, OverflowError):
         success = None
     if success is not None and success >= triggered:
-        return "refreshed", f"refreshed {ago(d['last_success_at'], now)} by a trigger"
-    return "failed", f"trigger received {ago(d['last_trigger_at'], now)}; not refreshed"
+        return "refreshed", f"refreshed {when(d['last_success_at'])} by a trigger"
+    return "failed", f"trigger received {when(d['last_trigger_at'])}; not refreshed"
 
 
 # ---------------------------------------------------------------- json

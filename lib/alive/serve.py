@@ -1,14 +1,17 @@
 """`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote]`: the live dashboard.
 
 GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S;
-                   ?tag=T shows the items tagged T; its script polls /status.json
+                   ?tag=T shows the items tagged T; its script polls the page itself with
+                   its ETag (304 while nothing changed); pages and JSON gzipped on request
 GET  /status.json  check's JSON, with a weak ETag (If-None-Match: 304 while nothing changed)
-GET  /task/<id>    the run log of one task: its last 50 runs, each with its output tail
+GET  /task/<id>    the run log of one task: its last 50 runs, each with its output tail (live too)
 GET  /badge.svg, /badge/<item>.svg   shields-style status badges (badges.py)
-GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon-192.png, /icon-512.png   the app (pwa.py)
+GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon[-maskable]-{192,512}.png   the app (pwa.py)
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
-GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie
+GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie;
+                   LOGIN_FAILURES_ALLOWED wrong tokens per client, then one more every LOGIN_REFILL_S
+POST /logout       --allow-remote only: the cookie is forgotten (303 to /login)
 GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>], /ping/<uuid>[/...]
                    healthchecks-style pings (ping.py): authenticated by the ping key (or the
                    task's ping_uuid) in the URL alone
@@ -39,6 +42,8 @@ Every read of a request waits at most SOCKET_TIMEOUT_S and the whole request (he
 and body) must arrive within REQUEST_DEADLINE_S, so a client that says nothing, or drips
 a byte now and then, holds its own daemon thread for that long at most.
 """
+import functools
+import gzip
 import hashlib
 import hmac
 import io
@@ -62,13 +67,21 @@ SOCKET_TIMEOUT_S = 10           # one read, or one write of the answer
 REQUEST_DEADLINE_S = 10         # the whole request, headers and body
 MIN_REMOTE_TOKEN_CHARS = 16     # the login form is open to the network: no guessable token
 SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
+# Failed logins, per client, as a token bucket (healthchecks does the same for its password
+# logins: hc/api/models.py TokenBucket.authorize_login_password, 20 a day per account): a
+# person who mistypes has 10 tries at once and one more a minute; a guesser 1,440 a day.
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_REFILL_S = 60
+LOGIN_CLIENTS_KEPT = 10_000     # the memory it takes is bounded, whoever sends
 # The app's files say nothing about the fleet, and a browser fetches the manifest and its
 # icons without credentials: open to anyone, like /healthz.
 APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest),
              "/sw.js": ("text/javascript; charset=utf-8", lambda: pwa.SERVICE_WORKER),
              "/icon.svg": ("image/svg+xml", lambda: pwa.ICON_SVG),
-             **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES}}
-OPEN_PATHS = {"/healthz", "/login", *APP_FILES}
+             **{f"/icon-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n)) for n in pwa.PNG_SIZES},
+             **{f"/icon-maskable-{n}.png": ("image/png", lambda n=n: pwa.icon_png(n, maskable=True))
+                for n in pwa.PNG_SIZES}}
+OPEN_PATHS = {"/healthz", "/login", "/logout", *APP_FILES}
 BEARER, COOKIE = "bearer", "cookie"
 HTML = "text/html; charset=utf-8"
 CACHE_S = 2.0
@@ -98,6 +111,45 @@ class App:
     poll_s: int = POLL_S
     kv_pending: tuple | None = None     # http-kv: (monotonic time, ([request], problem))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    failed_logins: object = field(default_factory=lambda: FailedLogins())
+
+
+class FailedLogins:
+    """Per client: a bucket of LOGIN_FAILURES_ALLOWED tries, each failure takes one, one
+    comes back every LOGIN_REFILL_S. `now`: a monotonic time, given (tests pass their own)."""
+
+    def __init__(self):
+        self.buckets = {}               # client -> (tries left, as of when)
+        self.lock = threading.Lock()
+
+    def left(self, client, now):
+        tries, since = self.buckets.get(client, (LOGIN_FAILURES_ALLOWED, now))
+        return min(LOGIN_FAILURES_ALLOWED, tries + max(0.0, now - since) / LOGIN_REFILL_S)
+
+    def wait_s(self, client, now):
+        """0 when the client may try a token now, else the seconds until it may."""
+        import math
+
+        with self.lock:
+            tries = self.left(client, now)
+        return 0 if tries >= 1 else math.ceil((1 - tries) * LOGIN_REFILL_S - 1e-6)
+
+    def failed(self, client, now):
+        with self.lock:
+            self.buckets[client] = (self.left(client, now) - 1, now)
+            if len(self.buckets) > LOGIN_CLIENTS_KEPT:
+                self.forget_some(now)
+
+    def succeeded(self, client):
+        with self.lock:
+            self.buckets.pop(client, None)
+
+    def forget_some(self, now):
+        """The clients whose bucket is full again, then the oldest, down to the bound."""
+        for client in [c for c in self.buckets if self.left(c, now) >= LOGIN_FAILURES_ALLOWED]:
+            del self.buckets[client]
+        while len(self.buckets) > LOGIN_CLIENTS_KEPT:
+            del self.buckets[next(iter(self.buckets))]
 
 
 def current_registry(app):
@@ -125,9 +177,10 @@ def snapshot(app, fresh=False):
             return app.cache[1]
         view = report.build_view(app.home, reg, utcnow(), pending=pending_of(app, reg))
         etag = status_etag(view, app.csrf)
-        page = render_html.render(view, csrf=app.csrf, live=render_html.Live(app.poll_s, etag))
+        home_etag = page_etag(etag, "/")
+        page = render_html.render(view, csrf=app.csrf, live=render_html.Live(app.poll_s, home_etag, app.remote))
         status = json.dumps(view.result.to_json(), indent=2, ensure_ascii=False) + "\n"
-        out = {"view": view, "etag": etag, "page": tokens.scrub(page).encode("utf-8"),
+        out = {"view": view, "etag": etag, "page_etag": home_etag, "page": tokens.scrub(page).encode("utf-8"),
                "status": tokens.scrub(status).encode("utf-8")}
         app.cache = (time.monotonic(), out)
         return out
@@ -165,6 +218,33 @@ def status_etag(view, instance):
                     "instance": hashlib.sha256(instance.encode()).hexdigest()}
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode("utf-8")).hexdigest()
     return f'W/"{digest[:32]}"'
+
+
+def page_etag(fleet_etag, path, tag=None):
+    """A page's ETag: the fleet's (status_etag) for this page, its path and its tag filter
+    (a ?notice= says something once, and is the same page). The page's script asks its own
+    URL with it: a 304 while nothing changed, the page when something did."""
+    digest = hashlib.sha256(f"{fleet_etag} {path} {tag or ''}".encode("utf-8")).hexdigest()
+    return f'W/"{digest[:32]}"'
+
+
+def accepts_gzip(header):
+    """Accept-Encoding (RFC 9110 12.5.3): gzip (or x-gzip, or else *) with a q-value above 0."""
+    q = {}
+    for part in (header or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        weight = params.strip().lower().removeprefix("q=") if params.strip() else "1"
+        try:
+            q[coding.strip().lower()] = float(weight)
+        except ValueError:
+            q[coding.strip().lower()] = 0.0
+    return q.get("gzip", q.get("x-gzip", q.get("*", 0.0))) > 0
+
+
+@functools.lru_cache(maxsize=8)
+def gzipped(data):
+    """The snapshot's page is the same bytes for every client within CACHE_S: compressed once."""
+    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def etag_matches(header, etag):
@@ -335,33 +415,46 @@ class Handler(BaseHTTPRequestHandler):
             extra = [("ETag", snap["etag"])]
             if etag_matches(self.headers.get("If-None-Match"), snap["etag"]):
                 return self.reply(304, b"", extra=extra, cache="no-cache")
-            return self.reply(200, snap["status"], "application/json", extra=extra, cache="no-cache")
+            return self.reply(200, snap["status"], "application/json", extra=extra, cache="no-cache", compress=True)
         if path.startswith("/task/"):
             return self.task_log(path[len("/task/"):])
         if path == "/badge.svg" or path.startswith("/badge/"):
             return self.badge(path)
         if path == "/login" and self.app.remote:
             return self.reply(200, login_page(self.app), HTML)
+        if path == "/logout" and self.app.remote:
+            return self.reply(405, "log out with POST /logout\n", extra=[("Allow", "POST")])
         self.reply(404, "not found\n")
 
     def page(self):
-        """/ (the cached render), or a render of the cached view for ?tag= and ?notice=."""
+        """/ (the cached render), or a render of the cached view for ?tag= and ?notice=;
+        304 when the script asks with the ETag it has and nothing changed."""
         snap = snapshot(self.app)
         tag, notice = query_value(self.path, "tag"), query_value(self.path, "notice")
+        etag = snap["page_etag"] if tag is None else page_etag(snap["etag"], "/", tag)
+        if etag_matches(self.headers.get("If-None-Match"), etag):
+            return self.reply(304, b"", extra=[("ETag", etag)])
         if tag is None and notice is None:
-            return self.reply(200, snap["page"], HTML, csp=PAGE_CSP)
-        live = render_html.Live(self.app.poll_s, snap["etag"])
+            return self.reply(200, snap["page"], HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
+        live = render_html.Live(self.app.poll_s, etag, self.app.remote)
         text = render_html.render(snap["view"], csrf=self.app.csrf, live=live, tag=tag, notice=notice)
-        self.reply(200, tokens.scrub(text), HTML, csp=PAGE_CSP)
+        self.reply(200, tokens.scrub(text), HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
 
     def task_log(self, name):
+        snap = snapshot(self.app)
+        if not any(i.kind == "task" and i.name == name for i in snap["view"].result.items):
+            return self.reply(404, "unknown task\n")   # a name is looked up, never used as a path
+        etag = page_etag(snap["etag"], f"/task/{name}")
+        if etag_matches(self.headers.get("If-None-Match"), etag):
+            return self.reply(304, b"", extra=[("ETag", etag)])
         with self.app.lock:
             reg = current_registry(self.app)
         found = report.task_log(self.app.home, reg, name, utcnow())
-        if found is None:                           # a name is looked up, never used as a path
+        if found is None:
             return self.reply(404, "unknown task\n")
         item, runs = found
-        self.reply(200, tokens.scrub(render_html.task_page(name, item, runs, utcnow())), HTML, csp=PAGE_CSP)
+        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag))
+        self.reply(200, tokens.scrub(page), HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
 
     def badge(self, path):
         result = snapshot(self.app)["view"].result
@@ -377,6 +470,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.ping()
         if path == "/login" and self.app.remote:
             return self.log_in()
+        if path == "/logout" and self.app.remote:
+            return self.log_out()
         prefix = "/trigger/"
         if not path.startswith(prefix):
             return self.reply(404, "not found\n")
@@ -389,10 +484,11 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         if body is None:
             return None
+        back = filtered(form_field(body, "tag"))   # a filtered page's form: back to the same filter
         if not may_trigger(self.app, self.who, self.headers, body):
             if self.headers.get("Authorization") is None and wants_page(self.headers):
                 self.log_message("refused a trigger of %s: a form of an older page", name)
-                return self.see_other(f"/?notice=stale#trigger-{name}")
+                return self.see_other(f"/?notice=stale{back.replace('?', '&')}#trigger-{name}")
             return self.reply(403, "missing or wrong token (reload the page, or send Authorization: Bearer)\n")
         how = "bearer" if self.who == BEARER else "form"
         try:
@@ -402,7 +498,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(503, "cannot reach the trigger queue (see the server's log)\n")
         forget_pending(self.app)                    # the next page shows the queued refresh
         self.log_message("queued %s", path_written.name)
-        self.see_other("/#trigger-" + name)
+        self.see_other(f"/{back}#trigger-{name}")
 
     def ping(self):
         with self.app.lock:
@@ -415,10 +511,17 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()
         if body is None:
             return None
+        client, limit = self.client(), self.app.failed_logins
+        wait = limit.wait_s(client, time.monotonic())
+        if wait:                            # the token is not even compared: a guesser learns nothing
+            self.log_message("login refused: too many wrong tokens, %d s to wait", wait)
+            return self.reply(429, too_many_logins_page(wait), HTML, extra=[("Retry-After", str(wait))])
         # a pasted token often brings a space or a newline along; the token itself has none
         if not same(form_field(body, "token").strip(), self.app.token):
+            limit.failed(client, time.monotonic())
             self.log_message("login refused")
             return self.reply(403, login_page(self.app, "That is the wrong token."), HTML)
+        limit.succeeded(client)
         self.log_message("logged in")
         # Lax, not Strict: the Click link of a notification opens the page from another
         # site, and Strict would show the login form there. No cross-site POST carries a
@@ -426,6 +529,23 @@ class Handler(BaseHTTPRequestHandler):
         secure = "; Secure" if self.headers.get("X-Forwarded-Proto", "").strip().lower() == "https" else ""
         self.see_other("/", cookie=f"{self.app.cookie_name}={self.app.session}; Max-Age={SESSION_MAX_AGE_S}; "
                                    f"Path=/; HttpOnly; SameSite=Lax{secure}")
+
+    def log_out(self):
+        """The cookie is forgotten by this browser. It is derived from the token: a copy taken
+        elsewhere stays good until the token changes (README says so)."""
+        if self.read_body() is None:
+            return None
+        self.log_message("logged out")
+        self.see_other("/login", cookie=f"{self.app.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
+
+    def client(self):
+        """Who is asking, for the login limit: the peer, or behind a proxy on this machine the
+        address the proxy put last in X-Forwarded-For (what a client sends comes before it)."""
+        peer = self.client_address[0]
+        forwarded = self.headers.get("X-Forwarded-For")
+        if forwarded and is_loopback(peer):
+            return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
+        return peer
 
     def read_body(self, limit=MAX_BODY):
         """The request's body, or None when it was refused (the answer already sent)."""
@@ -454,8 +574,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
 
-    def reply(self, code, body, content_type="text/plain; charset=utf-8", extra=(), csp=BASE_CSP, cache="no-store"):
+    def reply(self, code, body, content_type="text/plain; charset=utf-8", extra=(), csp=BASE_CSP, cache="no-store",
+              compress=False):
+        """compress: gzip the body when the client takes it (pages and JSON: the 1.17 MB page
+        of 300 tasks goes as 71 KB)."""
         data = body if isinstance(body, bytes) else body.encode("utf-8")
+        if compress:
+            extra = [*extra, ("Vary", "Accept-Encoding")]
+            if len(data) >= 512 and accepts_gzip(self.headers.get("Accept-Encoding")):
+                data = gzipped(data)
+                extra.append(("Content-Encoding", "gzip"))
         self.send_response(code)
         for key, value in extra:
             self.send_header(key, value)
@@ -493,6 +621,13 @@ def wants_page(headers):
     return "text/html" in (headers.get("Accept") or "") or headers.get("Sec-Fetch-Mode") == "navigate"
 
 
+def filtered(tag):
+    """'?tag=<tag>' for the way back to a filtered page ('' for none); the tag quoted whole."""
+    from urllib.parse import quote
+
+    return f"?tag={quote(tag[:100], safe='')}" if tag else ""
+
+
 def query_value(target, name):
     """The value of ?name= in a request target, or None (at most one, at most 100 characters)."""
     from urllib.parse import parse_qs
@@ -514,6 +649,16 @@ def login_page(app, problem=None):
 <label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
 <button type="submit">Log in</button>
 </form>
+</body>
+</html>
+"""
+
+
+def too_many_logins_page(wait):
+    return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
+<h1>alive</h1>
+<p class="problem" role="alert">Too many wrong tokens from this address: try again in {wait} s.</p>
+<p><a href="/login">Back to the login form</a></p>
 </body>
 </html>
 """

@@ -8,6 +8,7 @@ not the page, not its CSRF token, not /status.json, not which source names exist
 """
 import re
 import socket
+import time
 
 import pytest
 from conftest import run_alive
@@ -187,3 +188,78 @@ def test_loopback_without_allow_remote_still_needs_no_token(home):
         assert status == 200 and request(local, "GET", "/status.json")[0] == 200
         assert request(local, "POST", "/trigger/track", body=f"csrf={page_csrf(page)}")[0] == 303
         assert request(local, "GET", "/login")[0] == 404                    # no login where none is needed
+
+
+# ---- failed logins are limited per client; a logout (issue 19, item 9) ----------------------------
+
+def test_wrong_logins_are_limited_per_client_and_then_even_the_right_token_waits(remote, home):
+    from alive import serve
+
+    started = time.monotonic()
+    for n in range(serve.LOGIN_FAILURES_ALLOWED):
+        assert login(remote, f"wrong-{n}")[0] == 403, n
+    status, headers, body = login(remote, "wrong-again")
+    assert status == 429 and int(headers["Retry-After"]) == serve.LOGIN_REFILL_S and "Set-Cookie" not in headers
+    assert "Too many wrong tokens" in body and 'name="token"' not in body
+    status, headers, _ = login(remote)                      # not even tried: a guesser learns nothing more
+    assert status == 429 and "Set-Cookie" not in headers
+    assert request(remote, "GET", "/", headers=BEARER)[0] == 200       # the bearer is not a login: not limited
+    assert time.monotonic() - started < 10
+    assert "login refused" in (home.parent / "serve.log").read_text()
+
+
+def test_the_failed_login_budget_refills_one_every_minute_and_forgets_a_good_client():
+    from alive import serve
+
+    limit = serve.FailedLogins()
+    t0 = 1000.0
+    for _ in range(serve.LOGIN_FAILURES_ALLOWED):
+        assert limit.wait_s("10.0.0.1", t0) == 0
+        limit.failed("10.0.0.1", t0)
+    assert limit.wait_s("10.0.0.1", t0) == serve.LOGIN_REFILL_S
+    assert limit.wait_s("10.0.0.2", t0) == 0                           # per client
+    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S - 1) == 1   # 1 s before
+    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S) == 0       # at: one more try
+    limit.failed("10.0.0.1", t0 + serve.LOGIN_REFILL_S)
+    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S + 1) == serve.LOGIN_REFILL_S - 1
+    limit.succeeded("10.0.0.1")
+    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S + 1) == 0
+    for n in range(serve.LOGIN_CLIENTS_KEPT + 50):                     # a bounded memory, whatever the senders
+        limit.failed(f"client-{n}", t0)
+    assert len(limit.buckets) <= serve.LOGIN_CLIENTS_KEPT
+
+
+def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(remote):
+    from alive import serve
+
+    limited = {"X-Forwarded-For": "203.0.113.7"}
+    for n in range(serve.LOGIN_FAILURES_ALLOWED + 1):
+        login_with(remote, f"wrong-{n}", limited)
+    assert login_with(remote, TOKEN, limited)[0] == 429
+    assert login_with(remote, TOKEN, {"X-Forwarded-For": "203.0.113.7, 198.51.100.9"})[0] == 303   # the proxy's word
+    assert login(remote)[0] == 303                                     # another client
+
+
+def login_with(server, token, headers):
+    from urllib.parse import quote
+
+    return request(server, "POST", "/login", body=f"token={quote(token)}", headers=headers)
+
+
+def test_log_out_forgets_the_cookie_and_the_page_offers_it(remote):
+    cookie = {"Cookie": session_cookie(remote)}
+    page = request(remote, "GET", "/", headers=cookie)[2]
+    assert '<form class="logout" method="post" action="/logout">' in page
+    status, headers, _ = request(remote, "POST", "/logout", body="", headers=cookie)
+    assert status == 303 and headers["Location"] == "/login"
+    name = cookie["Cookie"].partition("=")[0]
+    gone = headers["Set-Cookie"]
+    assert gone.startswith(f"{name}=;") and "Max-Age=0" in gone and "HttpOnly" in gone and "Path=/" in gone
+    assert request(remote, "POST", "/logout", body="")[0] == 303          # without a cookie: the same, harmless
+    assert request(remote, "GET", "/logout")[0] == 405
+
+
+def test_no_logout_button_where_there_is_no_login(home):
+    (home / "fleet.toml").write_text(FLEET)
+    with serving(home) as local:
+        assert 'action="/logout"' not in request(local, "GET", "/")[2]
