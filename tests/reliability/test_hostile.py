@@ -19,7 +19,8 @@ must say what is true.
      not broken; a home whose newest
      files are all fine, however much junk lies behind them, is GREEN (exit 0);
    - neither ever prints a traceback or anything on stderr, and neither do their text
-     forms, `alive report --format json` or `alive export prometheus` on the same folders.
+     forms, `alive report` in every format or `alive export prometheus` on the same folders
+     (with lone <task>_latest.json files, broken and valid, among them).
 2. 1,000 fleet.toml variants, mutations of examples/fleet.toml: wrong types, bad
    durations and schedules, unknown keys, missing required keys, duplicate tables and
    keys, TOML syntax errors, huge values, unicode, deep nesting, dependency cycles.
@@ -403,6 +404,17 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
         made += 1
 
 
+def fill_lone_latest(folder, now, count=12):
+    """<task>_latest.json of tasks with no other file (a writer that keeps only that one),
+    broken and valid: check judges the task by it, the report counts its runs by it."""
+    for i in range(count):
+        entry = Made(f"lone-{i}_latest.json".encode())
+        broken = i % 3 != 0
+        folder.file(entry, folder.pick(INVALID_KINDS) if broken else "ok", f"lone-{i}", now - timedelta(hours=2))
+        if entry.valid:
+            entry.lint = "warning"      # the only file of its task: judged, but keeps no history
+
+
 def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
     """One ALIVE_HOME with `total` generated entries in its health folder. -> (home, Folder, now)."""
     rng = random.Random(seed)
@@ -422,6 +434,7 @@ def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
         n += fill_tasks(folder, total - other - n, datetime(2001, 1, 1, tzinfo=UTC),
                         VALID_KINDS, INVALID_KINDS, 0.3, 30 * 365 * day, 0, ["ok", "error"])  # 1971-2001
         fill_other(folder, total - n, now, False, 0.5)
+        fill_lone_latest(folder, now)
     elif profile == "latest_valid":  # junk of every kind behind each task's newest, valid, fresh run
         other = total // 5
         n = fill_tasks(folder, total - other - len(CANONICAL_TASKS), now, VALID_KINDS, INVALID_KINDS,
@@ -435,6 +448,7 @@ def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
         n = fill_tasks(folder, total * 3 // 4, now, INVALID_KINDS, INVALID_KINDS, 1.0, 30 * day, 3600,
                        ["ok"])
         fill_other(folder, total - n, now, False, 0.5)
+        fill_lone_latest(folder, now)
         for entry in folder.made:
             assert not entry.valid or entry.task is None or not entry.plausible or entry.name.endswith(b"_latest.json")
     elif profile == "warnings":  # readable, fresh, GREEN; only things a person should tidy
@@ -556,7 +570,8 @@ def judge_home(home, folder, health_dir, profile, figures):
 
     # ---- the same folder through the other readers: text forms, the report, the metrics
     for args, code in ((["check"], expected_check), (["lint"], expected_lint), (["report", "--format", "json"], 0),
-                       (["export", "prometheus"], 0)):
+                       (["report", "--format", "html"], 0), (["report", "--format", "markdown"], 0),
+                       (["report"], 0), (["export", "prometheus"], 0)):
         r = alive(*args, home=home)
         assert (r.returncode, r.stderr) == (code, ""), (args, r.returncode, r.stderr[-2000:])
         assert "Traceback" not in r.stdout
