@@ -355,3 +355,16 @@ def test_sources_imply_a_watchdog_task_that_is_red_until_it_reports(home):
     beat(home, "alive-watchdog", T0)
     assert item(home, reg, T0 + timedelta(minutes=15), "alive-watchdog").color == "GREEN"
     assert item(home, reg, T0 + timedelta(minutes=15) + S, "alive-watchdog").color == "RED"
+
+
+def test_a_heartbeat_with_a_key_given_twice_is_invalid_and_red(home):
+    """issue 19 item 3: "status":"error", ..., "status":"ok" must not read as ok."""
+    reg = fleet(home)
+    hb = heartbeat.build("dq", T0, status="error", errors=["disk full"])
+    text = heartbeat.serialize(hb).decode().rstrip().rstrip("}") + ',\n  "status": "ok"\n}\n'
+    (home / "health").mkdir(exist_ok=True)
+    (home / "health" / "2026-05-02_dq_0700.json").write_text(text)
+    it = item(home, reg, T0 + timedelta(minutes=1), "dq")
+    assert it.color == "RED"
+    assert it.reasons == ["latest heartbeat file is invalid: 2026-05-02_dq_0700.json: "
+                          "key 'status' appears twice (which value counts is ambiguous)"]

@@ -327,3 +327,12 @@ def test_a_config_outside_home_is_shown_by_its_path(home, tmp_path):
 def test_bad_usage_is_exit_3_with_one_line(home):
     r = run_alive("lint", "--bogus", home=home)
     assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_key_given_twice_is_an_error(home):
+    """issue 19 item 3: the last "status" would win silently."""
+    text = json.dumps(beat(status="error", errors=["disk full"]))[:-1] + ', "status": "ok"}'
+    put(home / "health", "2026-05-02_t_0155.json", text.encode())
+    problems, _ = lint.lint_health(home / "health", home, NOW)
+    assert [(p["severity"], p["problem"]) for p in problems] == [
+        ("error", "key 'status' appears twice (which value counts is ambiguous)")]
