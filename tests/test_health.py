@@ -368,3 +368,53 @@ def test_a_heartbeat_with_a_key_given_twice_is_invalid_and_red(home):
     assert it.color == "RED"
     assert it.reasons == ["latest heartbeat file is invalid: 2026-05-02_dq_0700.json: "
                           "key 'status' appears twice (which value counts is ambiguous)"]
+
+
+def write_raw(home, name, hb):
+    (home / "health").mkdir(exist_ok=True)
+    (home / "health" / name).write_bytes(heartbeat.serialize(hb))
+
+
+def test_a_past_named_file_whose_content_is_dated_years_ahead_is_invalid_and_red(home):
+    """issue 19 item 2: the name said a past minute, the content 3,000 days ahead: it was
+    YELLOW "completed_at is 2999d in the future" until 2035, never RED, never notified."""
+    reg = fleet(home)
+    ahead = T0 + timedelta(days=3000)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", ahead, started_at=ahead))
+    it = item(home, reg, T0 + timedelta(minutes=1), "dq")
+    assert it.color == "RED"
+    assert it.reasons == ["latest heartbeat file is invalid: 2026-05-02_dq_0700.json: started_at "
+                          "2034-07-19T07:00:00Z is not the time in the file name (2026-05-02 07:00 UTC): "
+                          "another day, or later than the name"]
+
+
+@pytest.mark.parametrize("minutes,valid", [(-1, True), (0, True), (1, False)])
+def test_content_later_than_its_name_by_a_minute_is_invalid(home, minutes, valid):
+    reg = fleet(home)
+    started = T0 + timedelta(minutes=minutes)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", started, started_at=started))
+    it = item(home, reg, T0 + timedelta(minutes=2), "dq")
+    assert (it.color == "GREEN") is valid, it.reasons
+
+
+def test_content_earlier_the_same_day_is_still_counted(home):
+    """A name later than its content (a writer that named the file when it finished) only
+    misorders runs of one day: lint warns, check counts it."""
+    reg = fleet(home)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", T0 - timedelta(hours=6),
+                                                               started_at=T0 - timedelta(hours=6)))
+    assert item(home, reg, T0 + timedelta(minutes=2), "dq").color == "GREEN"
+
+
+@pytest.mark.parametrize("offset,color", [(-1, "YELLOW"), (0, "YELLOW"), (1, "RED")])
+def test_a_completed_at_years_ahead_does_not_stop_the_max_gap_counting_from_the_start(home, offset, color):
+    """issue 19 item 2: with completed_at 3,000 days ahead the age was negative, so max_gap
+    never ran out. A completion in the future cannot be trusted: the gap counts from the start."""
+    reg = fleet(home, '[tasks.dq]\nmax_gap = "36h"\n')
+    write_raw(home, "2026-05-02_dq_0700.json",
+              heartbeat.build("dq", T0, started_at=T0, completed_at=T0 + timedelta(days=3000)))
+    it = item(home, reg, T0 + timedelta(hours=36) + offset * S, "dq")
+    assert it.color == color, it.reasons
+    if color == "RED":
+        assert it.reasons[0] == "no heartbeat for 36h (max gap 36h; completed_at is in the future, so counted " \
+                                "from started_at)"

@@ -163,8 +163,9 @@ def hostile(home, tmp_path):
         "2026-05-02_backwards_0155.json": [("error", "completed_at is before started_at")],
         "9999-12-31_future_2359.json": [("warning", "completed_at 9999-12-31T23:59:00Z is in the future")],
         "9999-12-31_overflow_2359.json": [("error", "started_at: '9999-12-31T23:59:00-01:00' is out of range")],
-        "2026-05-03_renamed_0155.json": [("warning", "does not match started_at 2026-05-02T01:55:00Z "
-                                                     "(expected 2026-05-02_renamed_0155.json)")],
+        # another day in the name than in the content: invalid (issue 19 item 2)
+        "2026-05-03_renamed_0155.json": [("error", "started_at 2026-05-02T01:55:00Z is not the time in the file "
+                                                   "name (2026-05-03 01:55 UTC): another day, or later than the name")],
         "2026-05-02_link_0155.json": [("error", "named like a heartbeat but is a symbolic link, not followed")],
         "elsewhere": [("warning", "not a heartbeat file (a symbolic link, not followed)")],
         "2026-05-02_folder_0155.json": [("error", "named like a heartbeat but is a folder")],
@@ -336,3 +337,11 @@ def test_a_key_given_twice_is_an_error(home):
     problems, _ = lint.lint_health(home / "health", home, NOW)
     assert [(p["severity"], p["problem"]) for p in problems] == [
         ("error", "key 'status' appears twice (which value counts is ambiguous)")]
+
+
+def test_a_past_name_over_content_dated_years_ahead_is_an_error(home):
+    """issue 19 item 2: name and content disagree about the date: the file cannot be trusted."""
+    put(home / "health", "2026-05-02_t_0155.json", beat(started="2034-07-19T01:55:00Z"))
+    problems, _ = lint.lint_health(home / "health", home, NOW)
+    assert ("error", "started_at 2034-07-19T01:55:00Z is not the time in the file name (2026-05-02 01:55 UTC): "
+                     "another day, or later than the name") in [(p["severity"], p["problem"]) for p in problems]

@@ -107,7 +107,8 @@ def test_the_run_cache_remembers_valid_runs_and_rereads_broken_ones(home):
     cache = json.loads((home / "state" / report.CACHE_NAME).read_text())
     assert old.name not in cache["runs"] and len(cache["runs"]) == 2
     # fixed in place: shows at once (broken files are never cached)
-    hb = heartbeat.build("etl", NOW - timedelta(hours=3), summary="fixed")
+    hb = heartbeat.build("etl", NOW - timedelta(hours=3), summary="fixed",      # its name's minute, as beat() wrote
+                         started_at=NOW - timedelta(hours=3, seconds=30))
     old.write_text(json.dumps(hb))
     assert [r["summary"] for r in view(home).runs["etl"]] == ["run 0", "run 1", "fixed"]
 

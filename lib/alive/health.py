@@ -154,13 +154,18 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     # A schedule says when runs are due (judge_lateness); max_gap is then only the ceiling
     # the user chose. Without a schedule it is the rule.
     gap_rules = task is None or task.schedule is None or task.max_gap is not None
+    # A completion beyond the skew allowance cannot be trusted (3,000 days ahead would hold
+    # max_gap off for years): the gap then counts from the start.
+    gap_age = age if age >= -SKEW_S else seconds_between(started, now)
     if hb.get("complete") is True:
         details["complete"] = True
         flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
     elif gap_rules:
-        note_deadline(details, completed + timedelta(seconds=max_gap))
-        if age > max_gap:
-            flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
+        gap_from = completed if gap_age == age else started
+        note_deadline(details, gap_from + timedelta(seconds=max_gap))
+        if gap_age > max_gap:
+            counted = "" if gap_age == age else "; completed_at is in the future, so counted from started_at"
+            flag(RED, f"no heartbeat for {format_duration(gap_age)} (max gap {format_duration(max_gap)}{counted})")
     if age < -SKEW_S:
         flag(YELLOW, f"completed_at is {format_duration(-age)} in the future (clock skew?)")
     status = hb["status"]

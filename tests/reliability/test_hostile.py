@@ -3,7 +3,7 @@ fleet.toml files. Nothing may crash, every problem must be named, and the exit c
 must say what is true.
 
 1. Five ALIVE_HOMEs, 10,200 generated entries in all (ALIVE_SOAK_FACTOR multiplies them):
-   truncated JSON, wrong types, nulls, missing fields, huge strings and files, deep
+   truncated JSON, wrong types, nulls, missing fields, content dated after its name, huge strings and files, deep
    nesting, random bytes, legacy colors, bare legacy names, names that are not UTF-8 or
    very long, symlinks, folders and FIFOs named like heartbeats, impossible, past and
    future dates, duplicates and suffix collisions (-0, -02, -10, -9, 20 digits: only
@@ -127,9 +127,13 @@ def content(rng, task, started, kind, status="ok"):
     if kind == "legacy_color":  # the health color of the same meaning: GREEN for ok, ...
         color = {"ok": "GREEN", "skipped": "GREEN", "partial": "YELLOW", "error": "RED"}[status]
         return dump(dict(hb, status=color)), True, "warning"
-    if kind == "mismatch_time":  # valid, but its name is not its started_at's
-        other = beat(task, started - timedelta(hours=rng.randrange(1, 12)), status)
-        return dump(other), True, "warning"
+    if kind == "mismatch_time":  # valid, but its name is not its started_at's: earlier the same day
+        earlier = max(started - timedelta(minutes=rng.randrange(1, 12 * 60)), started.replace(hour=0, minute=0))
+        if earlier == started:
+            return dump(hb), True, None
+        return dump(beat(task, earlier, status)), True, "warning"
+    if kind == "future_content":  # a canonical name over a run dated later (years ahead): invalid
+        return dump(beat(task, started + timedelta(days=rng.choice([1, 400, 3000])), status)), False, "error"
     if kind == "huge_int":  # 400 digits: a Python int, but no plausible interval_s (an error)
         return dump(dict(hb, interval_s="@raw@"), b"1" + b"0" * 400), False, "error"
     if kind == "nested_ok":
@@ -292,6 +296,8 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
     rng = folder.rng
     made = 0
     keys = {t: set() for t in CANONICAL_TASKS}
+    # content dated after its canonical name: only a canonical name can disagree with it
+    kinds_invalid = kinds_invalid + ["future_content"] if kinds_invalid else kinds_invalid
     while made < count:
         task = rng.choice(CANONICAL_TASKS)
         when = now - timedelta(seconds=oldest_s + rng.randrange(span_s))
@@ -311,6 +317,8 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
                 keys[task].add(key)
             bad = rng.random() < p_invalid
             kind = folder.pick(kinds_invalid + SPECIAL if bad else kinds_valid)
+            if impossible and kind == "future_content":
+                kind = "ok"     # an impossible name is no time to disagree with
             folder.file(entry, kind, task, when, rng.choice(status_pool))
             if impossible and entry.valid:
                 entry.lint = "warning"  # lint reads it: its name does not match its started_at
