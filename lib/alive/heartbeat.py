@@ -7,7 +7,7 @@ encoder imports re). The read side imports what it needs when it is called.
 import os
 import time
 
-from . import atomic
+from . import atomic, tokens
 
 try:
     from _json import encode_basestring as _quote  # CPython's C string encoder
@@ -75,8 +75,9 @@ def text(value):
 
 
 def clean_summary(summary, task_id, status):
-    """One line of at most 200 characters; returns (summary, warning or None)."""
-    line = " ".join(text(summary).split()) if summary is not None else ""
+    """One line of at most 200 characters; returns (summary, warning or None). Scrubbed of
+    alive's tokens before the cut: a token cut in two is no longer found by the scrubber."""
+    line = " ".join(tokens.scrub(text(summary)).split()) if summary is not None else ""
     if not line:
         line = f"{task_id} {status}"
     if len(line) > SUMMARY_MAX:
