@@ -207,43 +207,56 @@ def judge_slow(seconds, what, task, earlier, flag):
 def judge_lateness(task, hb, running, now, tz, details, flag):
     """RED when the run the schedule expected has not started within its grace."""
     from . import lateness
+    from .registry import task_grace
 
     last_start = parse_iso(hb["started_at"])
     marker_start = marker_started(running)
     if marker_start is not None and marker_start > last_start:
         last_start = marker_start
-    exp = lateness.expect(task.schedule, task.grace, last_start, None, now, tz)
-    note_expectation(exp, now, tz, details)
-    note_deadline(details, lateness.deadline(task.schedule, task.grace, last_start, tz))
+    grace, source = task_grace(task)
+    exp = lateness.expect(task.schedule, grace, last_start, None, now, tz)
+    note_expectation(exp, source, details)
+    note_deadline(details, lateness.deadline(task.schedule, grace, last_start, tz))
     if exp.state == lateness.LATE:
         nxt = f"; next expected {lateness.clock_text(exp.next_at, now, tz)}" if exp.next_at else ""
         flag(RED, f"late: expected {lateness.clock_text(exp.expected_at, now, tz)}, grace "
-                  f"{format_duration(exp.grace_s)}{nxt}")
+                  f"{grace_words(exp, task, source)}{nxt}")
 
 
 def judge_first_run(task, facts, now, tz, details, flag):
     """A registered task that never ran: the waiting reason while its first expected run
     (after it was first seen) is within grace, else RED 'never reported'."""
     from . import lateness
+    from .registry import task_grace
 
     if facts.first_seen is None or seconds_between(now, facts.first_seen) > SKEW_S:
         # Not known, or "first seen" in the future (the clock stepped back): no grace
         # period can be trusted, and a wait must never hide a job that does not run.
         flag(RED, "never reported: no heartbeat in health/")
         return None
-    exp = lateness.expect(task.schedule, task.grace, None, facts.first_seen, now, tz)
-    note_expectation(exp, now, tz, details)
+    grace, source = task_grace(task)
+    exp = lateness.expect(task.schedule, grace, None, facts.first_seen, now, tz)
+    note_expectation(exp, source, details)
     expected = lateness.clock_text(exp.expected_at, now, tz)
     note_deadline(details, exp.expected_at + timedelta(seconds=exp.grace_s))
     if exp.state == lateness.WAITING:
         details["waiting"] = True
         return f"waiting for first run (expected {expected})"
-    flag(RED, f"never reported: expected first run {expected}, grace {format_duration(exp.grace_s)}")
+    flag(RED, f"never reported: expected first run {expected}, grace {grace_words(exp, task, source)}")
     return None
 
 
-def note_expectation(exp, now, tz, details):
+def grace_words(exp, task, source):
+    """'12h (max_gap 36h minus the schedule's longest gap 24h)' when max_gap set the grace."""
+    if source != "max_gap":
+        return format_duration(exp.grace_s)
+    return (f"{format_duration(exp.grace_s)} (max_gap {format_duration(task.max_gap)} minus the schedule's "
+            f"longest gap {format_duration(task.max_gap - exp.grace_s)})")
+
+
+def note_expectation(exp, source, details):
     details["grace_s"] = exp.grace_s
+    details["grace_from"] = source      # where grace_s came from: grace | max_gap | default
     details["expected_at"] = format_iso(exp.expected_at) if exp.expected_at else None
     details["next_expected_at"] = format_iso(exp.next_at) if exp.next_at else None
 
