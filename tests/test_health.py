@@ -418,3 +418,44 @@ def test_a_completed_at_years_ahead_does_not_stop_the_max_gap_counting_from_the_
     if color == "RED":
         assert it.reasons[0] == "no heartbeat for 36h (max gap 36h; completed_at is in the future, so counted " \
                                 "from started_at)"
+
+
+# ---- a task id one typo away from a registered one (issue 19 item 4) -------------------
+
+def test_a_discovered_task_one_typo_from_a_registered_one_is_yellow_with_did_you_mean(home):
+    reg = fleet(home, '[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    beat(home, "nightly-bakup", T0)
+    it = item(home, reg, T0 + timedelta(minutes=1), "nightly-bakup")
+    assert it.color == "YELLOW"
+    assert it.reasons == ["not in fleet.toml: did you mean nightly-backup? (a typo in the task id leaves "
+                          "nightly-backup without runs)"]
+    assert it.details["did_you_mean"] == "nightly-backup"
+
+
+@pytest.mark.parametrize("found,near", [
+    ("nightly-bakup", True), ("nigthly-backup", True), ("Nightly-Backup", True), ("nightly-backup-2", True),
+    ("nightly-bkp", False), ("nightly-restore", False), ("daily-backup", False),
+])
+def test_did_you_mean_is_within_two_edits_for_longer_ids(found, near):
+    assert health.near_miss(found, ["nightly-backup", "etl"]) == ("nightly-backup" if near else None)
+
+
+@pytest.mark.parametrize("found,registered,near", [
+    ("sync", "synk", True), ("sync", "snyc", False), ("etl", "et1", False), ("t", "T", False),
+    ("report-v2", "report-v3", True),
+])
+def test_short_ids_get_one_edit_and_the_shortest_none(found, registered, near):
+    """4-7 characters: one edit; under 4 every id is a typo of another (etl, et1): none."""
+    assert health.near_miss(found, [registered]) == (registered if near else None)
+
+
+def test_the_closest_registered_id_is_suggested():
+    assert health.near_miss("nightly-bakup", ["nightly-backups", "nightly-backup"]) == "nightly-backup"
+
+
+def test_a_registered_task_and_a_distant_discovered_one_stay_green(home):
+    reg = fleet(home, '[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    beat(home, "nightly-backup", T0)
+    beat(home, "weekly-report", T0)
+    result = run_check(home, reg, T0 + timedelta(minutes=1))
+    assert {i.name: i.color for i in result.items} == {"nightly-backup": "GREEN", "weekly-report": "GREEN"}

@@ -345,3 +345,16 @@ def test_a_past_name_over_content_dated_years_ahead_is_an_error(home):
     problems, _ = lint.lint_health(home / "health", home, NOW)
     assert ("error", "started_at 2034-07-19T01:55:00Z is not the time in the file name (2026-05-02 01:55 UTC): "
                      "another day, or later than the name") in [(p["severity"], p["problem"]) for p in problems]
+
+
+def test_a_task_one_typo_from_a_registered_one_is_a_warning_with_did_you_mean(home):
+    """issue 19 item 4: `nightly-bakup` beside a registered `nightly-backup` was lint clean."""
+    (home / "fleet.toml").write_text('[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    put(home / "health", "2026-05-02_nightly-bakup_0155.json", beat("nightly-bakup"))
+    put(home / "health", "2026-05-02_nightly-bakup_0255.json", beat("nightly-bakup", started="2026-05-02T02:55:00Z"))
+    put(home / "health", "2026-05-02_nightly-backup_0155.json", beat("nightly-backup"))
+    code, problems = lint_json(home)
+    assert code == 1
+    assert problems == [{"file": "health/2026-05-02_nightly-bakup_0255.json", "severity": "warning",
+                         "problem": "task nightly-bakup is not in fleet.toml: did you mean nightly-backup? "
+                                    "(a typo in the task id leaves nightly-backup without runs)"}]

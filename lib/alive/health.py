@@ -389,11 +389,80 @@ def evaluate(registry, facts, now, tz=None):
         items.append(evaluate_task(name, registry_task(registry, name), registry.settings, facts.tasks[name],
                                    now, tz))
     apply_dependencies(items, registry)
+    flag_near_misses(items, registry)
     for name in sorted(facts.sources):
         source = registry.sources[name]
         probe = registry.probes.get(source.probe) if source.probe else None
         items.append(evaluate_source(name, source, facts.sources[name], now, probe.interval if probe else None))
     return Result(worst(i.color for i in items), items, facts.invalid_files, now)
+
+
+def flag_near_misses(items, registry):
+    """A discovered task within a typo of a registered one is YELLOW, 'did you mean ...?':
+    `nightly-bakup` beside a registered `nightly-backup` would otherwise be GREEN for hours
+    while the registered task waits for runs that go to the misspelt id."""
+    discovered = [i for i in items if i.kind == "task" and not i.details.get("registered") and i.color != GREY
+                  and i.name != WATCHDOG_TASK]
+    if not discovered or not registry.tasks:
+        return
+    index = near_miss_index(registry.tasks)
+    for item in discovered:
+        match = near_miss(item.name, registry.tasks, index)
+        if match:
+            item.details["did_you_mean"] = match
+            item.color = worst([item.color, YELLOW])
+            item.reasons.append(f"not in fleet.toml: {did_you_mean(match)}")
+
+
+def did_you_mean(match):
+    return f"did you mean {match}? (a typo in the task id leaves {match} without runs)"
+
+
+def allowed_edits(name):
+    """Typos tolerated in an id: none under 4 characters (etl and et1 are both fine ids),
+    one up to 7, two from 8 on (Levenshtein distance, as `git`'s and difflib's suggestions)."""
+    return 0 if len(name) < 4 else 1 if len(name) < 8 else 2
+
+
+def deletions(word, count):
+    """`word` with up to `count` characters deleted (the symmetric-delete trick: two ids
+    within n edits share a form with n deletions, so candidates come from a dict, not from
+    comparing every pair)."""
+    one = [word[:i] + word[i + 1:] for i in range(len(word))] if count else []
+    out = {word, *one}
+    if count > 1:                                # j >= i: each pair of positions once
+        for i, shorter in enumerate(one):
+            out.update([shorter[:j] + shorter[j + 1:] for j in range(i, len(shorter))])
+    return out
+
+
+def near_miss_index(registered):
+    index = {}
+    for name in registered:
+        if len(name) <= 64:                      # a longer id is pasted, not typed
+            for form in deletions(name, allowed_edits(name)):
+                index.setdefault(form, []).append(name)
+    return index
+
+
+def near_miss(name, registered, index=None):
+    """The registered id closest to `name` within allowed_edits of it, or None."""
+    if len(name) > 64:
+        return None
+    index = near_miss_index(registered) if index is None else index
+    candidates = {c for form in deletions(name, 2) for c in index.get(form, ()) if c != name}
+    scored = sorted((edit_distance(name, c), c) for c in candidates)
+    return next((c for d, c in scored if 0 < d <= allowed_edits(c)), None)
+
+
+def edit_distance(a, b):
+    """Levenshtein distance (insert, delete, substitute), one row at a time."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def registry_task(registry, name):
