@@ -55,9 +55,8 @@ def folder_key(info):
 
 def listing(folder, cache_path):
     """scan.Listing of `folder`, through the cache at `cache_path` (None: no cache)."""
-    secret = read_secret(cache_path, create=True) if cache_path is not None else None
-    if secret is None:
-        return scan.list_health(folder)         # no cache, or no key to trust one with
+    if cache_path is None:
+        return scan.list_health(folder)
     # The clock before the stat: a change after the stat has an mtime from a later clock.
     clock = time.clock_gettime(time.CLOCK_REALTIME)
     try:
@@ -67,7 +66,8 @@ def listing(folder, cache_path):
     if not stat.S_ISDIR(info.st_mode):
         return scan.list_health(folder)
     key = folder_key(info)
-    cached, seen = load(cache_path, folder, secret)
+    secret = read_secret(cache_path)            # (made when a cache is first saved)
+    cached, seen = load(cache_path, folder, secret) if secret is not None else (None, None)
     if cached is not None and seen["settled"] and seen["key"] == key:
         return cached
     names = scan.read_names(folder)
