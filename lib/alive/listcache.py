@@ -22,7 +22,7 @@ The cache is authenticated: state/ may be writable by more than the user whose j
 health/ (a dashboard, a sync), and a cache rewritten there with the recorded stat kept
 and a task's newest error left out would turn RED into GREEN until health/ changed. Its
 first line is a keyed BLAKE2b of the rest, with a key only alive's user can read
-(ALIVE_HOME/.listing-cache.key, 0600, made on first use); a cache whose MAC does not
+(ALIVE_HOME/listing-cache.key, 0600, made on first use); a cache whose MAC does not
 match, or no key to check it with, is not used.
 
 Layout: the MAC (hex) on a line; one line of JSON (the stat, and the listing's
@@ -43,7 +43,7 @@ from . import atomic, scan
 
 NAME = "health-listing.cache"
 VERSION = 4
-KEY_NAME = ".listing-cache.key"     # in the folder above state/: ALIVE_HOME
+KEY_NAME = "listing-cache.key"     # in the folder above state/: ALIVE_HOME
 RACY_S = 3                      # beyond the coarsest folder mtime tick (FAT: 2 s)
 MAX_BYTES = 1 << 28             # 256 MiB: millions of names; a bigger file is not read
 MAX_EDITS = 256                 # more names added or removed than this: a full listing
