@@ -67,7 +67,7 @@ def listing(folder, cache_path):
         return scan.list_health(folder)
     key = folder_key(info)
     secret = read_secret(cache_path)            # (made when a cache is first saved)
-    cached, seen = load(cache_path, folder, secret) if secret is not None else (None, None)
+    cached, seen = load(cache_path, folder, secret)
     if cached is not None and seen["settled"] and seen["key"] == key:
         return cached
     names = scan.read_names(folder)
