@@ -224,3 +224,19 @@ def test_a_forged_cache_does_not_turn_a_red_task_green(home):
     cache = home / "state" / listcache.NAME
     forge(home / "health", cache, "2026-05-02_a_0700.json")
     assert run_check(home, reg, now).overall == "RED"
+
+
+def test_a_key_others_can_read_does_not_authenticate_a_cache(where, monkeypatch):
+    """A key readable by the group or others could sign a forged cache: the listing is then
+    made afresh each time (only speed is lost)."""
+    folder, cache = where
+    (folder / "2026-01-01_a_0100.json").write_text("{}")
+    settle(folder)
+    listcache.listing(folder, cache)
+    key = listcache.secret_path(cache)
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    os.chmod(key, 0o640)
+    expected = fields(scan.list_health(folder))
+    listed = []
+    monkeypatch.setattr(scan, "read_names", lambda f: listed.append(f) or os.listdir(f))
+    assert fields(listcache.listing(folder, cache)) == expected and listed == [folder]

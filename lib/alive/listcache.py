@@ -206,14 +206,16 @@ def read_secret(cache_path, create=False):
     """The key that authenticates the cache (bytes), made when missing and `create`; None when
     it cannot be had (an unwritable home: the listing is then made afresh each time)."""
     path = secret_path(cache_path)
-    raw, problem = scan.read_bytes(path, 4096)
+    raw, problem, info = scan.read_file(path, 4096)
     if problem and create and not os.path.lexists(path):
         try:
             atomic.create_new(os.path.dirname(path), [KEY_NAME], os.urandom(32).hex().encode(), mode=0o600)
         except OSError:
             pass                                # (FileExistsError: another check made it first)
-        raw, problem = scan.read_bytes(path, 4096)
-    return raw[:64] if not problem and len(raw) >= 32 else None
+        raw, problem, info = scan.read_file(path, 4096)
+    if problem or len(raw) < 32 or info.st_mode & 0o077:
+        return None                             # (a key the group or others can read signs nothing)
+    return raw[:64]
 
 
 def mac(secret, data):
