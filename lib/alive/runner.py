@@ -52,15 +52,16 @@ def main(argv):
     opts = args.parse(own, "alive run", USAGE, valued={"--timeout", "--interval", "--home", "--config"},
                       flags={"--no-overlap", "--complete"})
     task = opts["positional"]
+    home = paths.home_text(opts.get("home"))
+    new_home = not os.path.isdir(home)
+    # alive's own tokens: kept from the job's environment, scrubbed from what it prints
+    # (its refusals of the options below too).
+    tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     timeout_s = args.duration("alive run", "--timeout", opts.get("timeout"))
     interval_s = args.duration("alive run", "--interval", opts.get("interval"))
     problem = heartbeat.task_id_problem(task)
     if problem:
         raise UsageError(problem)
-    home = paths.home_text(opts.get("home"))
-    new_home = not os.path.isdir(home)
-    # alive's own tokens: kept from the job's environment, scrubbed from what it prints.
-    tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     lock = None
     if opts.get("no-overlap"):
         try:

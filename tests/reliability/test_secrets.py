@@ -228,3 +228,17 @@ def test_a_summary_is_scrubbed_before_it_is_cut(home, ntfy, before):
     [(_, hb)] = heartbeats(home, "leaky")
     assert hb["summary"] == ("x" * before + " [redacted]")[:200]
     assert_no_token(everything_written(home), NTFY_TOKEN[:4])
+
+
+@pytest.mark.parametrize("argv", [
+    ["write", "leaky", "--status", NTFY_TOKEN],
+    ["write", "leaky", "--started-at", NTFY_TOKEN],
+    ["run", "leaky", "--timeout", NTFY_TOKEN, "--", "true"],
+    ["run", "leaky", "--interval", NTFY_TOKEN, "--", "true"],
+])
+def test_a_refusal_that_quotes_a_token_says_it_redacted(home, ntfy, argv):
+    """issue 19 item 7: every line alive prints passes the scrubber, its refusals too."""
+    fleet(home, ntfy.url)
+    r = run_alive(*argv, home=home, env=ENV)
+    assert r.returncode == 3 and "[redacted]" in r.stderr, r.stderr
+    assert_no_token({"stdout": r.stdout, "stderr": r.stderr}, NTFY_TOKEN)
