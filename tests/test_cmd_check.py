@@ -98,7 +98,8 @@ def test_a_hostile_health_folder_is_reported_never_a_crash(home):
         f.truncate(50 << 20)
     (health / "2026-05-02_nulls_0100.json").write_text(json.dumps({k: None for k in heartbeat.REQUIRED}))
     (health / "2026-05-02_types_0100.json").write_text(json.dumps(dict(good, task_id="types", warnings="x", metrics=[])))
-    (health / "2026-05-02_legacy_0100.json").write_text(json.dumps(dict(good, task_id="legacy", status="GREEN")))
+    legacy = dict(good, task_id="legacy", status="GREEN")     # named by its started_at, as a run it is fine
+    (health / f"{heartbeat.canonical_stem(legacy)}.json").write_text(json.dumps(legacy))
     outside = home / "outside.json"
     outside.write_text(json.dumps(dict(good, task_id="linked")))
     os.symlink(outside, health / "2026-05-02_linked_0100.json")

@@ -355,3 +355,107 @@ def test_sources_imply_a_watchdog_task_that_is_red_until_it_reports(home):
     beat(home, "alive-watchdog", T0)
     assert item(home, reg, T0 + timedelta(minutes=15), "alive-watchdog").color == "GREEN"
     assert item(home, reg, T0 + timedelta(minutes=15) + S, "alive-watchdog").color == "RED"
+
+
+def test_a_heartbeat_with_a_key_given_twice_is_invalid_and_red(home):
+    """issue 19 item 3: "status":"error", ..., "status":"ok" must not read as ok."""
+    reg = fleet(home)
+    hb = heartbeat.build("dq", T0, status="error", errors=["disk full"])
+    text = heartbeat.serialize(hb).decode().rstrip().rstrip("}") + ',\n  "status": "ok"\n}\n'
+    (home / "health").mkdir(exist_ok=True)
+    (home / "health" / "2026-05-02_dq_0700.json").write_text(text)
+    it = item(home, reg, T0 + timedelta(minutes=1), "dq")
+    assert it.color == "RED"
+    assert it.reasons == ["latest heartbeat file is invalid: 2026-05-02_dq_0700.json: "
+                          "key 'status' appears twice (which value counts is ambiguous)"]
+
+
+def write_raw(home, name, hb):
+    (home / "health").mkdir(exist_ok=True)
+    (home / "health" / name).write_bytes(heartbeat.serialize(hb))
+
+
+def test_a_past_named_file_whose_content_is_dated_years_ahead_is_invalid_and_red(home):
+    """issue 19 item 2: the name said a past minute, the content 3,000 days ahead: it was
+    YELLOW "completed_at is 2999d in the future" until 2035, never RED, never notified."""
+    reg = fleet(home)
+    ahead = T0 + timedelta(days=3000)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", ahead, started_at=ahead))
+    it = item(home, reg, T0 + timedelta(minutes=1), "dq")
+    assert it.color == "RED"
+    assert it.reasons == ["latest heartbeat file is invalid: 2026-05-02_dq_0700.json: started_at "
+                          "2034-07-19T07:00:00Z is not the time in the file name (2026-05-02 07:00 UTC): "
+                          "another day, or later than the name"]
+
+
+@pytest.mark.parametrize("minutes,valid", [(-1, True), (0, True), (1, False)])
+def test_content_later_than_its_name_by_a_minute_is_invalid(home, minutes, valid):
+    reg = fleet(home)
+    started = T0 + timedelta(minutes=minutes)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", started, started_at=started))
+    it = item(home, reg, T0 + timedelta(minutes=2), "dq")
+    assert (it.color == "GREEN") is valid, it.reasons
+
+
+def test_content_earlier_the_same_day_is_still_counted(home):
+    """A name later than its content (a writer that named the file when it finished) only
+    misorders runs of one day: lint warns, check counts it."""
+    reg = fleet(home)
+    write_raw(home, "2026-05-02_dq_0700.json", heartbeat.build("dq", T0 - timedelta(hours=6),
+                                                               started_at=T0 - timedelta(hours=6)))
+    assert item(home, reg, T0 + timedelta(minutes=2), "dq").color == "GREEN"
+
+
+@pytest.mark.parametrize("offset,color", [(-1, "YELLOW"), (0, "YELLOW"), (1, "RED")])
+def test_a_completed_at_years_ahead_does_not_stop_the_max_gap_counting_from_the_start(home, offset, color):
+    """issue 19 item 2: with completed_at 3,000 days ahead the age was negative, so max_gap
+    never ran out. A completion in the future cannot be trusted: the gap counts from the start."""
+    reg = fleet(home, '[tasks.dq]\nmax_gap = "36h"\n')
+    write_raw(home, "2026-05-02_dq_0700.json",
+              heartbeat.build("dq", T0, started_at=T0, completed_at=T0 + timedelta(days=3000)))
+    it = item(home, reg, T0 + timedelta(hours=36) + offset * S, "dq")
+    assert it.color == color, it.reasons
+    if color == "RED":
+        assert it.reasons[0] == "no heartbeat for 36h (max gap 36h; completed_at is in the future, so counted " \
+                                "from started_at)"
+
+
+# ---- a task id one typo away from a registered one (issue 19 item 4) -------------------
+
+def test_a_discovered_task_one_typo_from_a_registered_one_is_yellow_with_did_you_mean(home):
+    reg = fleet(home, '[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    beat(home, "nightly-bakup", T0)
+    it = item(home, reg, T0 + timedelta(minutes=1), "nightly-bakup")
+    assert it.color == "YELLOW"
+    assert it.reasons == ["not in fleet.toml: did you mean nightly-backup? (a typo in the task id leaves "
+                          "nightly-backup without runs)"]
+    assert it.details["did_you_mean"] == "nightly-backup"
+
+
+@pytest.mark.parametrize("found,near", [
+    ("nightly-bakup", True), ("nigthly-backup", True), ("Nightly-Backup", True), ("nightly-backup-2", True),
+    ("nightly-bkp", False), ("nightly-restore", False), ("daily-backup", False),
+])
+def test_did_you_mean_is_within_two_edits_for_longer_ids(found, near):
+    assert health.near_miss(found, ["nightly-backup", "etl"]) == ("nightly-backup" if near else None)
+
+
+@pytest.mark.parametrize("found,registered,near", [
+    ("sync", "synk", True), ("sync", "snyc", False), ("etl", "et1", False), ("t", "T", False),
+    ("report-v2", "report-v3", True),
+])
+def test_short_ids_get_one_edit_and_the_shortest_none(found, registered, near):
+    """4-7 characters: one edit; under 4 every id is a typo of another (etl, et1): none."""
+    assert health.near_miss(found, [registered]) == (registered if near else None)
+
+
+def test_the_closest_registered_id_is_suggested():
+    assert health.near_miss("nightly-bakup", ["nightly-backups", "nightly-backup"]) == "nightly-backup"
+
+
+def test_a_registered_task_and_a_distant_discovered_one_stay_green(home):
+    reg = fleet(home, '[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    beat(home, "nightly-backup", T0)
+    beat(home, "weekly-report", T0)
+    result = run_check(home, reg, T0 + timedelta(minutes=1))
+    assert {i.name: i.color for i in result.items} == {"nightly-backup": "GREEN", "weekly-report": "GREEN"}

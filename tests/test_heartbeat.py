@@ -171,3 +171,26 @@ def test_create_new_falls_back_when_hard_links_are_not_supported(tmp_path, monke
     assert (os.path.basename(first), os.path.basename(second)) == ("a.json", "b.json")
     assert (tmp_path / "a.json").read_bytes() == b"1" and (tmp_path / "b.json").read_bytes() == b"2"
     assert sorted(os.listdir(tmp_path)) == ["a.json", "b.json"]
+
+
+@pytest.mark.parametrize("data,key", [
+    (b'{"task_id": "t", "status": "error", "started_at": "2026-05-02T01:55:00Z", "completed_at": '
+     b'"2026-05-02T01:55:00Z", "summary": "s", "warnings": [], "errors": ["x"], "metrics": {}, "status": "ok"}',
+     "status"),
+    (b'{"task_id": "t", "status": "ok", "started_at": "2026-05-02T01:55:00Z", "completed_at": '
+     b'"2026-05-02T01:55:00Z", "summary": "s", "warnings": [], "errors": [], "metrics": {"rows": 1, "rows": 2}}',
+     "rows"),
+])
+def test_a_key_given_twice_makes_the_file_invalid(data, key):
+    """issue 19 item 3: json.loads keeps the last of two equal keys without a word, so one
+    reader may see "error" where another sees "ok" (RFC 8259 §4: names SHOULD be unique)."""
+    hb, errors, _ = heartbeat.loads(data)
+    assert errors == [f"key {key!r} appears twice (which value counts is ambiguous)"]
+
+
+def test_the_same_key_in_two_objects_is_fine():
+    data = (b'{"task_id": "t", "status": "ok", "started_at": "2026-05-02T01:55:00Z", "completed_at": '
+            b'"2026-05-02T01:55:00Z", "summary": "s", "warnings": [], "errors": [], '
+            b'"metrics": {"a": {"n": 1}, "b": {"n": 2}}}')
+    hb, errors, _ = heartbeat.loads(data)
+    assert errors == [] and hb["metrics"]["b"] == {"n": 2}

@@ -343,3 +343,58 @@ def test_lint_warns_when_max_gap_is_shorter_than_the_schedules_longest_gap(home)
     assert r.returncode == 1
     assert [p["problem"][:40] for p in problems] == ["tasks.job.max_gap: 8h is shorter than th"]
     assert "(16h)" in problems[0]["problem"] and problems[0]["line"] == 3
+
+
+# ---------------------------------------------------------------- max_gap as the tolerance (issue 19 item 22)
+
+@pytest.mark.parametrize("offset,color", [(-S, "GREEN"), (timedelta(0), "GREEN"), (S, "RED")])
+def test_an_explicit_max_gap_without_grace_sets_the_grace(home, zone, offset, color):
+    """"daily 6am, max gap before RED 36h": RED 12h after the missed 06:00 run (36h - 24h),
+    not 2h24m after it (the default grace overrode the user's tolerance)."""
+    zone("UTC")
+    reg = fleet(home, '[tasks.job]\nschedule = "daily 06:00"\nmax_gap = "36h"\n')
+    beat(home, "job", at("2026-05-01T06:00:05Z"))
+    it = item(home, reg, at("2026-05-02T18:00:00Z") + offset)
+    assert it.color == color, it.reasons
+    assert it.details["grace_s"] == 43200 and it.details["grace_from"] == "max_gap"
+    if color == "RED":
+        assert it.reasons == ["late: expected 06:00, grace 12h (max_gap 36h minus the schedule's longest gap "
+                              "24h); next expected Sun 06:00"]
+
+
+def test_the_max_gap_ceiling_and_the_derived_grace_agree_on_an_every_schedule(home, zone):
+    zone("UTC")
+    reg = fleet(home, '[tasks.job]\nschedule = "every 1h"\nmax_gap = "3h"\n')
+    beat(home, "job", at("2026-05-02T12:00:00Z"))
+    assert item(home, reg, at("2026-05-02T15:00:00Z")).color == "GREEN"
+    late = item(home, reg, at("2026-05-02T15:00:01Z"))
+    assert late.color == "RED" and late.details["grace_s"] == 7200
+    assert any(r.startswith("late: expected 13:00, grace 2h (max_gap 3h minus") for r in late.reasons), late.reasons
+
+
+@pytest.mark.parametrize("text,source,grace_s", [
+    ('schedule = "daily 06:00"\n', "default", 8640),
+    ('schedule = "daily 06:00"\ngrace = "1h"\n', "grace", 3600),
+    ('schedule = "daily 06:00"\ngrace = "1h"\nmax_gap = "36h"\n', "grace", 3600),
+    ('schedule = "daily 06:00"\nmax_gap = "24h"\n', "default", 8640),     # nothing to spare: the default
+])
+def test_check_json_says_where_the_grace_came_from(home, zone, text, source, grace_s):
+    zone("UTC")
+    reg = fleet(home, "[tasks.job]\n" + text)
+    beat(home, "job", at("2026-05-02T06:00:00Z"))
+    it = item(home, reg, at("2026-05-02T07:00:00Z"))
+    assert (it.details["grace_from"], it.details["grace_s"]) == (source, grace_s)
+
+
+@pytest.mark.parametrize("grace,decides", [
+    ("30m", "tasks.job.grace: grace 30m decides: RED 30m after a missed run, before max_gap 36h would "
+            "(12h after it); remove one of them"),
+    ("20h", "tasks.job.grace: max_gap 36h decides: RED 12h after a missed run, before grace 20h runs out; "
+            "remove one of them"),
+])
+def test_lint_says_which_of_grace_and_max_gap_decides(home, grace, decides):
+    (home / "fleet.toml").write_text(f'[tasks.job]\nschedule = "daily 06:00"\nmax_gap = "36h"\ngrace = "{grace}"\n')
+    r = run_alive("lint", "--json", home=home)
+    problems = json.loads(r.stdout)["problems"]
+    assert r.returncode == 1
+    assert [(p["severity"], p["problem"], p["line"]) for p in problems] == [("warning", decides, 4)]

@@ -163,8 +163,9 @@ def hostile(home, tmp_path):
         "2026-05-02_backwards_0155.json": [("error", "completed_at is before started_at")],
         "9999-12-31_future_2359.json": [("warning", "completed_at 9999-12-31T23:59:00Z is in the future")],
         "9999-12-31_overflow_2359.json": [("error", "started_at: '9999-12-31T23:59:00-01:00' is out of range")],
-        "2026-05-03_renamed_0155.json": [("warning", "does not match started_at 2026-05-02T01:55:00Z "
-                                                     "(expected 2026-05-02_renamed_0155.json)")],
+        # another day in the name than in the content: invalid (issue 19 item 2)
+        "2026-05-03_renamed_0155.json": [("error", "started_at 2026-05-02T01:55:00Z is not the time in the file "
+                                                   "name (2026-05-03 01:55 UTC): another day, or later than the name")],
         "2026-05-02_link_0155.json": [("error", "named like a heartbeat but is a symbolic link, not followed")],
         "elsewhere": [("warning", "not a heartbeat file (a symbolic link, not followed)")],
         "2026-05-02_folder_0155.json": [("error", "named like a heartbeat but is a folder")],
@@ -327,3 +328,33 @@ def test_a_config_outside_home_is_shown_by_its_path(home, tmp_path):
 def test_bad_usage_is_exit_3_with_one_line(home):
     r = run_alive("lint", "--bogus", home=home)
     assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_key_given_twice_is_an_error(home):
+    """issue 19 item 3: the last "status" would win silently."""
+    text = json.dumps(beat(status="error", errors=["disk full"]))[:-1] + ', "status": "ok"}'
+    put(home / "health", "2026-05-02_t_0155.json", text.encode())
+    problems, _ = lint.lint_health(home / "health", home, NOW)
+    assert [(p["severity"], p["problem"]) for p in problems] == [
+        ("error", "key 'status' appears twice (which value counts is ambiguous)")]
+
+
+def test_a_past_name_over_content_dated_years_ahead_is_an_error(home):
+    """issue 19 item 2: name and content disagree about the date: the file cannot be trusted."""
+    put(home / "health", "2026-05-02_t_0155.json", beat(started="2034-07-19T01:55:00Z"))
+    problems, _ = lint.lint_health(home / "health", home, NOW)
+    assert ("error", "started_at 2034-07-19T01:55:00Z is not the time in the file name (2026-05-02 01:55 UTC): "
+                     "another day, or later than the name") in [(p["severity"], p["problem"]) for p in problems]
+
+
+def test_a_task_one_typo_from_a_registered_one_is_a_warning_with_did_you_mean(home):
+    """issue 19 item 4: `nightly-bakup` beside a registered `nightly-backup` was lint clean."""
+    (home / "fleet.toml").write_text('[tasks.nightly-backup]\nmax_gap = "36h"\n')
+    put(home / "health", "2026-05-02_nightly-bakup_0155.json", beat("nightly-bakup"))
+    put(home / "health", "2026-05-02_nightly-bakup_0255.json", beat("nightly-bakup", started="2026-05-02T02:55:00Z"))
+    put(home / "health", "2026-05-02_nightly-backup_0155.json", beat("nightly-backup"))
+    code, problems = lint_json(home)
+    assert code == 1
+    assert problems == [{"file": "health/2026-05-02_nightly-bakup_0255.json", "severity": "warning",
+                         "problem": "task nightly-bakup is not in fleet.toml: did you mean nightly-backup? "
+                                    "(a typo in the task id leaves nightly-backup without runs)"}]

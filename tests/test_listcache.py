@@ -43,6 +43,16 @@ def random_name(rng):
     return rng.choice(["notes.txt", "a b.json", "2026-13-40_a_9999.json", "x\nname.json"])
 
 
+def forge(folder, cache, drop):
+    """What someone with write access to state/ but not to health/ can do: a well-formed cache
+    that keeps the folder's recorded stat and leaves out `drop` (a task's newest run, an error),
+    made with every function alive has but without the key only alive's user can read."""
+    found, seen = listcache.load(cache, folder)
+    assert found is not None
+    forged = scan.build_listing(str(folder), [n for n in found.names if n != drop])
+    listcache.save(cache, forged, seen["key"], True, secret=os.urandom(32).hex().encode())
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_a_listing_through_the_cache_equals_a_full_listing_at_every_step(where, seed):
     folder, cache = where
@@ -60,6 +70,12 @@ def test_a_listing_through_the_cache_equals_a_full_listing_at_every_step(where, 
         if rng.random() < 0.3:
             settle(folder)      # sometimes the cache is then trusted without a listing
         assert fields(listcache.listing(folder, cache)) == fields(scan.list_health(folder)), step
+        newest = scan.list_health(folder).newest
+        if newest and rng.random() < 0.15:      # someone with write access to state/ (issue 19 item 8)
+            settle(folder)
+            listcache.listing(folder, cache)        # the cache now holds the settled folder's stat
+            forge(folder, cache, newest[rng.choice(sorted(newest))])
+            assert fields(listcache.listing(folder, cache)) == fields(scan.list_health(folder)), step
 
 
 def test_an_unchanged_settled_folder_is_not_listed_again(where, monkeypatch):
@@ -178,3 +194,49 @@ def test_too_many_edits_are_a_full_listing():
     assert listcache.edits(old, old[::-1], budget=50) is None
     assert listcache.edits(old, old + [f"x{k}" for k in range(51)], budget=50) is None
     assert listcache.edits(old, old + [f"x{k}" for k in range(50)], budget=50) == ([f"x{k}" for k in range(50)], [])
+
+
+def test_a_forged_cache_that_hides_a_tasks_newest_run_is_not_trusted(where):
+    """issue 19 item 8: a cache rewritten with the recorded stat kept and a task's newest
+    error dropped turned RED into GREEN until the next change in health/."""
+    folder, cache = where
+    for name in ("2026-01-01_a_0100.json", "2026-01-02_a_0100.json", "2026-01-02_b_0100.json"):
+        (folder / name).write_text("{}")
+    settle(folder)
+    assert listcache.listing(folder, cache).newest["a"] == "2026-01-02_a_0100.json"
+    forge(folder, cache, "2026-01-02_a_0100.json")
+    got = listcache.listing(folder, cache)
+    assert got.newest["a"] == "2026-01-02_a_0100.json" and fields(got) == fields(scan.list_health(folder))
+
+
+def test_a_forged_cache_does_not_turn_a_red_task_green(home):
+    from datetime import datetime, timedelta, timezone
+
+    from alive import heartbeat, registry
+    from alive.cmd_check import run_check
+
+    now = datetime(2026, 5, 2, 8, 0, tzinfo=timezone.utc)
+    heartbeat.write(home / "health", heartbeat.build("a", now - timedelta(hours=2)))
+    heartbeat.write(home / "health", heartbeat.build("a", now - timedelta(hours=1), status="error", errors=["disk full"]))
+    settle(home / "health")
+    reg = registry.load(None, home)
+    assert run_check(home, reg, now).overall == "RED"
+    cache = home / "state" / listcache.NAME
+    forge(home / "health", cache, "2026-05-02_a_0700.json")
+    assert run_check(home, reg, now).overall == "RED"
+
+
+def test_a_key_others_can_read_does_not_authenticate_a_cache(where, monkeypatch):
+    """A key readable by the group or others could sign a forged cache: the listing is then
+    made afresh each time (only speed is lost)."""
+    folder, cache = where
+    (folder / "2026-01-01_a_0100.json").write_text("{}")
+    settle(folder)
+    listcache.listing(folder, cache)
+    key = listcache.secret_path(cache)
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    os.chmod(key, 0o640)
+    expected = fields(scan.list_health(folder))
+    listed = []
+    monkeypatch.setattr(scan, "read_names", lambda f: listed.append(f) or os.listdir(f))
+    assert fields(listcache.listing(folder, cache)) == expected and listed == [folder]

@@ -107,7 +107,8 @@ def test_the_run_cache_remembers_valid_runs_and_rereads_broken_ones(home):
     cache = json.loads((home / "state" / report.CACHE_NAME).read_text())
     assert old.name not in cache["runs"] and len(cache["runs"]) == 2
     # fixed in place: shows at once (broken files are never cached)
-    hb = heartbeat.build("etl", NOW - timedelta(hours=3), summary="fixed")
+    hb = heartbeat.build("etl", NOW - timedelta(hours=3), summary="fixed",      # its name's minute, as beat() wrote
+                         started_at=NOW - timedelta(hours=3, seconds=30))
     old.write_text(json.dumps(hb))
     assert [r["summary"] for r in view(home).runs["etl"]] == ["run 0", "run 1", "fixed"]
 
@@ -437,3 +438,20 @@ def test_a_file_name_that_is_not_utf8_renders_in_every_format(home, tmp_path):
         assert ("junk\\_\ufffd.json" if fmt == "markdown" else "junk_\ufffd.json") in out.read_text(), fmt
     assert "from a legacy writer" in (tmp_path / "out.html").read_text()
     assert view(home).runs["etl"][0]["file"] == "etl_\ufffd\ufffd.json"
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize("fmt", ["json", "html", "markdown", "text"])
+def test_a_broken_latest_file_alone_or_beside_legacy_runs_does_not_take_down_the_report(home, fmt, legacy):
+    """issue 19 item 1: runs_since asked a broken <task>_latest.json for its minute (None.data)."""
+    (home / "health").mkdir(exist_ok=True)
+    (home / "health" / "x_latest.json").write_text('{"task_id": "x"')
+    if legacy:      # the legacy walk meets the broken file first too
+        hb = heartbeat.build("x", NOW - timedelta(hours=1))
+        (home / "health" / "x_old.json").write_bytes(heartbeat.serialize(hb))
+        os.utime(home / "health" / "x_old.json", (0, 0))
+    fleet(home)
+    r = run_alive("report", "--format", fmt, home=home)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    shown = render_markdown.md if fmt == "markdown" else str      # markdown escapes the _
+    assert shown("x_latest.json") in r.stdout or fmt == "text"

@@ -106,7 +106,9 @@ def main(argv):
     except SystemExit as exc:               # --help printed; argparse's own exits
         return exc.code if isinstance(exc.code, int) else 0
     except (UsageError, RuntimeFailure) as exc:
-        print(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc), file=sys.stderr)
+        from .tokens import scrub     # a refusal may quote a token the command already knows
+
+        print(scrub(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"alive {name}: interrupted", file=sys.stderr)

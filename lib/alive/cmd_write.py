@@ -74,6 +74,9 @@ def _time(option, raw):
 
 def main(argv):
     opts = args.parse(argv, "alive write", USAGE, VALUED, REPEATED, FLAGS)
+    home = paths.home_text(opts.get("home"))
+    # known before the heartbeat is built: its summary is scrubbed before it is cut to 200
+    tokens.remember_config(paths.config_text(home, opts.get("config")), home)   # scrubbed from the file
     try:
         hb = heartbeat.build(
             opts["positional"], time.time(), status=opts.get("status", "ok"), summary=opts.get("summary"),
@@ -84,8 +87,6 @@ def main(argv):
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    home = paths.home_text(opts.get("home"))
-    tokens.remember_config(paths.config_text(home, opts.get("config")), home)   # scrubbed from the file
     folder = os.path.join(home, "health")
     new_home = not os.path.isdir(home)
     try:

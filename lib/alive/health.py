@@ -154,13 +154,18 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     # A schedule says when runs are due (judge_lateness); max_gap is then only the ceiling
     # the user chose. Without a schedule it is the rule.
     gap_rules = task is None or task.schedule is None or task.max_gap is not None
+    # A completion beyond the skew allowance cannot be trusted (3,000 days ahead would hold
+    # max_gap off for years): the gap then counts from the start.
+    gap_age = age if age >= -SKEW_S else seconds_between(started, now)
     if hb.get("complete") is True:
         details["complete"] = True
         flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
     elif gap_rules:
-        note_deadline(details, completed + timedelta(seconds=max_gap))
-        if age > max_gap:
-            flag(RED, f"no heartbeat for {format_duration(age)} (max gap {format_duration(max_gap)})")
+        gap_from = completed if gap_age == age else started
+        note_deadline(details, gap_from + timedelta(seconds=max_gap))
+        if gap_age > max_gap:
+            counted = "" if gap_age == age else "; completed_at is in the future, so counted from started_at"
+            flag(RED, f"no heartbeat for {format_duration(gap_age)} (max gap {format_duration(max_gap)}{counted})")
     if age < -SKEW_S:
         flag(YELLOW, f"completed_at is {format_duration(-age)} in the future (clock skew?)")
     status = hb["status"]
@@ -202,43 +207,56 @@ def judge_slow(seconds, what, task, earlier, flag):
 def judge_lateness(task, hb, running, now, tz, details, flag):
     """RED when the run the schedule expected has not started within its grace."""
     from . import lateness
+    from .registry import task_grace
 
     last_start = parse_iso(hb["started_at"])
     marker_start = marker_started(running)
     if marker_start is not None and marker_start > last_start:
         last_start = marker_start
-    exp = lateness.expect(task.schedule, task.grace, last_start, None, now, tz)
-    note_expectation(exp, now, tz, details)
-    note_deadline(details, lateness.deadline(task.schedule, task.grace, last_start, tz))
+    grace, source = task_grace(task)
+    exp = lateness.expect(task.schedule, grace, last_start, None, now, tz)
+    note_expectation(exp, source, details)
+    note_deadline(details, lateness.deadline(task.schedule, grace, last_start, tz))
     if exp.state == lateness.LATE:
         nxt = f"; next expected {lateness.clock_text(exp.next_at, now, tz)}" if exp.next_at else ""
         flag(RED, f"late: expected {lateness.clock_text(exp.expected_at, now, tz)}, grace "
-                  f"{format_duration(exp.grace_s)}{nxt}")
+                  f"{grace_words(exp, task, source)}{nxt}")
 
 
 def judge_first_run(task, facts, now, tz, details, flag):
     """A registered task that never ran: the waiting reason while its first expected run
     (after it was first seen) is within grace, else RED 'never reported'."""
     from . import lateness
+    from .registry import task_grace
 
     if facts.first_seen is None or seconds_between(now, facts.first_seen) > SKEW_S:
         # Not known, or "first seen" in the future (the clock stepped back): no grace
         # period can be trusted, and a wait must never hide a job that does not run.
         flag(RED, "never reported: no heartbeat in health/")
         return None
-    exp = lateness.expect(task.schedule, task.grace, None, facts.first_seen, now, tz)
-    note_expectation(exp, now, tz, details)
+    grace, source = task_grace(task)
+    exp = lateness.expect(task.schedule, grace, None, facts.first_seen, now, tz)
+    note_expectation(exp, source, details)
     expected = lateness.clock_text(exp.expected_at, now, tz)
     note_deadline(details, exp.expected_at + timedelta(seconds=exp.grace_s))
     if exp.state == lateness.WAITING:
         details["waiting"] = True
         return f"waiting for first run (expected {expected})"
-    flag(RED, f"never reported: expected first run {expected}, grace {format_duration(exp.grace_s)}")
+    flag(RED, f"never reported: expected first run {expected}, grace {grace_words(exp, task, source)}")
     return None
 
 
-def note_expectation(exp, now, tz, details):
+def grace_words(exp, task, source):
+    """'12h (max_gap 36h minus the schedule's longest gap 24h)' when max_gap set the grace."""
+    if source != "max_gap":
+        return format_duration(exp.grace_s)
+    return (f"{format_duration(exp.grace_s)} (max_gap {format_duration(task.max_gap)} minus the schedule's "
+            f"longest gap {format_duration(task.max_gap - exp.grace_s)})")
+
+
+def note_expectation(exp, source, details):
     details["grace_s"] = exp.grace_s
+    details["grace_from"] = source      # where grace_s came from: grace | max_gap | default
     details["expected_at"] = format_iso(exp.expected_at) if exp.expected_at else None
     details["next_expected_at"] = format_iso(exp.next_at) if exp.next_at else None
 
@@ -371,11 +389,80 @@ def evaluate(registry, facts, now, tz=None):
         items.append(evaluate_task(name, registry_task(registry, name), registry.settings, facts.tasks[name],
                                    now, tz))
     apply_dependencies(items, registry)
+    flag_near_misses(items, registry)
     for name in sorted(facts.sources):
         source = registry.sources[name]
         probe = registry.probes.get(source.probe) if source.probe else None
         items.append(evaluate_source(name, source, facts.sources[name], now, probe.interval if probe else None))
     return Result(worst(i.color for i in items), items, facts.invalid_files, now)
+
+
+def flag_near_misses(items, registry):
+    """A discovered task within a typo of a registered one is YELLOW, 'did you mean ...?':
+    `nightly-bakup` beside a registered `nightly-backup` would otherwise be GREEN for hours
+    while the registered task waits for runs that go to the misspelt id."""
+    discovered = [i for i in items if i.kind == "task" and not i.details.get("registered") and i.color != GREY
+                  and i.name != WATCHDOG_TASK]
+    if not discovered or not registry.tasks:
+        return
+    index = near_miss_index(registry.tasks)
+    for item in discovered:
+        match = near_miss(item.name, registry.tasks, index)
+        if match:
+            item.details["did_you_mean"] = match
+            item.color = worst([item.color, YELLOW])
+            item.reasons.append(f"not in fleet.toml: {did_you_mean(match)}")
+
+
+def did_you_mean(match):
+    return f"did you mean {match}? (a typo in the task id leaves {match} without runs)"
+
+
+def allowed_edits(name):
+    """Typos tolerated in an id: none under 4 characters (etl and et1 are both fine ids),
+    one up to 7, two from 8 on (Levenshtein distance, as `git`'s and difflib's suggestions)."""
+    return 0 if len(name) < 4 else 1 if len(name) < 8 else 2
+
+
+def deletions(word, count):
+    """`word` with up to `count` characters deleted (the symmetric-delete trick: two ids
+    within n edits share a form with n deletions, so candidates come from a dict, not from
+    comparing every pair)."""
+    one = [word[:i] + word[i + 1:] for i in range(len(word))] if count else []
+    out = {word, *one}
+    if count > 1:                                # j >= i: each pair of positions once
+        for i, shorter in enumerate(one):
+            out.update([shorter[:j] + shorter[j + 1:] for j in range(i, len(shorter))])
+    return out
+
+
+def near_miss_index(registered):
+    index = {}
+    for name in registered:
+        if len(name) <= 64:                      # a longer id is pasted, not typed
+            for form in deletions(name, allowed_edits(name)):
+                index.setdefault(form, []).append(name)
+    return index
+
+
+def near_miss(name, registered, index=None):
+    """The registered id closest to `name` within allowed_edits of it, or None."""
+    if len(name) > 64:
+        return None
+    index = near_miss_index(registered) if index is None else index
+    candidates = {c for form in deletions(name, 2) for c in index.get(form, ()) if c != name}
+    scored = sorted((edit_distance(name, c), c) for c in candidates)
+    return next((c for d, c in scored if 0 < d <= allowed_edits(c)), None)
+
+
+def edit_distance(a, b):
+    """Levenshtein distance (insert, delete, substitute), one row at a time."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def registry_task(registry, name):

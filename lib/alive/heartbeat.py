@@ -7,7 +7,7 @@ encoder imports re). The read side imports what it needs when it is called.
 import os
 import time
 
-from . import atomic
+from . import atomic, tokens
 
 try:
     from _json import encode_basestring as _quote  # CPython's C string encoder
@@ -75,8 +75,9 @@ def text(value):
 
 
 def clean_summary(summary, task_id, status):
-    """One line of at most 200 characters; returns (summary, warning or None)."""
-    line = " ".join(text(summary).split()) if summary is not None else ""
+    """One line of at most 200 characters; returns (summary, warning or None). Scrubbed of
+    alive's tokens before the cut: a token cut in two is no longer found by the scrubber."""
+    line = " ".join(tokens.scrub(text(summary)).split()) if summary is not None else ""
     if not line:
         line = f"{task_id} {status}"
     if len(line) > SUMMARY_MAX:
@@ -321,6 +322,23 @@ def _not_json(name):
     raise ValueError(f"{name} is not a JSON value")
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice. json.loads keeps the last value without a word,
+    other parsers the first (RFC 8259 §4: names SHOULD be unique; behaviour then differs),
+    so "status": "error", ..., "status": "ok" would read as ok here and as error elsewhere."""
+
+
+def _unique_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"key {key!r} appears twice (which value counts is ambiguous)")
+            seen.add(key)
+    return obj
+
+
 _decoder = None   # one JSONDecoder for every file read: json.loads(..., parse_constant=) builds one per call
 
 
@@ -330,12 +348,14 @@ def loads(data):
 
     global _decoder
     if _decoder is None:
-        _decoder = json.JSONDecoder(parse_constant=_not_json)
+        _decoder = json.JSONDecoder(parse_constant=_not_json, object_pairs_hook=_unique_keys)
     try:
         # what json.loads does with bytes: UTF-8, -16 or -32, found from the first bytes
         obj = _decoder.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except UnicodeDecodeError:
         return None, ["not UTF-8 text"], []
+    except DuplicateKey as exc:
+        return None, [str(exc)], []
     except ValueError as exc:
         return None, [f"not valid JSON ({exc})"], []
     except RecursionError:

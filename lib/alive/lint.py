@@ -10,8 +10,8 @@ import json
 import os
 import stat
 
-from . import cliutil, facts, heartbeat, paths, registry, scan
-from .errors import BrokenHome
+from . import cliutil, facts, health, heartbeat, paths, registry, scan
+from .errors import BrokenHome, UsageError
 from .textview import plural
 from .timeutil import format_duration, format_iso, parse_iso, utcnow
 
@@ -37,11 +37,20 @@ def lint_config(config, home):
             for p in registry.problems(config, home)]
 
 
+def registered_tasks(config, home):
+    """fleet.toml's task ids; none when it does not load (its errors are lint lines already)."""
+    try:
+        return set(registry.load(config, home).tasks)
+    except UsageError:          # (a ConfigError, or a config that cannot be read)
+        return set()
+
+
 # ---------------------------------------------------------------- health/
 
 
-def lint_health(folder, home, now):
-    """-> (problems, number of entries looked at). `now` dates stray temp files and future runs."""
+def lint_health(folder, home, now, registered=()):
+    """-> (problems, number of entries looked at). `now` dates stray temp files and future runs;
+    `registered`: fleet.toml's task ids, for the tasks in health/ a typo away from one."""
     shown = facts.shown_path(folder, home)
     try:
         listing = scan.list_health(folder)
@@ -57,7 +66,21 @@ def lint_health(folder, home, now):
         if name in alone:
             problems.append(record(shown, WARNING, f"the only file of task {task}: it is judged, but keeps no history "
                                                    f"(alive write and alive run write <YYYY-MM-DD>_{task}_<HHMM>.json too)"))
-    return problems, len(kinds)
+    return problems + near_misses(listing, registered, home), len(kinds)
+
+
+def near_misses(listing, registered, home):
+    """A warning on the newest file of each task that is not registered but a typo away from
+    a registered one (check says the same and calls the task YELLOW)."""
+    found = []
+    index = health.near_miss_index(registered) if registered else None
+    for task in sorted(set(listing.newest) | set(listing.latest)) if index else ():
+        match = task not in registered and health.near_miss(task, registered, index)
+        if match:
+            name = listing.newest.get(task) or listing.latest[task]
+            found.append(record(facts.shown_path(os.path.join(listing.folder, name), home), WARNING,
+                                f"task {task} is not in fleet.toml: {health.did_you_mean(match)}"))
+    return found
 
 
 def classify(listing):
@@ -218,7 +241,7 @@ def main(argv):
     home = paths.existing_home(args.home)
     config = paths.resolve_config(home, args.config)
     problems = lint_config(config, home)
-    found, checked = lint_health(paths.health_dir(home), home, utcnow())
+    found, checked = lint_health(paths.health_dir(home), home, utcnow(), registered_tasks(config, home))
     problems += found
     if args.json:
         print(json.dumps({"problems": problems, "files_checked": checked}, indent=2, ensure_ascii=False))

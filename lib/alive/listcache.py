@@ -18,11 +18,21 @@ The cache holds names only, never what a file says: every heartbeat a decision n
 read from health/ each time. A cache that is missing, damaged, of another version or of
 another folder is ignored; one that cannot be written costs only speed.
 
-Layout: one line of JSON (the stat, and the listing's newest/latest/legacy/temp/other),
-then every name as listed, NUL-separated (no file name holds a NUL), then the canonical
-names in string order, the same way; each split only when used. The second part spares a
-check that walks back through a failing task's runs sorting 100,000 names again.
+The cache is authenticated: state/ may be writable by more than the user whose jobs write
+health/ (a dashboard, a sync), and a cache rewritten there with the recorded stat kept
+and a task's newest error left out would turn RED into GREEN until health/ changed. Its
+first line is a keyed BLAKE2b of the rest, with a key only alive's user can read
+(ALIVE_HOME/listing-cache.key, 0600, made on first use); a cache whose MAC does not
+match, or no key to check it with, is not used.
+
+Layout: the MAC (hex) on a line; one line of JSON (the stat, and the listing's
+newest/latest/legacy/temp/other), then every name as listed, NUL-separated (no file name
+holds a NUL), then the canonical names in string order, the same way; each split only
+when used. The second part spares a check that walks back through a failing task's runs
+sorting 100,000 names again.
 """
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -32,7 +42,8 @@ from bisect import bisect_left, insort
 from . import atomic, scan
 
 NAME = "health-listing.cache"
-VERSION = 3
+VERSION = 4
+KEY_NAME = "listing-cache.key"     # in the folder above state/: ALIVE_HOME
 RACY_S = 3                      # beyond the coarsest folder mtime tick (FAT: 2 s)
 MAX_BYTES = 1 << 28             # 256 MiB: millions of names; a bigger file is not read
 MAX_EDITS = 256                 # more names added or removed than this: a full listing
@@ -55,7 +66,8 @@ def listing(folder, cache_path):
     if not stat.S_ISDIR(info.st_mode):
         return scan.list_health(folder)
     key = folder_key(info)
-    cached, seen = load(cache_path, folder)
+    secret = read_secret(cache_path)            # (made when a cache is first saved)
+    cached, seen = load(cache_path, folder, secret)
     if cached is not None and seen["settled"] and seen["key"] == key:
         return cached
     names = scan.read_names(folder)
@@ -70,7 +82,7 @@ def listing(folder, cache_path):
     settled = clock - info.st_mtime_ns / 1e9 > RACY_S
     current = found is cached and seen["key"] == key and seen["settled"] == settled
     if (settled and not current) or behind > MAX_EDITS // 4:
-        save(cache_path, found, key, settled)
+        save(cache_path, found, key, settled, secret)
     return found
 
 
@@ -186,11 +198,39 @@ def newer(known, name):
     return max(known, name, key=scan.sort_key)
 
 
-def load(path, folder):
+def secret_path(cache_path):
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(cache_path))), KEY_NAME)
+
+
+def read_secret(cache_path, create=False):
+    """The key that authenticates the cache (bytes), made when missing and `create`; None when
+    it cannot be had (an unwritable home: the listing is then made afresh each time)."""
+    path = secret_path(cache_path)
+    raw, problem, info = scan.read_file(path, 4096)
+    if problem and create and not os.path.lexists(path):
+        try:
+            atomic.create_new(os.path.dirname(path), [KEY_NAME], os.urandom(32).hex().encode(), mode=0o600)
+        except OSError:
+            pass                                # (FileExistsError: another check made it first)
+        raw, problem, info = scan.read_file(path, 4096)
+    if problem or len(raw) < 32 or info.st_mode & 0o077:
+        return None                             # (a key the group or others can read signs nothing)
+    return raw[:64]
+
+
+def mac(secret, data):
+    return hashlib.blake2b(data, key=secret, digest_size=32).hexdigest().encode()
+
+
+def load(path, folder, secret=None):
     """(cached Listing, {key, settled} of the listing it came from), or (None, None)."""
+    secret = secret if secret is not None else read_secret(path)
     raw, problem = scan.read_bytes(path, MAX_BYTES)
-    if problem:
+    if problem or secret is None:
         return None, None
+    signed, _, raw = raw.partition(b"\n")
+    if not hmac.compare_digest(signed, mac(secret, raw)):
+        return None, None                       # not written by alive with this home's key
     head, _, body = raw.partition(b"\n")
     try:
         doc = json.loads(head)
@@ -215,7 +255,7 @@ def split_names(body):
     return body.decode("utf-8", "surrogateescape").split("\0") if body else []
 
 
-def save(path, found, key, settled):
+def save(path, found, key, settled, secret=None):
     body = "\0".join(found.names).encode("utf-8", "surrogateescape")
     canonical = "\0".join(found.canonical).encode("utf-8", "surrogateescape")
     head = {"version": VERSION, "folder": found.folder, "key": key, "settled": settled, "bytes": len(body),
@@ -225,7 +265,10 @@ def save(path, found, key, settled):
     # Names that are not UTF-8 travel as JSON escapes (surrogates): ensure_ascii keeps them.
     data = json.dumps(head, separators=(",", ":")).encode("ascii") + b"\n" + body + canonical
     try:
+        secret = secret if secret is not None else read_secret(path, create=True)
+        if secret is None:
+            return
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic.write_atomic(path, data, durable=False)
+        atomic.write_atomic(path, mac(secret, data) + b"\n" + data, durable=False)
     except OSError:
         pass    # a read-only state/: the next check lists health/ again, as without a cache

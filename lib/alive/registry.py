@@ -178,6 +178,19 @@ def secret_env_names(reg):
     return {n for n in names if n} | set(tokens.CONVENTIONAL_ENV)
 
 
+def task_grace(task):
+    """(grace in seconds, or None for lateness.py's default, and where it came from: "grace",
+    "max_gap" or "default"). On a scheduled task without `grace`, an explicit max_gap is the
+    user's tolerance: grace = max_gap - the schedule's longest gap (daily, 36h -> 12h)."""
+    if task.grace is not None:
+        return task.grace, "grace"
+    if task.max_gap is not None and task.schedule is not None:
+        spare = task.max_gap - longest_interval(task.schedule)
+        if spare > 0:
+            return spare, "max_gap"
+    return None, "default"
+
+
 def task_max_gap(task, settings, interval_s=None):
     """Seconds without a heartbeat before a task is RED: the registry's max_gap, else 2 x
     the schedule's longest interval, else 2 x the heartbeat's interval_s, else the default."""
@@ -227,6 +240,9 @@ def problems(path, home):
             trouble = _gap_trouble(task)
             if trouble:
                 chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
+            trouble = not trouble and _grace_trouble(task)
+            if trouble:
+                chk.add(("tasks", task.name, "grace"), trouble, severity="warning")
         for kind, table in (("tasks", registry.tasks), ("sources", registry.sources)):
             for item in table.values():
                 for text in one_number_steps(item.schedule) if item.schedule is not None else ():
@@ -264,6 +280,21 @@ def _gap_trouble(task):
             f"{task.schedule.text!r} ({format_duration(longest)}): RED between runs that are on time; "
             f"remove max_gap (lateness is judged against the schedule) or make it at least "
             f"{format_duration(longest)}")
+
+
+def _grace_trouble(task):
+    """With both grace and max_gap on a scheduled task, the earlier deadline turns it RED
+    after a missed run (grace, or max_gap - the longest gap): say which, the other is idle."""
+    if task.grace is None or task.max_gap is None or task.schedule is None:
+        return None
+    from .timeutil import format_duration as shown
+
+    spare = task.max_gap - longest_interval(task.schedule)
+    if task.grace <= spare:
+        return (f"grace {shown(task.grace)} decides: RED {shown(task.grace)} after a missed run, before "
+                f"max_gap {shown(task.max_gap)} would ({shown(spare)} after it); remove one of them")
+    return (f"max_gap {shown(task.max_gap)} decides: RED {shown(spare)} after a missed run, before grace "
+            f"{shown(task.grace)} runs out; remove one of them")
 
 
 def _program_trouble(program, home):

@@ -250,12 +250,15 @@ def runs_since(f, task, cutoff):
     if task not in f.legacy:
         if task not in f.latest_files:      # (check's walk has usually decided it)
             next(facts_mod.task_files(f, task), None)
-        # a <task>_latest.json newer than every other file is one more run
+        # a <task>_latest.json newer than every other file is one more run (a broken one
+        # has no time to count by: check lists it as invalid)
         latest = f.latest_files[task]
-        extra = latest is not None and facts_mod.entry_minute(latest) >= since
+        extra = latest is not None and latest.valid and facts_mod.entry_minute(latest) >= since
         return scan.count_between(f.listing, task, since, f.cutoff) + extra
     count = 0       # rare: legacy files, whose times are only inside them, walked in order
     for entry in facts_mod.task_files(f, task):
+        if isinstance(entry, scan.Beat) and not entry.valid:
+            continue                        # a broken <task>_latest.json: no time, no run
         if facts_mod.entry_minute(entry) < since:
             break
         count += 1

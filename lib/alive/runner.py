@@ -52,15 +52,16 @@ def main(argv):
     opts = args.parse(own, "alive run", USAGE, valued={"--timeout", "--interval", "--home", "--config"},
                       flags={"--no-overlap", "--complete"})
     task = opts["positional"]
+    home = paths.home_text(opts.get("home"))
+    new_home = not os.path.isdir(home)
+    # alive's own tokens: kept from the job's environment, scrubbed from what it prints
+    # (its refusals of the options below too).
+    tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     timeout_s = args.duration("alive run", "--timeout", opts.get("timeout"))
     interval_s = args.duration("alive run", "--interval", opts.get("interval"))
     problem = heartbeat.task_id_problem(task)
     if problem:
         raise UsageError(problem)
-    home = paths.home_text(opts.get("home"))
-    new_home = not os.path.isdir(home)
-    # alive's own tokens: kept from the job's environment, scrubbed from what it prints.
-    tokens.remember_config(paths.config_text(home, opts.get("config")), home)
     lock = None
     if opts.get("no-overlap"):
         try:
@@ -69,8 +70,8 @@ def main(argv):
             # Running without the lock could overlap; not running must be loud: an error
             # heartbeat (RED in check) naming why.
             message = f"cannot take the --no-overlap lock: {exc.strerror or exc}; not started"
-            print(f"alive run: {message}", file=sys.stderr)
-            record(home, heartbeat.build(task, time.time(), status="error", summary=message[:200], errors=[message],
+            say(message)
+            record(home, heartbeat.build(task, time.time(), status="error", summary=message, errors=[message],
                                          interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
             return 1
         if lock is None:
@@ -119,7 +120,7 @@ def write_marker(home, task, marker):
         atomic.write_atomic(marker_path(home, task), data, durable=False)
         return data
     except OSError as exc:
-        print(f"alive run: could not write running marker: {exc}", file=sys.stderr)
+        say(f"could not write running marker: {exc}")
         return None
 
 
@@ -212,7 +213,7 @@ def run(home, task, command, timeout_s, interval_s, complete=False):
             code = EXIT_NOT_FOUND if isinstance(exc, FileNotFoundError) else EXIT_NOT_EXECUTABLE
             why = "not found" if code == EXIT_NOT_FOUND else f"cannot be started: {exc.strerror or exc}"
             message = f"{command[0]}: {why}"
-            print(f"alive run: {message}", file=sys.stderr)
+            say(message)
             record(home, heartbeat.build(task, time.time(), status="error", summary=message, started_at=started,
                                          errors=[message], exit_code=code, duration_s=0.0, **base))
             return code
@@ -402,9 +403,15 @@ def _killpg(pid, sig):
         pass
 
 
+def say(message):
+    """One line on stderr, scrubbed of alive's tokens (a command's path or an error may hold
+    one, and scheduled runs send stderr to ALIVE_HOME/logs)."""
+    print(tokens.scrub(f"alive run: {message}"), file=sys.stderr)
+
+
 def record(home, hb):
     """Write the heartbeat; a failure is reported, never raised (the job's code wins)."""
     try:
         heartbeat.write(os.path.join(home, "health"), hb)
     except OSError as exc:
-        print(f"alive run: could not write heartbeat for {hb['task_id']}: {exc}", file=sys.stderr)
+        say(f"could not write heartbeat for {hb['task_id']}: {exc}")

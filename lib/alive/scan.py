@@ -324,7 +324,26 @@ def read_beat(folder, name, task=None):
     if task is not None and isinstance(data, dict) and isinstance(data.get("task_id"), str) \
             and data["task_id"] != task:
         errors = errors + [f"task_id {data['task_id']!r} does not match the file name's task {task!r}"]
+    if not errors and task is not None:
+        errors = name_time_problem(name, data)
     return Beat(name, data if not errors else None, errors, warnings, mtime)
+
+
+def name_time_problem(name, data):
+    """[problem] when a canonical name and its content disagree about when the run started:
+    another day, or a later minute. The name orders a task's runs and decides what is in the
+    future, so content dated after its name (a past name over a run 3,000 days ahead) would
+    slip past both. An earlier minute of the same day only misorders that day: lint warns."""
+    if "\n" in name or not canonical_pairs([name]) or impossible_time(name):
+        return []           # (an impossible name is no time at all: check passes over it)
+    from .timeutil import format_iso, parse_iso
+
+    started = format_iso(parse_iso(data["started_at"]))      # (checked valid by heartbeat.check)
+    date, hhmm, _ = sort_key(name)
+    if started[:10] == date and started[11:13] + started[14:16] <= hhmm:
+        return []
+    return [f"started_at {data['started_at']} is not the time in the file name ({date} {hhmm[:2]}:{hhmm[2:]} UTC): "
+            "another day, or later than the name"]
 
 
 def display_name(name):

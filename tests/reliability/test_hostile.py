@@ -3,7 +3,7 @@ fleet.toml files. Nothing may crash, every problem must be named, and the exit c
 must say what is true.
 
 1. Five ALIVE_HOMEs, 10,200 generated entries in all (ALIVE_SOAK_FACTOR multiplies them):
-   truncated JSON, wrong types, nulls, missing fields, huge strings and files, deep
+   truncated JSON, wrong types, nulls, missing fields, content dated after its name, huge strings and files, deep
    nesting, random bytes, legacy colors, bare legacy names, names that are not UTF-8 or
    very long, symlinks, folders and FIFOs named like heartbeats, impossible, past and
    future dates, duplicates and suffix collisions (-0, -02, -10, -9, 20 digits: only
@@ -19,7 +19,8 @@ must say what is true.
      not broken; a home whose newest
      files are all fine, however much junk lies behind them, is GREEN (exit 0);
    - neither ever prints a traceback or anything on stderr, and neither do their text
-     forms, `alive report --format json` or `alive export prometheus` on the same folders.
+     forms, `alive report` in every format or `alive export prometheus` on the same folders
+     (with lone <task>_latest.json files, broken and valid, among them).
 2. 1,000 fleet.toml variants, mutations of examples/fleet.toml: wrong types, bad
    durations and schedules, unknown keys, missing required keys, duplicate tables and
    keys, TOML syntax errors, huge values, unicode, deep nesting, dependency cycles.
@@ -126,9 +127,13 @@ def content(rng, task, started, kind, status="ok"):
     if kind == "legacy_color":  # the health color of the same meaning: GREEN for ok, ...
         color = {"ok": "GREEN", "skipped": "GREEN", "partial": "YELLOW", "error": "RED"}[status]
         return dump(dict(hb, status=color)), True, "warning"
-    if kind == "mismatch_time":  # valid, but its name is not its started_at's
-        other = beat(task, started - timedelta(hours=rng.randrange(1, 12)), status)
-        return dump(other), True, "warning"
+    if kind == "mismatch_time":  # valid, but its name is not its started_at's: earlier the same day
+        earlier = max(started - timedelta(minutes=rng.randrange(1, 12 * 60)), started.replace(hour=0, minute=0))
+        if earlier == started:
+            return dump(hb), True, None
+        return dump(beat(task, earlier, status)), True, "warning"
+    if kind == "future_content":  # a canonical name over a run dated later (years ahead): invalid
+        return dump(beat(task, started + timedelta(days=rng.choice([1, 400, 3000])), status)), False, "error"
     if kind == "huge_int":  # 400 digits: a Python int, but no plausible interval_s (an error)
         return dump(dict(hb, interval_s="@raw@"), b"1" + b"0" * 400), False, "error"
     if kind == "nested_ok":
@@ -291,6 +296,8 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
     rng = folder.rng
     made = 0
     keys = {t: set() for t in CANONICAL_TASKS}
+    # content dated after its canonical name: only a canonical name can disagree with it
+    kinds_invalid = kinds_invalid + ["future_content"] if kinds_invalid else kinds_invalid
     while made < count:
         task = rng.choice(CANONICAL_TASKS)
         when = now - timedelta(seconds=oldest_s + rng.randrange(span_s))
@@ -310,6 +317,8 @@ def fill_tasks(folder, count, now, kinds_valid, kinds_invalid, p_invalid, span_s
                 keys[task].add(key)
             bad = rng.random() < p_invalid
             kind = folder.pick(kinds_invalid + SPECIAL if bad else kinds_valid)
+            if impossible and kind == "future_content":
+                kind = "ok"     # an impossible name is no time to disagree with
             folder.file(entry, kind, task, when, rng.choice(status_pool))
             if impossible and entry.valid:
                 entry.lint = "warning"  # lint reads it: its name does not match its started_at
@@ -403,6 +412,17 @@ def fill_other(folder, count, now, legacy_valid_fresh, temp_old_share, allow_inv
         made += 1
 
 
+def fill_lone_latest(folder, now, count=12):
+    """<task>_latest.json of tasks with no other file (a writer that keeps only that one),
+    broken and valid: check judges the task by it, the report counts its runs by it."""
+    for i in range(count):
+        entry = Made(f"lone-{i}_latest.json".encode())
+        broken = i % 3 != 0
+        folder.file(entry, folder.pick(INVALID_KINDS) if broken else "ok", f"lone-{i}", now - timedelta(hours=2))
+        if entry.valid:
+            entry.lint = "warning"      # the only file of its task: judged, but keeps no history
+
+
 def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
     """One ALIVE_HOME with `total` generated entries in its health folder. -> (home, Folder, now)."""
     rng = random.Random(seed)
@@ -422,6 +442,7 @@ def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
         n += fill_tasks(folder, total - other - n, datetime(2001, 1, 1, tzinfo=UTC),
                         VALID_KINDS, INVALID_KINDS, 0.3, 30 * 365 * day, 0, ["ok", "error"])  # 1971-2001
         fill_other(folder, total - n, now, False, 0.5)
+        fill_lone_latest(folder, now)
     elif profile == "latest_valid":  # junk of every kind behind each task's newest, valid, fresh run
         other = total // 5
         n = fill_tasks(folder, total - other - len(CANONICAL_TASKS), now, VALID_KINDS, INVALID_KINDS,
@@ -435,6 +456,7 @@ def build_home(tmp_path, label, profile, total, seed, health_dir="health"):
         n = fill_tasks(folder, total * 3 // 4, now, INVALID_KINDS, INVALID_KINDS, 1.0, 30 * day, 3600,
                        ["ok"])
         fill_other(folder, total - n, now, False, 0.5)
+        fill_lone_latest(folder, now)
         for entry in folder.made:
             assert not entry.valid or entry.task is None or not entry.plausible or entry.name.endswith(b"_latest.json")
     elif profile == "warnings":  # readable, fresh, GREEN; only things a person should tidy
@@ -556,7 +578,8 @@ def judge_home(home, folder, health_dir, profile, figures):
 
     # ---- the same folder through the other readers: text forms, the report, the metrics
     for args, code in ((["check"], expected_check), (["lint"], expected_lint), (["report", "--format", "json"], 0),
-                       (["export", "prometheus"], 0)):
+                       (["report", "--format", "html"], 0), (["report", "--format", "markdown"], 0),
+                       (["report"], 0), (["export", "prometheus"], 0)):
         r = alive(*args, home=home)
         assert (r.returncode, r.stderr) == (code, ""), (args, r.returncode, r.stderr[-2000:])
         assert "Traceback" not in r.stdout

@@ -205,3 +205,40 @@ def test_a_symlinked_triggers_log_is_never_followed(home, tmp_path):
     r = run_alive("triggers", home=home)
     assert victim.read_bytes() == b"precious\n"
     assert "symbolic link" in r.stderr
+
+
+def test_a_command_that_cannot_be_found_is_named_without_the_token_in_its_path(home, ntfy):
+    """issue 19 item 7: `alive run nf -- /nonexistent/$TOKEN` printed the token on stderr
+    (scheduled jobs send stderr to ALIVE_HOME/logs)."""
+    fleet(home, ntfy.url)
+    r = run_alive("run", "nf", "--", f"/nonexistent/{NTFY_TOKEN}", home=home, env=ENV)
+    assert r.returncode == 127
+    assert "alive run: /nonexistent/[redacted]: not found" in r.stderr
+    assert_no_token({"run stdout": r.stdout, "run stderr": r.stderr}, NTFY_TOKEN)
+    assert_no_token(everything_written(home), NTFY_TOKEN)
+
+
+@pytest.mark.parametrize("before", [190, 195, 199])
+def test_a_summary_is_scrubbed_before_it_is_cut(home, ntfy, before):
+    """issue 19 item 7: cut at 200 characters first, the token's first characters were left
+    (no longer the whole token, so the scrubber did not know them)."""
+    fleet(home, ntfy.url)
+    r = run_alive("write", "leaky", "--summary", "x" * before + " " + NTFY_TOKEN, home=home, env=ENV)
+    assert r.returncode == 0, r.stderr
+    [(_, hb)] = heartbeats(home, "leaky")
+    assert hb["summary"] == ("x" * before + " [redacted]")[:200]
+    assert_no_token(everything_written(home), NTFY_TOKEN[:4])
+
+
+@pytest.mark.parametrize("argv", [
+    ["write", "leaky", "--status", NTFY_TOKEN],
+    ["write", "leaky", "--started-at", NTFY_TOKEN],
+    ["run", "leaky", "--timeout", NTFY_TOKEN, "--", "true"],
+    ["run", "leaky", "--interval", NTFY_TOKEN, "--", "true"],
+])
+def test_a_refusal_that_quotes_a_token_says_it_redacted(home, ntfy, argv):
+    """issue 19 item 7: every line alive prints passes the scrubber, its refusals too."""
+    fleet(home, ntfy.url)
+    r = run_alive(*argv, home=home, env=ENV)
+    assert r.returncode == 3 and "[redacted]" in r.stderr, r.stderr
+    assert_no_token({"stdout": r.stdout, "stderr": r.stderr}, NTFY_TOKEN)
