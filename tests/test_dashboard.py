@@ -28,7 +28,7 @@ SOURCE = '[sources.track]\npath = "track.json"\nmax_age = "15m"\n'
 
 @pytest.fixture(autouse=True)
 def utc(local_zone):
-    """The local zone is UTC in these tests (the page names it: "11:00 PM UTC")."""
+    """The local zone is UTC in these tests (the page names it: "23:00 UTC")."""
     local_zone("UTC")
 
 
@@ -85,9 +85,9 @@ def test_times_are_time_elements_with_the_zone_and_ages_the_script_keeps_current
     # an age is written as its absolute time: the script turns it into "12 min ago" and keeps
     # it moving; without the script it never freezes into a wrong "just now" (issue 19, item 11)
     tag = render_html.time_tag("2026-05-02T22:48:00Z", NOW)
-    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 10:48 PM UTC" data-ago>10:48 PM UTC</time>'
+    assert tag == '<time datetime="2026-05-02T22:48:00Z" title="2026-05-02 22:48 UTC" data-ago>22:48 UTC</time>'
     absolute = render_html.time_tag("2026-05-01T07:05:00Z", NOW, relative=False)
-    assert absolute == '<time datetime="2026-05-01T07:05:00Z" title="2026-05-01 7:05 AM UTC">Fri 7:05 AM UTC</time>'
+    assert absolute == '<time datetime="2026-05-01T07:05:00Z" title="2026-05-01 07:05 UTC">Fri 07:05 UTC</time>'
     assert render_html.time_tag("not a time", NOW) == "not a time"
 
 
@@ -109,8 +109,8 @@ def test_reasons_on_the_page_use_the_pages_words_but_never_touch_a_jobs_text():
 def test_the_static_report_says_how_old_it_is(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home))
-    assert ('<p class="checked" id="checked">snapshot from 11:00 PM UTC<span class="when-js">, '
-            '<time datetime="2026-05-02T23:00:00Z" title="2026-05-02 11:00 PM UTC" data-ago>11:00 PM UTC</time>'
+    assert ('<p class="checked" id="checked">snapshot from 23:00 UTC<span class="when-js">, '
+            '<time datetime="2026-05-02T23:00:00Z" title="2026-05-02 23:00 UTC" data-ago>23:00 UTC</time>'
             '</span></p>') in page
     assert "html:not(.js) .when-js{display:none}" in render_html.CSS
     assert "Finished</dt><dd><time datetime=\"2026-05-02T22:55:00Z\"" in page
@@ -193,11 +193,28 @@ def test_each_run_of_the_strip_is_focusable_and_says_time_status_duration_exit_c
     static = render_html.strip("etl", v.runs["etl"], v)
     assert static.startswith('<ol class="strip" aria-label="etl: last 2 runs, oldest first">')
     assert static.count('<li class="s-none" aria-hidden="true"></li>') == 18
-    assert ('<li class="s-error" tabindex="0"><span class="tip">9:59 PM UTC · error · 41 s · exit 1 · run 1'
+    assert ('<li class="s-error" tabindex="0"><span class="tip">21:59 UTC · error · 41 s · exit 1 · run 1'
             '</span></li>') in static
     live = render_html.strip("etl", v.runs["etl"], v, live=True)
-    assert ('<li class="s-ok"><a href="/task/etl#run-2026-05-02_etl_2059.json"><span class="tip">8:59 PM UTC · ok · '
+    assert ('<li class="s-ok"><a href="/task/etl#run-2026-05-02_etl_2059.json"><span class="tip">20:59 UTC · ok · '
             '41 s · exit 0 · run 0</span></a></li>') in live
+
+
+def test_a_run_in_progress_is_said_once_on_its_card(home):
+    """Issue 19: a card said "Running since 10 min ago" beside "run in progress for 11 min".
+    As in check's table, the card says the run once: a reason that says it (hung) replaces the fact."""
+    fleet(home, '[tasks.etl]\nmax_runtime = "1h"\n[tasks.sync]\nmax_runtime = "3h"\n')
+    for task in ("etl", "sync"):
+        beat(home, task, NOW - timedelta(hours=3))
+    (home / "state" / "running").mkdir(parents=True)
+    for task in ("etl", "sync"):
+        (home / "state" / "running" / f"{task}.json").write_text(json.dumps(
+            {"pid": os.getpid(), "task_id": task, "started_at": "2026-05-02T21:00:00Z"}))
+    page = render_html.render(view(home))
+    hung = page[page.index('id="task-etl"'):page.index("</article>", page.index('id="task-etl"'))]
+    running = page[page.index('id="task-sync"'):page.index("</article>", page.index('id="task-sync"'))]
+    assert "hung: run in progress for 2 h" in hung and "Running since" not in hung
+    assert "Running since" in running and "in progress for" not in running
 
 
 # ---- a trigger's whole life on the card ----------------------------------------------------------------
@@ -222,7 +239,7 @@ def test_a_queued_trigger_is_queued_not_green(home):
     assert life(home, reg) == ("queued", "refresh queued 20 s ago, waiting for the trigger runner")
     page = render_html.render(view(home, reg))
     assert ('<p class="trig t-queued" data-trigger="queued">refresh queued <time datetime="2026-05-02T22:59:40Z" '
-            'title="2026-05-02 10:59 PM UTC" data-ago>10:59 PM UTC</time>, waiting') in page
+            'title="2026-05-02 22:59 UTC" data-ago>22:59 UTC</time>, waiting') in page
 
 
 def test_a_trigger_the_runner_took_is_running_while_its_runner_lives(home):
@@ -479,7 +496,7 @@ def test_no_age_is_written_as_words_that_would_freeze(home):
         assert frozen_words(page) == [], results
         live = render_html.render(v, csrf="t", live=render_html.Live(15))
         assert frozen_words(live) == [], results
-        assert '<time datetime="2026-05-02T22:59:58Z" title="2026-05-02 10:59 PM UTC" data-ago>' in page
+        assert '<time datetime="2026-05-02T22:59:58Z" title="2026-05-02 22:59 UTC" data-ago>' in page
     path = queue.enqueue(home, reg, "track", "serve/form", NOW - 2 * S)
     assert frozen_words(render_html.render(view(home, reg))) == []
     runner_state(home, {"id": "r1", "taken_at": "2026-05-02T22:59:58Z", "started": ["track"],
@@ -495,7 +512,7 @@ def test_without_javascript_the_live_header_says_snapshot_not_live(home):
     page = render_html.render(view(home), csrf="t", live=render_html.Live(15))
     header = re.search(r'<p class="checked" id="checked">(.*?)</p>', page, re.S).group(1)
     nojs = re.sub(r'<span class="when-js">.*?</time></span>', "", header)     # what shows with the script off
-    assert "snapshot from 11:00 PM UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
+    assert "snapshot from 23:00 UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
     assert '<span class="when-js"><span id="live-state">live</span>, updated <time' in header
 
 

@@ -143,9 +143,9 @@ def test_a_task_never_run_waits_for_its_first_expected_run_plus_grace(offset, st
 
 def test_clock_text_says_the_day_when_it_is_not_today():
     now = at("2026-05-02T10:00:00Z")
-    assert lateness.clock_text(at("2026-05-02T12:00:00Z"), now, UTC) == "12:00"
-    assert lateness.clock_text(at("2026-05-04T06:00:00Z"), now, UTC) == "Mon 06:00"
-    assert lateness.clock_text(at("2026-06-01T06:00:00Z"), now, UTC) == "2026-06-01 06:00"
+    assert lateness.clock_text(at("2026-05-02T12:00:00Z"), now, UTC) == "12:00 UTC"
+    assert lateness.clock_text(at("2026-05-04T06:00:00Z"), now, UTC) == "Mon 06:00 UTC"
+    assert lateness.clock_text(at("2026-06-01T06:00:00Z"), now, UTC) == "2026-06-01 06:00 UTC"
 
 
 # ---------------------------------------------------------------- through check, with files
@@ -175,7 +175,7 @@ def test_check_says_which_run_is_late_its_grace_and_the_next(home, zone, offset,
     it = item(home, reg, at("2026-05-02T12:24:00Z") + offset)
     assert it.color == color
     if color == "RED":
-        assert it.reasons == ["late: expected 12:00, grace 24m; next expected 16:00"]
+        assert it.reasons == ["late: expected 12:00 UTC, grace 24m; next expected 16:00 UTC"]
         assert it.details["expected_at"] == "2026-05-02T12:00:00Z"
         assert it.details["next_expected_at"] == "2026-05-02T16:00:00Z" and it.details["grace_s"] == 1440
 
@@ -232,9 +232,9 @@ def test_a_new_task_waits_grey_then_turns_red(home, zone):
     reg = registry.load(home / "fleet.toml", home)
     grace = timedelta(seconds=8640)                                       # 10% of a day
     waiting = item(home, reg, at("2026-05-02T12:00:00Z") + grace, "new")
-    assert waiting.color == "GREY" and waiting.reasons == ["waiting for first run (expected 12:00)"]
+    assert waiting.color == "GREY" and waiting.reasons == ["waiting for first run (expected 12:00 UTC)"]
     red = item(home, reg, at("2026-05-02T12:00:00Z") + grace + S, "new")
-    assert red.color == "RED" and red.reasons == ["never reported: expected first run 12:00, grace 2h24m"]
+    assert red.color == "RED" and red.reasons == ["never reported: expected first run 12:00 UTC, grace 2h24m"]
     with freeze_time(at("2026-05-02T12:00:00Z") + grace + S):
         assert main(["check"]) == 2
 
@@ -358,8 +358,8 @@ def test_an_explicit_max_gap_without_grace_sets_the_grace(home, zone, offset, co
     assert it.color == color, it.reasons
     assert it.details["grace_s"] == 43200 and it.details["grace_from"] == "max_gap"
     if color == "RED":
-        assert it.reasons == ["late: expected 06:00, grace 12h (max_gap 36h minus the schedule's longest gap "
-                              "24h); next expected Sun 06:00"]
+        assert it.reasons == ["late: expected 06:00 UTC, grace 12h (max_gap 36h minus the schedule's longest gap "
+                              "24h); next expected Sun 06:00 UTC"]
 
 
 def test_the_max_gap_ceiling_and_the_derived_grace_agree_on_an_every_schedule(home, zone):
@@ -369,7 +369,7 @@ def test_the_max_gap_ceiling_and_the_derived_grace_agree_on_an_every_schedule(ho
     assert item(home, reg, at("2026-05-02T15:00:00Z")).color == "GREEN"
     late = item(home, reg, at("2026-05-02T15:00:01Z"))
     assert late.color == "RED" and late.details["grace_s"] == 7200
-    assert any(r.startswith("late: expected 13:00, grace 2h (max_gap 3h minus") for r in late.reasons), late.reasons
+    assert any(r.startswith("late: expected 13:00 UTC, grace 2h (max_gap 3h minus") for r in late.reasons), late.reasons
 
 
 @pytest.mark.parametrize("text,source,grace_s", [

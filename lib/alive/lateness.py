@@ -108,12 +108,15 @@ def _grace_of(schedule, fire, grace_s, longest, zone):
 
 
 def clock_text(instant, now, zone=None):
-    """An expected run as a person reads it, in the schedule's zone: '12:00' today,
-    'Mon 06:00' within a week, else '2026-05-04 06:00'."""
+    """An expected run as a person reads it, in the schedule's zone and naming it, as the
+    dashboard names its times: '12:00 CEST' today, 'Mon 06:00 CEST' within a week, else
+    '2026-05-04 06:00 CEST'."""
     zone = zone if zone is not None else sched.local_zone()
     local, today = instant.astimezone(zone), now.astimezone(zone)
     if local.date() == today.date():
-        return local.strftime("%H:%M")
-    if abs((local.date() - today.date()).days) < 7:
-        return local.strftime("%a %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+        shape = "%H:%M"
+    elif abs((local.date() - today.date()).days) < 7:
+        shape = "%a %H:%M"
+    else:
+        shape = "%Y-%m-%d %H:%M"
+    return f"{local.strftime(shape)} {local.strftime('%Z')}".rstrip()

@@ -78,7 +78,7 @@ def instant(value):
 
 
 def time_tag(value, now, relative=True):
-    """<time> for an ISO text or a datetime: 'Fri 7:05 AM CEST', with the full time and its
+    """<time> for an ISO text or a datetime: 'Fri 07:05 CEST', with the full time and its
     zone in the title. relative: an age, which the script says as '12 min ago' and keeps
     current; it is written as the absolute time all the same, so a page without the script
     (or a file opened an hour later) never shows an age frozen at the time it was written."""
@@ -261,7 +261,7 @@ def health_section(tasks, view, live, open_):
 
 
 def run_time(text, now):
-    """A run's start as 'Fri 7:05 AM CEST' (memoized per render: runs share minutes)."""
+    """A run's start as 'Fri 07:05 CEST' (memoized per render: runs share minutes)."""
     dt = instant(text)
     return short_time(dt, now) if dt else str(text)
 
@@ -275,7 +275,9 @@ def task_card(item, view, live=False, when=None):
              ("Runs 24 h", esc(view.runs_24h.get(item.name, 0))),
              ("Errors in a row", esc(d.get("consecutive_errors") or 0)),
              ("Max gap", esc(span(d["max_gap_s"]) if d.get("max_gap_s") is not None else "-"))]
-    if d.get("running_since"):
+    # Said once, as in check's table: a reason that already says how long the run has gone
+    # (hung, slow) stands alone, so a moving age never sits beside a fixed one that disagrees.
+    if d.get("running_since") and not any("in progress for" in r or "running for" in r for r in item.reasons):
         facts.insert(0, ("Running since", time_tag(d["running_since"], view.now)))
     desc = f'<p class="desc">{esc(task.description)}</p>' if task and task.description else ""
     marks = "" if d.get("registered", True) else '<span class="note-tag">discovered</span>'
@@ -362,7 +364,7 @@ def took(seconds):
 
 
 def run_words(run, when):
-    """'Fri 7:05 AM CEST · ok · 41 s · exit 0 · summary': one run, as the strip says it."""
+    """'Fri 07:05 CEST · ok · 41 s · exit 0 · summary': one run, as the strip says it."""
     bits = [when(run["started_at"]), run["status"]]
     if run["duration_s"] is not None:
         bits.append(took(run["duration_s"]))

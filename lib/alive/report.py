@@ -274,24 +274,24 @@ def ordered(items):
 
 
 def clock(d):
-    """7:05 AM: %I and %p would depend on the locale and keep the leading zero."""
-    return f"{d.hour % 12 or 12}:{d:%M} {'AM' if d.hour < 12 else 'PM'}"
+    """07:05, on the 24-hour clock that schedules, check's reasons and the brief use too."""
+    return f"{d:%H:%M}"
 
 
 def local_time(dt):
-    """2026-05-02 11:00 PM in the local zone (TZ)."""
+    """2026-05-02 23:00 in the local zone (TZ)."""
     d = dt.astimezone()
     return f"{d:%Y-%m-%d} {clock(d)}"
 
 
 def zoned(dt):
-    """2026-05-02 11:00 PM CEST: an absolute time as the page shows it on hover."""
+    """2026-05-02 23:00 CEST: an absolute time as the page shows it on hover."""
     d = dt.astimezone()
     return f"{local_time(d)} {d:%Z}".rstrip()
 
 
 def short_time(dt, now):
-    """7:05 AM CEST today, Fri 7:05 AM CEST within the week, else the date: for lists of runs."""
+    """07:05 CEST today, Fri 07:05 CEST within the week, else the date: for lists of runs."""
     d, n = dt.astimezone(), now.astimezone()
     zone = f" {d:%Z}".rstrip()
     if d.date() == n.date():

@@ -126,7 +126,7 @@ def run_the_week(home, tmp_path):
     red = [w for w, c in colors["report"] if c == "RED"]
     print(f"\n{checks} checks over a week, {expected_runs} expected runs, {len(messages)} messages: {titles}")
     assert titles == ["RED: task report", "recovered: task report"], messages
-    assert "late: expected 12:00, grace 24m; next expected 16:00" in messages[0]
+    assert "late: expected 12:00 CET, grace 24m; next expected 16:00 CET" in messages[0]
     assert red and min(red) > late_at and max(red) < MISSED[1] + timedelta(hours=4, minutes=15)
     # everything else stayed quiet: never RED; the slow run YELLOW once, the newcomer GREY before its first run
     for name, seen in colors.items():

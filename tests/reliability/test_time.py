@@ -134,7 +134,7 @@ def test_a_daily_task_is_late_at_the_next_local_0700_plus_grace_across_dst(home,
         daily = items["daily"]
         assert daily["max_gap_s"] == 2 * DAY and items["nightly"]["max_gap_s"] == 2 * DAY
         assert daily["color"] == color, (offset, daily)
-    assert items["daily"]["reasons"][0].startswith("late: expected 07:00, grace ")
+    assert items["daily"]["reasons"][0].startswith(f"late: expected 07:00 {(at(utc_0700) + gap).astimezone().strftime('%Z')}, grace ")
 
 
 @pytest.mark.parametrize("zone_name, day, utc_0700, direction", CHANGES)
