@@ -4,6 +4,7 @@ Each proposal is checked against the scheduler's own fire times, each rewritten 
 for real and leaves a heartbeat, and apply -> undo gives back every byte."""
 import os
 import plistlib
+import pwd
 import re
 import shlex
 import subprocess
@@ -367,6 +368,88 @@ def test_adopt_reads_a_crontab_from_standard_input_and_will_not_apply_it(home, t
     assert not (home / "fleet.toml").exists() and not (home / "state").exists()
     r = run_alive("adopt", "crontab", tmp_path / "missing.cron", home=home, env=env)
     assert r.returncode == 3 and r.stderr.count("\n") == 1 and "missing.cron" in r.stderr
+
+
+# cronie, man/crontab.5: "the system crontab (/etc/crontab) uses the same format, except that the
+# username for the command is specified after the time and date fields"; src/entry.c load_entry()
+# reads that word with getpwnam() when the file has no owner (`if (!pw)`, e_username when unknown).
+# Adopted as a user crontab, the user name would become the command (and a task named "root").
+ROOT = pwd.getpwuid(0).pw_name
+
+
+@pytest.mark.parametrize("path", ["/etc/crontab", "/etc/cron.d/backup", "/etc/../etc/cron.d/backup"])
+def test_a_system_crontab_is_refused_by_its_path_and_nothing_is_written(home, tmp_path, path):
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
+    r = run_alive("adopt", "crontab", path, "--apply", home=home, env=env)
+    assert r.returncode == 3 and r.stderr.count("\n") == 1, r.stderr
+    assert os.path.normpath(path) in r.stderr and "system crontab" in r.stderr and "user" in r.stderr
+    assert not (home / "fleet.toml").exists() and not (home / "state").exists()
+
+
+def test_a_link_to_a_system_crontab_is_refused_too(home, tmp_path):
+    link = tmp_path / "jobs.cron"
+    link.symlink_to("/etc/cron.d/backup")
+    r = run_alive("adopt", "crontab", link, home=home, env={"PATH": str(tmp_path / "nothing"), "TZ": "UTC"})
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "/etc/cron.d/backup" in r.stderr, r.stderr
+
+
+def test_a_crontab_whose_jobs_all_name_a_user_first_is_refused_as_a_system_crontab(home, tmp_path):
+    text = (f"SHELL=/bin/sh\n30 2 * * * {ROOT} /usr/local/bin/backup.sh\n"
+            f"17 * * * * {ROOT}\tcd / && run-parts --report /etc/cron.hourly\n@reboot {ROOT} /usr/bin/x\n")
+    crontab_file = tmp_path / "jobs.cron"
+    crontab_file.write_text(text)
+    env = {"PATH": str(tmp_path / "nothing"), "TZ": "UTC"}
+    for args in ([], ["--apply"]):
+        r = run_alive("adopt", "crontab", crontab_file, *args, home=home, env=env)
+        assert r.returncode == 3 and r.stderr.count("\n") == 1, r.stderr
+        assert str(crontab_file) in r.stderr and f"user ({ROOT})" in r.stderr and r.stdout == ""
+    assert crontab_file.read_text() == text
+    assert not (home / "fleet.toml").exists() and not (home / "state").exists()
+    # one job line that runs a program is enough to make it a user crontab (the user field is mandatory)
+    crontab_file.write_text(text + "0 4 * * * /usr/local/bin/nightly\n")
+    r = run_alive("adopt", "crontab", crontab_file, home=home, env=env)
+    assert r.returncode == 0 and "[tasks.nightly]" in r.stdout, r.stderr
+
+
+def test_adopt_apply_creates_a_missing_alive_home_saying_so_once(cron, tmp_path):
+    store, env = cron
+    store.write_text("5 0 * * * /bin/echo nightly\n")
+    new_home = tmp_path / "new" / "alive"
+    r = adopt_cmd(new_home, env, "crontab")                            # a dry run creates nothing
+    assert r.returncode == 0 and not new_home.exists(), r.stderr
+    r = adopt_cmd(new_home, env, "crontab", "--apply")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == f"alive adopt: created ALIVE_HOME {new_home}\n"
+    assert tasks_of(new_home) == {"echo": "cron 5 0 * * *"} and "alive run echo" in store.read_text()
+    assert adopt_cmd(new_home, env, "crontab", "--undo").returncode == 0
+    assert store.read_text() == "5 0 * * * /bin/echo nightly\n"
+
+
+def test_adopt_apply_refuses_in_one_line_an_alive_home_it_cannot_create(cron, tmp_path):
+    store, env = cron
+    store.write_text("5 0 * * * /bin/echo nightly\n")
+    (tmp_path / "a-file").write_text("")
+    r = adopt_cmd(tmp_path / "a-file" / "alive", env, "crontab", "--apply")
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "ALIVE_HOME" in r.stderr and str(tmp_path / "a-file" / "alive") in r.stderr
+    assert store.read_text() == "5 0 * * * /bin/echo nightly\n"
+
+
+def test_a_double_bracket_guard_names_the_task_after_its_job(home, cron):
+    store, env = cron
+    store.write_text("0 1 * * * [[ -e /x ]] && /usr/bin/job3\n")
+    r = adopt_cmd(home, env, "crontab")
+    assert r.returncode == 0, r.stderr
+    assert "+[tasks.job3]\n" in r.stdout and "[tasks.job]" not in r.stdout
+
+
+def test_a_reboot_line_gets_one_note(home, cron):
+    store, env = cron
+    store.write_text("@reboot /usr/bin/at-boot\n")
+    r = adopt_cmd(home, env, "crontab")
+    assert r.returncode == 0, r.stderr
+    at_boot = r.stdout[r.stdout.index("  at-boot "):]
+    assert at_boot.count("note:") == 1 and "note: @reboot runs once after each boot" in at_boot
 
 
 # ---- launchd --------------------------------------------------------------------------------

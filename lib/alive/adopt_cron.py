@@ -113,7 +113,7 @@ def program_name(command):
         except ValueError:
             words = step.split()
         words = [w for w in words if not ENV_LINE.match(w)]
-        if not words or words[0] in ("cd", "test", "[", "true", ":"):
+        if not words or words[0] in ("cd", "true", ":", *TEST_WORDS):      # a guard names no job
             continue
         while len(words) > 1 and words[0].rsplit("/", 1)[-1] in INTERPRETERS:
             words = [w for w in words[1:] if not w.startswith("-")] or words[:1]
@@ -187,10 +187,12 @@ def schedule_of(spec):
     """(alive schedule, note) of a cron line's time fields."""
     from .schedule import parse_schedule
 
+    if spec.lower() == "@reboot":
+        return None, None                                  # jobs() says why, once
     if spec.startswith("@"):
         fields = NICKNAMES.get(spec.lower())
         if fields is None:
-            return None, f"{spec} runs at boot (or is not a cron nickname): no time to expect it at"
+            return None, f"{spec} is not a cron nickname: no time to expect it at"
         spec = fields
     try:
         return parse_schedule(f"cron {spec}").text, None
