@@ -349,8 +349,24 @@ def put(kind, key, data, ctx):
         kind.write(key, data, ctx)
 
 
+def make_home(home):
+    """--apply sets up: a missing ALIVE_HOME is created and said in the one line the writers
+    print; one that cannot be is refused before anything is written."""
+    from . import paths
+    from .errors import BrokenHome
+
+    if home.is_dir():
+        return
+    try:
+        home.mkdir(parents=True)
+    except OSError as exc:
+        raise BrokenHome(f"cannot create ALIVE_HOME {home}: {exc.strerror or exc}; nothing written") from None
+    paths.say_created("alive adopt", home)
+
+
 def apply(ctx, old, new, say):
     kind = module(ctx.kind)
+    make_home(ctx.home)
     if FLEET_KEY in new:
         check_fleet(new[FLEET_KEY], ctx)
     folder = save_backup(ctx, old, new)
