@@ -57,12 +57,49 @@ def read(ctx):
         return {STDIN: sys.stdin.buffer.read()}
     if ctx.source is not None:
         path = os.path.abspath(ctx.source)
+        refuse_system_path(path)
         try:
             return {path: Path(path).read_bytes()}
         except OSError as exc:
             raise UsageError(f"cannot read the crontab {ctx.source}: {exc.strerror or exc}") from None
     units.require_tool("crontab", crontab.NO_CRONTAB)
     return {USER_CRONTAB: crontab.current(raw=True)}
+
+
+# crontab(5) (cronie man/crontab.5): /etc/crontab and the files of /etc/cron.d are system crontabs,
+# whose job lines name a user between the times and the command; cronie src/entry.c load_entry()
+# reads that word with getpwnam() when the file has no owner (`if (!pw)`). A user crontab has no such
+# field: adopted as one, the user name would become the program run (and the task's name).
+ONLY_USER_CRONTABS = "adopt reads user crontabs only (no user field): nothing written"
+
+
+def refuse_system_path(path):
+    real = os.path.realpath(path)
+    if any(p == "/etc/crontab" or p.startswith("/etc/cron.d/") for p in (path, real)):
+        shown = path if real == path else f"{path} (-> {real})"
+        raise UsageError(f"{shown} is a system crontab, whose job lines name a user before the command "
+                         f"(crontab(5)); {ONLY_USER_CRONTABS}")
+
+
+def refuse_system_lines(key, commands):
+    """Every job line's first word a user name followed by a command: the system format, wherever the
+    file is (one job line running a program is enough to say it is not: there the field is mandatory)."""
+    firsts = [c.split(None, 1) for c in commands]
+    users = [words[0] for words in firsts if len(words) == 2 and is_user(words[0])]
+    if commands and len(users) == len(commands):
+        where = {USER_CRONTAB: "your crontab (crontab -l)", STDIN: "the crontab on standard input"}.get(key, key)
+        raise UsageError(f"{where} looks like a system crontab: every job line names a user "
+                         f"({', '.join(dict.fromkeys(users))}) before its command (crontab(5)); {ONLY_USER_CRONTABS}")
+
+
+def is_user(word):
+    import pwd
+
+    try:
+        pwd.getpwnam(word)
+    except (KeyError, ValueError, UnicodeError):
+        return False
+    return True
 
 
 def read_one(key, ctx):
@@ -203,8 +240,10 @@ def schedule_of(spec):
 def jobs(files, ctx):
     [(key, data)] = files.items()
     lines = split_lines(data)
+    parsed = parse([text for text, _ in lines])
+    refuse_system_lines(key, [command for *_, command, _notes, _shell in parsed])
     out = []
-    for index, _lead, spec, _sep, command, notes, _shell in parse([text for text, _ in lines]):
+    for index, _lead, spec, _sep, command, notes, _shell in parsed:
         head, stdin = split_percent(command)
         shown = command.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         job = Job(program_name(head), f"crontab line {index + 1}", shown, None, list(notes), key=key,
