@@ -242,3 +242,75 @@ def test_a_refusal_that_quotes_a_token_says_it_redacted(home, ntfy, argv):
     r = run_alive(*argv, home=home, env=ENV)
     assert r.returncode == 3 and "[redacted]" in r.stderr, r.stderr
     assert_no_token({"stdout": r.stdout, "stderr": r.stderr}, NTFY_TOKEN)
+
+
+# ---------------------------------------------------------------- review of issues 18/19: tokens left
+
+CONVENTIONAL = {"ALIVE_NTFY_TOKEN": "tk_SECRETSECRET123456"}
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--interval"])
+@pytest.mark.parametrize("value", [CONVENTIONAL["ALIVE_NTFY_TOKEN"], "5 " + CONVENTIONAL["ALIVE_NTFY_TOKEN"] + " min",
+                                   "x" * 35 + CONVENTIONAL["ALIVE_NTFY_TOKEN"] + "y" * 30])
+def test_a_duration_refusal_carries_no_part_of_a_token(home, option, value):
+    """`--timeout "$ALIVE_NTFY_TOKEN"` said `use 123456s`: the hint was built from the
+    token's digits; a long value cut at 40 characters kept the token's first characters."""
+    r = run_alive("run", "nf", option, value, "--", "true", home=home, env=CONVENTIONAL)
+    assert r.returncode == 3, r.stderr
+    assert "123456" not in r.stderr and "tk_SE" not in r.stderr, r.stderr
+    assert "is not a duration" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--config", "/x/" + CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["--config", "/x/" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "check"],
+    [CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["help", CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["--home"],
+])
+def test_an_error_raised_before_the_tokens_are_loaded_is_scrubbed(home, argv):
+    env = dict(CONVENTIONAL, ALIVE_HOME_UNUSED="1")
+    r = run_alive(*argv, home=home, env=env)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+    assert CONVENTIONAL["ALIVE_NTFY_TOKEN"] not in r.stderr + r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["write", "nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["run", "nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "--", "true"],
+    ["run", CONVENTIONAL["ALIVE_NTFY_TOKEN"], "--", "true"],
+])
+def test_a_task_id_that_holds_a_token_is_refused(home, argv):
+    """`alive write "nf$ALIVE_NTFY_TOKEN"` named a heartbeat file after the token and printed its path."""
+    r = run_alive(*argv, home=home, env=CONVENTIONAL)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "token" in r.stderr, r.stderr
+    assert "SECRET" not in r.stdout + r.stderr
+    assert not (home / "health").exists() or not list((home / "health").iterdir())
+
+
+def test_a_task_id_that_holds_a_configured_token_is_refused_by_the_python_api(home, ntfy, monkeypatch):
+    import alive
+    from alive import tokens
+
+    fleet(home, ntfy.url)
+    monkeypatch.setenv("NTFY_TOK", NTFY_TOKEN)
+    monkeypatch.setattr(tokens, "_values", [])
+    monkeypatch.setattr(tokens, "_forms", [])
+    with pytest.raises(ValueError) as refused:
+        alive.task("job" + NTFY_TOKEN)
+    assert "token" in str(refused.value) and NTFY_TOKEN not in str(refused.value)
+    assert not (home / "health").exists()
+
+
+def test_a_ping_cannot_name_a_task_after_a_token(home):
+    from test_ping import KEY, curl, needs_curl, url   # noqa: F401
+    from test_serve import serving
+
+    if needs_curl.args[0]:
+        pytest.skip("curl is not installed")
+    with serving(home, env={"ALIVE_PING_KEY": KEY, **CONVENTIONAL}) as s:
+        for name in ("nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "x" + KEY):
+            assert curl(url(s, f"/ping/{KEY}/{name}?create=1")) == (404, "not found")
+    assert not (home / "health").exists() or not list((home / "health").iterdir())
