@@ -314,3 +314,77 @@ def test_a_ping_cannot_name_a_task_after_a_token(home):
         for name in ("nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "x" + KEY):
             assert curl(url(s, f"/ping/{KEY}/{name}?create=1")) == (404, "not found")
     assert not (home / "health").exists() or not list((home / "health").iterdir())
+
+
+# ---------------------------------------------------------------- terminal escapes from a ping or a job
+
+HOSTILE = b"x\n\033]0;PWNED\007\033[2J boom\n"
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\r")
+
+
+def assert_no_controls(where, text):
+    for ch in RAW_CONTROLS:
+        assert ch not in text, f"raw {ch!r} in {where}: {text!r}"
+
+
+@pytest.fixture
+def hostile_home(home, ntfy, tmp_path):
+    """The issue's reproduction: whoever holds the ping key posts ESC/OSC sequences as the
+    body of a failing ping (curl --data-binary @- $B/other/fail); a job prints some too."""
+    from test_ping import KEY
+    from test_serve import serving
+
+    (home / "fleet.toml").write_text(f"""
+[tasks.other]
+schedule = "every 1h"
+[tasks.job]
+schedule = "every 1h"
+[notify.ntfy]
+server = "{ntfy.url}"
+topic = "fleet"
+[notify.command]
+argv = ["{PY}", "-c", "import sys; open(sys.argv[1], 'ab').write(sys.stdin.buffer.read())", "{tmp_path / 'bodies'}"]
+""")
+    with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
+        request = __import__("urllib.request").request
+        answer = request.urlopen(request.Request(f"http://{s[0]}:{s[1]}/ping/{KEY}/other/fail", data=HOSTILE), timeout=10)
+        assert answer.status == 200
+    job = run_alive("run", "job", "--", PY, "-c", "import sys; sys.stderr.write('e\\x1b[31mred\\x9b2J\\r over\\n'); sys.exit(1)",
+                    home=home)
+    assert job.returncode == 1
+    return home
+
+
+@pytest.mark.parametrize("argv", [["check"], ["report"], ["report", "--format", "text"],
+                                  ["report", "--format", "markdown"], ["check", "--notify"]])
+def test_no_control_character_reaches_the_terminal(hostile_home, argv):
+    r = run_alive(*argv, home=hostile_home)
+    assert r.returncode in (0, 1, 2), r.stderr
+    assert_no_controls(" ".join(argv), r.stdout + r.stderr)
+    if argv[0] == "check" or "text" in argv or argv == ["report"]:
+        assert "\\x1b]0;PWNED\\x07\\x1b[2J boom" in r.stdout and "e\\x1b[31mred\\x9b2J" in r.stdout, r.stdout
+
+
+def test_no_control_character_reaches_a_notification_body(hostile_home, ntfy, tmp_path):
+    r = run_alive("check", "--notify", home=hostile_home)
+    assert r.returncode == 2, r.stderr
+    assert ntfy.seen, r.stderr
+    for seen in ntfy.seen:
+        assert_no_controls("ntfy body", seen["body"])
+        assert_no_controls("ntfy title", seen["headers"].get("Title", ""))
+    bodies = (tmp_path / "bodies").read_bytes().decode("utf-8")
+    assert_no_controls("command's stdin", bodies)
+    assert "\\x1b[31m" in bodies and "\\x1b[31m" in "".join(s["body"] for s in ntfy.seen)
+
+
+def test_no_control_character_reaches_lint_or_verify(hostile_home):
+    health = hostile_home / "health"
+    (health / "2019-01-01_x\x1b]0;PWNED\x07_0100.json").write_text("{")
+    (health / "2020-01-01_job_0100.json").write_text(json.dumps(
+        {"task_id": "job", "status": "sure\x1b[2J", "started_at": "x\x1b[2J"}))
+    for argv in (["lint"], ["verify"], ["check"]):
+        r = run_alive(*argv, home=hostile_home)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert_no_controls(" ".join(argv), r.stdout + r.stderr)
+    for argv in (["lint"], ["verify"]):
+        assert "\\x1b]0;PWNED\\x07" in run_alive(*argv, home=hostile_home).stdout
