@@ -52,5 +52,5 @@ def table(result, color=False):
                  f" ({plural(len(result.items), 'item')}{': ' + summary if summary else ''})")
     if result.invalid_files:
         lines.append(f"invalid files ({len(result.invalid_files)}):")
-        lines += [printable(f"  {f['file']}: {f['problem']}").replace("\n", "\\n") for f in result.invalid_files]
+        lines += [printable(f"  {f['file']}: {f['problem']}") for f in result.invalid_files]
     return "\n".join(lines)

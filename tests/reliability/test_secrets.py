@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -269,8 +270,7 @@ def test_a_duration_refusal_carries_no_part_of_a_token(home, option, value):
     ["--home"],
 ])
 def test_an_error_raised_before_the_tokens_are_loaded_is_scrubbed(home, argv):
-    env = dict(CONVENTIONAL, ALIVE_HOME_UNUSED="1")
-    r = run_alive(*argv, home=home, env=env)
+    r = run_alive(*argv, home=home, env=CONVENTIONAL)
     assert r.returncode == 3, r.stderr
     assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
     assert CONVENTIONAL["ALIVE_NTFY_TOKEN"] not in r.stderr + r.stdout, r.stderr
@@ -305,11 +305,11 @@ def test_a_task_id_that_holds_a_configured_token_is_refused_by_the_python_api(ho
 
 
 def test_a_ping_cannot_name_a_task_after_a_token(home):
-    from test_ping import KEY, curl, needs_curl, url   # noqa: F401
+    from test_ping import CURL, KEY, curl, url
     from test_serve import serving
 
-    if needs_curl.args[0]:
-        pytest.skip("curl is not installed")
+    if CURL is None:
+        pytest.skip("curl is not installed (Debian: apt-get install curl)")
     with serving(home, env={"ALIVE_PING_KEY": KEY, **CONVENTIONAL}) as s:
         for name in ("nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "x" + KEY):
             assert curl(url(s, f"/ping/{KEY}/{name}?create=1")) == (404, "not found")
@@ -346,9 +346,8 @@ topic = "fleet"
 argv = ["{PY}", "-c", "import sys; open(sys.argv[1], 'ab').write(sys.stdin.buffer.read())", "{tmp_path / 'bodies'}"]
 """)
     with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
-        request = __import__("urllib.request").request
-        answer = request.urlopen(request.Request(f"http://{s[0]}:{s[1]}/ping/{KEY}/other/fail", data=HOSTILE), timeout=10)
-        assert answer.status == 200
+        ping = urllib.request.Request(f"http://{s[0]}:{s[1]}/ping/{KEY}/other/fail", data=HOSTILE)
+        assert urllib.request.urlopen(ping, timeout=10).status == 200
     job = run_alive("run", "job", "--", PY, "-c", "import sys; sys.stderr.write('e\\x1b[31mred\\x9b2J\\r over\\n'); sys.exit(1)",
                     home=home)
     assert job.returncode == 1
@@ -379,12 +378,13 @@ def test_no_control_character_reaches_a_notification_body(hostile_home, ntfy, tm
 
 def test_no_control_character_reaches_lint_or_verify(hostile_home):
     health = hostile_home / "health"
-    (health / "2019-01-01_x\x1b]0;PWNED\x07_0100.json").write_text("{")
+    for day in ("2019-01-01", "2020-01-01"):     # verify names the first; check lists the newest
+        (health / f"{day}_x\x1b]0;PWNED\x07_0100.json").write_text("{")
     (health / "2020-01-01_job_0100.json").write_text(json.dumps(
         {"task_id": "job", "status": "sure\x1b[2J", "started_at": "x\x1b[2J"}))
     for argv in (["lint"], ["verify"], ["check"]):
         r = run_alive(*argv, home=hostile_home)
         assert "Traceback" not in r.stderr, r.stderr
         assert_no_controls(" ".join(argv), r.stdout + r.stderr)
-    for argv in (["lint"], ["verify"]):
-        assert "\\x1b]0;PWNED\\x07" in run_alive(*argv, home=hostile_home).stdout
+    for argv in (["lint"], ["verify"], ["check"]):
+        assert "\\x1b]0;PWNED\\x07" in run_alive(*argv, home=hostile_home).stdout, argv
