@@ -46,15 +46,15 @@ class Run:
 
 class task:  # noqa: N801 - reads as a function at the call site: `with alive.task(...)`
     def __init__(self, task_id, interval=None, summary=None, home=None):
-        problem = heartbeat.task_id_problem(task_id)
-        if problem:
-            raise ValueError(problem)
-        interval_s = parse_duration(interval) if interval is not None else None
         self.home = paths.resolve_home(home)
         try:
             tokens.remember_config(paths.config_text(self.home), self.home)   # scrubbed from the heartbeat
         except Exception as problem:  # ALIVE_CONFIG names no file: say so, never stop the job
             print(f"alive: {problem}", file=sys.stderr)
+        problem = heartbeat.task_id_problem(task_id)   # after the tokens: an id may hold one
+        if problem:
+            raise ValueError(problem)
+        interval_s = parse_duration(interval) if interval is not None else None
         self.run = Run(task_id, interval_s, summary)
         self.started = None
 

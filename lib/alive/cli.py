@@ -80,7 +80,7 @@ def hoist_globals(argv):
 def main(argv):
     argv, problem = hoist_globals(list(argv))
     if problem:
-        print(f"alive: {problem}; {USAGE}", file=sys.stderr)
+        say(f"alive: {problem}; {USAGE}")
         return 3
     if argv[:1] in (["--version"], ["version"]):
         from . import __version__
@@ -91,13 +91,13 @@ def main(argv):
         argv = [argv[1], "--help"]          # `alive help check` is `alive check --help`
     if not argv or argv[0] in ("help", "-h", "--help"):
         if len(argv) > 1:
-            print(unknown_command(argv[1]), file=sys.stderr)
+            say(unknown_command(argv[1]))
             return 3
         print(_help())
         return 0 if argv else 3
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(unknown_command(name), file=sys.stderr)
+        say(unknown_command(name))
         return 3
     try:
         module_name, _, function = COMMANDS[name][0].partition(":")
@@ -106,9 +106,7 @@ def main(argv):
     except SystemExit as exc:               # --help printed; argparse's own exits
         return exc.code if isinstance(exc.code, int) else 0
     except (UsageError, RuntimeFailure) as exc:
-        from .tokens import scrub     # a refusal may quote a token the command already knows
-
-        print(scrub(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc)), file=sys.stderr)
+        say(f"alive {name}: {exc}" if not str(exc).startswith("alive ") else str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"alive {name}: interrupted", file=sys.stderr)
@@ -118,5 +116,15 @@ def main(argv):
     except Exception as exc:  # one line, never a traceback, unless asked for
         if os.environ.get("ALIVE_DEBUG"):
             raise
-        print(f"alive {name}: internal error: {type(exc).__name__}: {exc} (ALIVE_DEBUG=1 shows more)", file=sys.stderr)
+        say(f"alive {name}: internal error: {type(exc).__name__}: {exc} (ALIVE_DEBUG=1 shows more)")
         return 1
+
+
+def say(line):
+    """One error line on stderr, scrubbed of alive's tokens: those the command already knows
+    and the conventional variables' (tokens.remember() reads only the environment: an
+    error raised before the command loaded its config, or an unknown command, may quote one)."""
+    from . import tokens
+
+    tokens.remember()
+    print(tokens.printable(line), file=sys.stderr)

@@ -22,8 +22,25 @@ def parse_duration(text, bare_unit=None):
         raise ValueError(f"{text!r} is not a duration (use e.g. 15m, 36h, 1h30m)")
     if isinstance(text, int) and text < 0:
         raise ValueError(f"{text} is not a duration (negative)")
-    raw = str(text).strip()
-    shown = repr(str(text)) if len(str(text)) <= 60 else repr(str(text)[:40] + "...")
+    try:
+        return _parse(str(text), bare_unit)
+    except ValueError:
+        from .tokens import scrub   # only on a refusal: the write path imports nothing for a good one
+
+        safe = scrub(str(text))
+        if safe == str(text):
+            raise
+        # a token in the text: no hint built from it (its digits), no cut through it
+        raise ValueError(f"{_shown(safe)} is not a duration (use e.g. 30s, 15m, 36h, 9d, 1h30m)") from None
+
+
+def _shown(text):
+    return repr(text) if len(text) <= 60 else repr(text[:40] + "...")
+
+
+def _parse(text, bare_unit):
+    raw = text.strip()
+    shown = _shown(text)
     if raw and all(c in _DIGITS for c in raw):
         if len(raw) > 12 or int(raw) > MAX_S:
             raise ValueError(f"{shown} has no unit and is too long ({_MAX_TEXT})")

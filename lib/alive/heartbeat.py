@@ -58,7 +58,8 @@ def valid_task_id(task_id):
 
 def task_id_problem(task_id):
     if valid_task_id(task_id):
-        return None
+        # a file name, a path printed, a URL: a token there is shown wherever the task is
+        return "task id holds one of alive's tokens (not shown)" if tokens.scrub(task_id) != task_id else None
     return (f"task id {task_id!r} is not valid (letters, digits, '.', '_', '-'; "
             "starts with a letter or digit; at most 128 characters)")
 

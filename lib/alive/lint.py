@@ -14,6 +14,7 @@ from . import cliutil, facts, health, heartbeat, paths, registry, scan
 from .errors import BrokenHome, UsageError
 from .textview import plural
 from .timeutil import format_duration, format_iso, parse_iso, utcnow
+from .tokens import printable
 
 ERROR, WARNING = "error", "warning"
 TEMP_GRACE_S = 3600      # a younger dot-file is a writer at work, not a stray
@@ -246,5 +247,5 @@ def main(argv):
     if args.json:
         print(json.dumps({"problems": problems, "files_checked": checked}, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(text_lines(problems, checked)))
+        print(printable("\n".join(text_lines(problems, checked))))   # a file name may hold ESC
     return exit_code(problems)

@@ -791,7 +791,7 @@ def send_ntfy(ntfy, msg, token=None):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     url = f"{ntfy.server.rstrip('/')}/{ntfy.topic}"
-    body = ntfy_body(tokens.scrub(msg.body)).encode("utf-8")
+    body = ntfy_body(tokens.printable(msg.body)).encode("utf-8")   # no terminal escapes in a message
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         # NTFY_TIMEOUT_S is the deadline of the whole POST, not of each read (outgoing).
@@ -848,7 +848,7 @@ def send_command(command, msg, hide_env=(), cwd=None):
     import signal
     import subprocess
 
-    data = tokens.scrub(f"{msg.title}\n\n{msg.body}\n").encode("utf-8")
+    data = tokens.printable(f"{msg.title}\n\n{msg.body}\n").encode("utf-8")   # no terminal escapes either
     # The ntfy token has no business in the command's environment.
     env = {k: v for k, v in os.environ.items() if k not in hide_env}
     try:

@@ -510,10 +510,12 @@ def to_json(view):
 
 def render(view, fmt, color=False, **html_options):
     """The report as text, scrubbed of alive's tokens (a job may have printed one into a
-    heartbeat written by a tool that does not scrub, such as the shim's bash fallback)."""
-    from .tokens import scrub
+    heartbeat written by a tool that does not scrub, such as the shim's bash fallback).
+    Markdown is read in a terminal too: its control characters are made visible (the text
+    table's are, cell by cell, before its colors are painted)."""
+    from .tokens import printable, scrub
 
-    return scrub(_render(view, fmt, color, **html_options))
+    return (printable if fmt == "markdown" else scrub)(_render(view, fmt, color, **html_options))
 
 
 def _render(view, fmt, color=False, **html_options):

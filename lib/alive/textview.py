@@ -3,6 +3,7 @@ and never with NO_COLOR set (https://no-color.org)."""
 import os
 
 from .timeutil import format_duration, parse_iso
+from .tokens import printable
 
 ANSI = {"GREEN": "32", "YELLOW": "33", "RED": "31", "GREY": "90"}
 
@@ -36,7 +37,9 @@ def reason_text(item, now):
 
 
 def table(result, color=False):
-    rows = [(i.color, i.kind, i.name, age_text(i), reason_text(i, result.checked_at)) for i in result.items]
+    # printable() before the colors are painted: a reason quotes a job's output or a ping's body
+    rows = [(i.color, i.kind, printable(i.name), age_text(i), printable(reason_text(i, result.checked_at)))
+            for i in result.items]
     widths = [max([len(h)] + [len(r[n]) for r in rows]) for n, h in enumerate(("COLOR", "KIND", "NAME", "AGE"))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(("COLOR", "KIND", "NAME", "AGE"), widths)) + "  REASON"]
     for row in rows:
@@ -49,5 +52,5 @@ def table(result, color=False):
                  f" ({plural(len(result.items), 'item')}{': ' + summary if summary else ''})")
     if result.invalid_files:
         lines.append(f"invalid files ({len(result.invalid_files)}):")
-        lines += [f"  {f['file']}: {f['problem']}" for f in result.invalid_files]
+        lines += [printable(f"  {f['file']}: {f['problem']}") for f in result.invalid_files]
     return "\n".join(lines)

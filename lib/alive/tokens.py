@@ -122,6 +122,17 @@ def scrub(text):
     return text
 
 
+# C0 controls but tab and newline, DEL and C1: an ESC or OSC sequence from a job's output or a
+# ping's body would move the cursor, clear the screen or retitle the operator's terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0)) if c not in (0x09, 0x0a)}
+
+
+def printable(text):
+    """text fit for a terminal or a message: scrubbed, and every control character but
+    newline and tab shown as the escape that writes it (ESC -> \\x1b)."""
+    return scrub(str(text)).translate(_CONTROLS)
+
+
 def scrub_bytes(data):
     if not _forms:
         return data

@@ -16,6 +16,7 @@ from . import cliutil, health, lint, paths, registry, units
 from .errors import RuntimeFailure, UsageError
 from .textview import plural
 from .timeutil import format_duration, utcnow
+from .tokens import printable
 
 OK, WARNING, ERROR, SKIPPED = "ok", "warning", "error", "skipped"
 MARK = {OK: "✓", WARNING: "!", ERROR: "✗", SKIPPED: "-"}
@@ -221,5 +222,5 @@ def main(argv):
         print(json.dumps({"ok": code == 0, "exit_code": code, "scheduler": scheduler,
                           "checks": [asdict(c) for c in checks]}, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(text_lines(checks, scheduler)))
+        print(printable("\n".join(text_lines(checks, scheduler))))   # a file name or a reason may hold ESC
     return code

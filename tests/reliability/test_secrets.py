@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -242,3 +243,148 @@ def test_a_refusal_that_quotes_a_token_says_it_redacted(home, ntfy, argv):
     r = run_alive(*argv, home=home, env=ENV)
     assert r.returncode == 3 and "[redacted]" in r.stderr, r.stderr
     assert_no_token({"stdout": r.stdout, "stderr": r.stderr}, NTFY_TOKEN)
+
+
+# ---------------------------------------------------------------- review of issues 18/19: tokens left
+
+CONVENTIONAL = {"ALIVE_NTFY_TOKEN": "tk_SECRETSECRET123456"}
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--interval"])
+@pytest.mark.parametrize("value", [CONVENTIONAL["ALIVE_NTFY_TOKEN"], "5 " + CONVENTIONAL["ALIVE_NTFY_TOKEN"] + " min",
+                                   "x" * 35 + CONVENTIONAL["ALIVE_NTFY_TOKEN"] + "y" * 30])
+def test_a_duration_refusal_carries_no_part_of_a_token(home, option, value):
+    """`--timeout "$ALIVE_NTFY_TOKEN"` said `use 123456s`: the hint was built from the
+    token's digits; a long value cut at 40 characters kept the token's first characters."""
+    r = run_alive("run", "nf", option, value, "--", "true", home=home, env=CONVENTIONAL)
+    assert r.returncode == 3, r.stderr
+    assert "123456" not in r.stderr and "tk_SE" not in r.stderr, r.stderr
+    assert "is not a duration" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "--config", "/x/" + CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["--config", "/x/" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "check"],
+    [CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["help", CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["--home"],
+])
+def test_an_error_raised_before_the_tokens_are_loaded_is_scrubbed(home, argv):
+    r = run_alive(*argv, home=home, env=CONVENTIONAL)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+    assert CONVENTIONAL["ALIVE_NTFY_TOKEN"] not in r.stderr + r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["write", "nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"]],
+    ["run", "nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "--", "true"],
+    ["run", CONVENTIONAL["ALIVE_NTFY_TOKEN"], "--", "true"],
+])
+def test_a_task_id_that_holds_a_token_is_refused(home, argv):
+    """`alive write "nf$ALIVE_NTFY_TOKEN"` named a heartbeat file after the token and printed its path."""
+    r = run_alive(*argv, home=home, env=CONVENTIONAL)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "token" in r.stderr, r.stderr
+    assert "SECRET" not in r.stdout + r.stderr
+    assert not (home / "health").exists() or not list((home / "health").iterdir())
+
+
+def test_a_task_id_that_holds_a_configured_token_is_refused_by_the_python_api(home, ntfy, monkeypatch):
+    import alive
+    from alive import tokens
+
+    fleet(home, ntfy.url)
+    monkeypatch.setenv("NTFY_TOK", NTFY_TOKEN)
+    monkeypatch.setattr(tokens, "_values", [])
+    monkeypatch.setattr(tokens, "_forms", [])
+    with pytest.raises(ValueError) as refused:
+        alive.task("job" + NTFY_TOKEN)
+    assert "token" in str(refused.value) and NTFY_TOKEN not in str(refused.value)
+    assert not (home / "health").exists()
+
+
+def test_a_ping_cannot_name_a_task_after_a_token(home):
+    from test_ping import CURL, KEY, curl, url
+    from test_serve import serving
+
+    if CURL is None:
+        pytest.skip("curl is not installed (Debian: apt-get install curl)")
+    with serving(home, env={"ALIVE_PING_KEY": KEY, **CONVENTIONAL}) as s:
+        for name in ("nf" + CONVENTIONAL["ALIVE_NTFY_TOKEN"], "x" + KEY):
+            assert curl(url(s, f"/ping/{KEY}/{name}?create=1")) == (404, "not found")
+    assert not (home / "health").exists() or not list((home / "health").iterdir())
+
+
+# ---------------------------------------------------------------- terminal escapes from a ping or a job
+
+HOSTILE = b"x\n\033]0;PWNED\007\033[2J boom\n"
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\r")
+
+
+def assert_no_controls(where, text):
+    for ch in RAW_CONTROLS:
+        assert ch not in text, f"raw {ch!r} in {where}: {text!r}"
+
+
+@pytest.fixture
+def hostile_home(home, ntfy, tmp_path):
+    """The issue's reproduction: whoever holds the ping key posts ESC/OSC sequences as the
+    body of a failing ping (curl --data-binary @- $B/other/fail); a job prints some too."""
+    from test_ping import KEY
+    from test_serve import serving
+
+    (home / "fleet.toml").write_text(f"""
+[tasks.other]
+schedule = "every 1h"
+[tasks.job]
+schedule = "every 1h"
+[notify.ntfy]
+server = "{ntfy.url}"
+topic = "fleet"
+[notify.command]
+argv = ["{PY}", "-c", "import sys; open(sys.argv[1], 'ab').write(sys.stdin.buffer.read())", "{tmp_path / 'bodies'}"]
+""")
+    with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
+        ping = urllib.request.Request(f"http://{s[0]}:{s[1]}/ping/{KEY}/other/fail", data=HOSTILE)
+        assert urllib.request.urlopen(ping, timeout=10).status == 200
+    job = run_alive("run", "job", "--", PY, "-c", "import sys; sys.stderr.write('e\\x1b[31mred\\x9b2J\\r over\\n'); sys.exit(1)",
+                    home=home)
+    assert job.returncode == 1
+    return home
+
+
+@pytest.mark.parametrize("argv", [["check"], ["report"], ["report", "--format", "text"],
+                                  ["report", "--format", "markdown"], ["check", "--notify"]])
+def test_no_control_character_reaches_the_terminal(hostile_home, argv):
+    r = run_alive(*argv, home=hostile_home)
+    assert r.returncode in (0, 1, 2), r.stderr
+    assert_no_controls(" ".join(argv), r.stdout + r.stderr)
+    if argv[0] == "check" or "text" in argv or argv == ["report"]:
+        assert "\\x1b]0;PWNED\\x07\\x1b[2J boom" in r.stdout and "e\\x1b[31mred\\x9b2J" in r.stdout, r.stdout
+
+
+def test_no_control_character_reaches_a_notification_body(hostile_home, ntfy, tmp_path):
+    r = run_alive("check", "--notify", home=hostile_home)
+    assert r.returncode == 2, r.stderr
+    assert ntfy.seen, r.stderr
+    for seen in ntfy.seen:
+        assert_no_controls("ntfy body", seen["body"])
+        assert_no_controls("ntfy title", seen["headers"].get("Title", ""))
+    bodies = (tmp_path / "bodies").read_bytes().decode("utf-8")
+    assert_no_controls("command's stdin", bodies)
+    assert "\\x1b[31m" in bodies and "\\x1b[31m" in "".join(s["body"] for s in ntfy.seen)
+
+
+def test_no_control_character_reaches_lint_or_verify(hostile_home):
+    health = hostile_home / "health"
+    for day in ("2019-01-01", "2020-01-01"):     # verify names the first; check lists the newest
+        (health / f"{day}_x\x1b]0;PWNED\x07_0100.json").write_text("{")
+    (health / "2020-01-01_job_0100.json").write_text(json.dumps(
+        {"task_id": "job", "status": "sure\x1b[2J", "started_at": "x\x1b[2J"}))
+    for argv in (["lint"], ["verify"], ["check"]):
+        r = run_alive(*argv, home=hostile_home)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert_no_controls(" ".join(argv), r.stdout + r.stderr)
+    for argv in (["lint"], ["verify"], ["check"]):
+        assert "\\x1b]0;PWNED\\x07" in run_alive(*argv, home=hostile_home).stdout, argv
