@@ -1,4 +1,4 @@
-"""`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote]`: the live dashboard.
+"""`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote [--behind-proxy]]`: the live dashboard.
 
 GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S;
                    ?tag=T shows the items tagged T; its script polls the page itself with
