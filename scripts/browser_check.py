@@ -19,6 +19,8 @@ On the demo fleet (`alive demo --dir`, plus a history of runs and one queued tri
    off, and an unsaved page is never the dashboard; Trigger now on a filtered page comes
    back to it; one request per poll (the page's own URL, 304 while nothing changed, never
    /status.json), gzip, the run log live; 24x24 px run cells on a phone, icon links.
+4. --allow-remote: logged in, the server gone, the saved dashboard shows; after Log out,
+   or after a new token brought the login form, it no longer does.
 axe-core (AXE_VERSION, MPL-2.0) comes from the npm registry with `npm pack`, checked
 against its pinned sha512, and is kept in a cache folder outside the repository.
 
@@ -253,15 +255,15 @@ def cells_are_touch_targets(page, where, selector):
           + (f" (smallest {min(small)})" if small else ""))
 
 class Server:
-    """`alive serve --port PORT --poll 1s` on loopback, started and stopped for real."""
+    """`alive serve --port PORT --poll 1s [ARGS]` on loopback, started and stopped for real."""
 
-    def __init__(self, home, port):
-        self.home, self.port = home, port
+    def __init__(self, home, port, *args, env=None):
+        self.home, self.port, self.args, self.env = home, port, args, env or {}
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, str(ALIVE), "serve", "--port", str(self.port), "--poll", "1s"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     env=dict(os.environ, ALIVE_HOME=str(self.home)))
+        self.proc = subprocess.Popen([sys.executable, str(ALIVE), "serve", "--port", str(self.port), "--poll", "1s",
+                                      *self.args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=dict(os.environ, ALIVE_HOME=str(self.home), **self.env))
         line = self.proc.stdout.readline()
         m = re.search(r"http://\S+/", line)
         if not m:
@@ -560,6 +562,61 @@ def issue19_live(browser, server, home, axe_js):
     phone.close()
 
 
+def logged_in_page(browser, server, token):
+    """A page logged in with the token through the login form, under its service worker."""
+    page = browser.page(1280, 900)
+    page.goto(server.url + "login")
+    since = page.mark()
+    page.js(f"document.querySelector('input[name=token]').value = {json.dumps(token)}; "
+            "document.querySelector('form').submit(); true")
+    page.wait_for("Page.loadEventFired", since, 30)
+    page.js("navigator.serviceWorker.ready.then(() => true)", timeout=30)
+    since = page.mark()
+    page.call("Page.reload")
+    page.wait_for("Page.loadEventFired", since, 30)
+    return page
+
+
+def offline_dashboard(page, url):
+    """With the server gone: what opening the dashboard shows -> (the dashboard?, its text)."""
+    try:
+        page.goto(url, timeout=15)
+        return page.js("[!!document.getElementById('badge'), document.body ? document.body.innerText : '']")
+    except cdp.CdpError as exc:
+        return [False, f"({exc})"]
+
+
+def logout_checks(browser, home):
+    """--allow-remote: after a logout, or a login form in place of the page (a new token),
+    the device shows nothing of the fleet offline (issue 19 review, item 1)."""
+    port, token, other = free_port(), "browser-check-token-0123456789", "browser-check-new-token-987654321"
+    remote = ("--allow-remote",)                # the demo's fleet.toml: serve.token_env = "ALIVE_SERVE_TOKEN"
+    with Server(home, port, *remote, env={"ALIVE_SERVE_TOKEN": token}) as server:
+        page = logged_in_page(browser, server, token)
+        check(page.js("!!navigator.serviceWorker.controller && !!document.getElementById('badge')"),
+              "logged in (--allow-remote): the dashboard, under the service worker")
+    shown = offline_dashboard(page, server.url)
+    check(shown[0], "logged in, the server gone: the saved dashboard is shown (what a logout must undo)")
+    with Server(home, port, *remote, env={"ALIVE_SERVE_TOKEN": token}):
+        page.goto(server.url)
+        since = page.mark()
+        click(page, "form.logout button")
+        page.wait_for("Page.loadEventFired", since, 30)
+        check(page.js("location.pathname") == "/login", "Log out leads to the login form")
+    shown = offline_dashboard(page, server.url)
+    check(not shown[0], f"after Log out, the server gone: the dashboard is not shown ({shown[1][:80]!r})")
+    page.close()
+    with Server(home, port, *remote, env={"ALIVE_SERVE_TOKEN": token}) as server:
+        page = logged_in_page(browser, server, token)
+        check(page.js("caches.match('/').then(r => !!r)"), "logged in again: the dashboard is saved on the device")
+    with Server(home, port, *remote, env={"ALIVE_SERVE_TOKEN": other}):     # a new token: every browser out
+        page.goto(server.url)
+        check(bool(page.js("!!document.querySelector('input[name=token]')")), "a new token: the login form")
+    shown = offline_dashboard(page, server.url)
+    check(not shown[0], f"after the login form, the server gone: the dashboard is not shown ({shown[1][:80]!r})")
+    page.close()
+
+
 def print_axe_table():
     if not axe_counts:
         return
@@ -589,6 +646,7 @@ def main():
         report = build_fleet(home)
         static_page(browser, home, report, axe_js)
         live_checks(browser, home, report, axe_js)
+        logout_checks(browser, home)
     except cdp.CdpError as exc:
         check(False, f"the browser: {exc}")
     finally:

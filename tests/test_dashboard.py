@@ -556,3 +556,71 @@ def test_offline_the_saved_page_is_marked_and_an_unsaved_page_is_never_the_dashb
     task = got["/task/etl"]
     assert task["status"] == 503 and "the dashboard" not in task["body"]
     assert task["type"].startswith("text/html") and "Offline" in task["body"] and 'href="/"' in task["body"]
+
+
+# ---- issue 19 review, item 1: a logout takes the saved page off the device ------------------------------
+
+SW_LOGOUT_HARNESS = r"""
+// pwa.SERVICE_WORKER run by node: the network answers as a server would, then goes down.
+const stores = new Map(), handlers = {};
+globalThis.self = {addEventListener: (kind, fn) => { handlers[kind] = fn; }, skipWaiting() {},
+                   clients: {claim: async () => {}}};
+function store(name) {
+  if (!stores.has(name)) {
+    const saved = new Map();
+    stores.set(name, {match: async (url) => saved.get(url)?.clone(), put: async (url, res) => { saved.set(url, res); }});
+  }
+  return stores.get(name);
+}
+globalThis.caches = {open: async (name) => store(name), keys: async () => [...stores.keys()],
+                     delete: async (name) => stores.delete(name)};
+let answers = null;     // path -> [status, body]; null: the network is down
+globalThis.fetch = async (req) => {
+  if (!answers) throw new TypeError("Failed to fetch");
+  const [status, body] = answers[new URL(req.url).pathname];
+  return new Response(body, {status, headers: {"Content-Type": "text/html; charset=utf-8"}});
+};
+eval(SW);
+async function send(method, url) {
+  let answer = null, kept = [];
+  handlers.fetch({request: {method, mode: "navigate", url}, respondWith: (p) => { answer = p; },
+                  waitUntil: (p) => { kept.push(p); }});
+  await Promise.all(kept);
+  if (!answer) return null;           // the browser goes to the network itself
+  const res = await answer;
+  return {status: res.status, body: await res.text()};
+}
+const base = "http://127.0.0.1:8765";
+(async () => {
+  const out = {};
+  answers = {"/": [200, '<html lang="en" data-sw><body>the dashboard</body></html>'], "/logout": [303, ""]};
+  await send("GET", base + "/");
+  answers = null;
+  out.before = await send("GET", base + "/");                     // offline: the saved dashboard
+  answers = {"/": [200, '<html lang="en" data-sw><body>the dashboard</body></html>'], "/logout": [303, ""]};
+  out.logout = await send("POST", base + "/logout");
+  answers = null;
+  out.after_logout = await send("GET", base + "/");
+  answers = {"/": [200, '<html lang="en" data-sw><body>the dashboard</body></html>']};
+  await send("GET", base + "/");
+  answers = {"/": [401, '<html lang="en"><body>log in</body></html>']};
+  out.expired = await send("GET", base + "/");                   // the login form: this device is logged out
+  answers = null;
+  out.after_expired = await send("GET", base + "/");
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed: the service worker is not run here")
+def test_after_a_logout_or_a_login_form_offline_never_shows_the_dashboard(tmp_path):
+    program = tmp_path / "sw.js"
+    program.write_text(f"const SW = {json.dumps(pwa.SERVICE_WORKER)};\n{SW_LOGOUT_HARNESS}")
+    out = subprocess.run(["node", str(program)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["before"]["status"] == 200 and "the dashboard" in got["before"]["body"]    # it could have
+    for when in ("after_logout", "after_expired"):
+        assert got[when]["status"] == 503 and "the dashboard" not in got[when]["body"], when
+        assert "was not saved" in got[when]["body"], when
+    assert got["expired"]["status"] == 401 and "log in" in got["expired"]["body"]       # the form itself is shown

@@ -5,7 +5,8 @@ script says "Cannot reach alive serve: ... as it was 3 h ago").
 
 The service worker answers page loads (navigations) only: network first, and the copy
 it saved when the network fails. /status.json, triggers and everything else go to the
-network as they would without it, so nothing stale is ever taken for live.
+network as they would without it, so nothing stale is ever taken for live. A logout
+(POST /logout), or a login form in place of a page, deletes every saved page.
 """
 import functools
 import json
@@ -42,10 +43,17 @@ var NOT_SAVED = '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">' 
   '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Offline · alive</title></head>' +
   '<body><h1>Offline</h1><p>alive serve cannot be reached, and this page was not saved on this device.</p>' +
   '<p><a href="/">The dashboard as it was last seen</a></p></body></html>\n';
+// A logout, or the login form in place of a page (logged out elsewhere, a new token): no page
+// of the fleet stays on this device (Clear-Site-Data does the same where the browser honours it).
+function forget() {
+  return caches.keys().then(function (keys) { return Promise.all(keys.map(function (k) { return caches.delete(k); })); });
+}
 self.addEventListener("fetch", function (e) {
   var req = e.request;
+  if (req.method === "POST" && new URL(req.url).pathname === "/logout") { e.waitUntil(forget()); return; }
   if (req.method !== "GET" || req.mode !== "navigate") return;
   e.respondWith(fetch(req).then(function (res) {
+    if (res.status === 401) return forget().then(function () { return res; });
     if (res.ok && (res.headers.get("Content-Type") || "").indexOf("text/html") === 0) {
       var copy = res.clone();
       caches.open(CACHE).then(function (c) { return c.put(req.url, copy); });

@@ -1,4 +1,4 @@
-"""`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote]`: the live dashboard.
+"""`alive serve [--bind ADDR] [--port N] [--poll DUR] [--allow-remote [--behind-proxy]]`: the live dashboard.
 
 GET  /             the dashboard (render_html), rendered on request, cached at most CACHE_S;
                    ?tag=T shows the items tagged T; its script polls the page itself with
@@ -10,8 +10,11 @@ GET  /manifest.webmanifest, /sw.js, /icon.svg, /icon[-maskable]-{192,512}.png   
 GET  /healthz      "ok" (open to anyone: it says nothing else)
 POST /trigger/<source>   queue a refresh (queue.enqueue), then 303 back to /
 GET, POST /login   --allow-remote only: the token once, in a form, for an HttpOnly cookie;
-                   LOGIN_FAILURES_ALLOWED wrong tokens per client, then one more every LOGIN_REFILL_S
-POST /logout       --allow-remote only: the cookie is forgotten (303 to /login)
+                   LOGIN_FAILURES_ALLOWED wrong tokens per client, then one more every LOGIN_REFILL_S,
+                   and LOGIN_FAILURES_OVERALL a minute from all clients (the client: the peer, or
+                   with --behind-proxy the address a proxy on loopback names in X-Forwarded-For)
+POST /logout       --allow-remote only: the cookie is forgotten and the saved pages with it
+                   (Clear-Site-Data, and the service worker; 303 to /login)
 GET, POST, HEAD /ping/<key>/<task>[/start|/fail|/log|/<exit status>], /ping/<uuid>[/...]
                    healthchecks-style pings (ping.py): authenticated by the ping key (or the
                    task's ping_uuid) in the URL alone
@@ -73,6 +76,10 @@ SESSION_MAX_AGE_S = 30 * 86400  # a phone stays logged in for a month
 LOGIN_FAILURES_ALLOWED = 10
 LOGIN_REFILL_S = 60
 LOGIN_CLIENTS_KEPT = 10_000     # the memory it takes is bounded, whoever sends
+# And overall, whoever sends: a guesser with many addresses (or a proxy naming many) gets
+# LOGIN_FAILURES_OVERALL wrong tokens a minute in all; then every login waits out that minute.
+LOGIN_FAILURES_OVERALL = 100
+LOGIN_OVERALL_WINDOW_S = 60
 # The app's files say nothing about the fleet, and a browser fetches the manifest and its
 # icons without credentials: open to anyone, like /healthz.
 APP_FILES = {"/manifest.webmanifest": ("application/manifest+json", pwa.manifest),
@@ -112,14 +119,17 @@ class App:
     kv_pending: tuple | None = None     # http-kv: (monotonic time, ([request], problem))
     lock: threading.Lock = field(default_factory=threading.Lock)
     failed_logins: object = field(default_factory=lambda: FailedLogins())
+    behind_proxy: bool = False          # --behind-proxy: X-Forwarded-For from loopback names the client
 
 
 class FailedLogins:
     """Per client: a bucket of LOGIN_FAILURES_ALLOWED tries, each failure takes one, one
-    comes back every LOGIN_REFILL_S. `now`: a monotonic time, given (tests pass their own)."""
+    comes back every LOGIN_REFILL_S; and LOGIN_FAILURES_OVERALL per LOGIN_OVERALL_WINDOW_S
+    from all clients together. `now`: a monotonic time, given (tests pass their own)."""
 
     def __init__(self):
         self.buckets = {}               # client -> (tries left, as of when)
+        self.window = (float("-inf"), 0)  # (when the minute began, failures in it), all clients
         self.lock = threading.Lock()
 
     def left(self, client, now):
@@ -132,11 +142,17 @@ class FailedLogins:
 
         with self.lock:
             tries = self.left(client, now)
-        return 0 if tries >= 1 else math.ceil((1 - tries) * LOGIN_REFILL_S - 1e-6)
+            began, failures = self.window
+        overall = 0
+        if failures >= LOGIN_FAILURES_OVERALL and now - began < LOGIN_OVERALL_WINDOW_S:
+            overall = math.ceil(began + LOGIN_OVERALL_WINDOW_S - now - 1e-6)
+        return max(overall, 0 if tries >= 1 else math.ceil((1 - tries) * LOGIN_REFILL_S - 1e-6))
 
     def failed(self, client, now):
         with self.lock:
             self.buckets[client] = (self.left(client, now) - 1, now)
+            began, failures = self.window
+            self.window = (began, failures + 1) if now - began < LOGIN_OVERALL_WINDOW_S else (now, 1)
             if len(self.buckets) > LOGIN_CLIENTS_KEPT:
                 self.forget_some(now)
 
@@ -536,14 +552,20 @@ class Handler(BaseHTTPRequestHandler):
         if self.read_body() is None:
             return None
         self.log_message("logged out")
-        self.see_other("/login", cookie=f"{self.app.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
+        # The saved pages go too (pwa.py's service worker keeps the last one for offline):
+        # browsers honour this only from a potentially trustworthy URL (https, http on
+        # loopback: https://w3c.github.io/webappsec-clear-site-data/#header), where alone a
+        # service worker runs; the worker itself also deletes them when it sees POST /logout.
+        self.see_other("/login", cookie=f"{self.app.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax",
+                       extra=[("Clear-Site-Data", '"cache", "storage"')])
 
     def client(self):
-        """Who is asking, for the login limit: the peer, or behind a proxy on this machine the
-        address the proxy put last in X-Forwarded-For (what a client sends comes before it)."""
+        """Who is asking, for the login limit: the peer, or with --behind-proxy, behind a proxy
+        on this machine, the address the proxy put last in X-Forwarded-For (what a client sends
+        comes before it). Without the flag any local process could name a new client each try."""
         peer = self.client_address[0]
         forwarded = self.headers.get("X-Forwarded-For")
-        if forwarded and is_loopback(peer):
+        if forwarded and self.app.behind_proxy and is_loopback(peer):
             return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
         return peer
 
@@ -565,11 +587,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, "request body cut short\n")
         return body
 
-    def see_other(self, location, cookie=None):
+    def see_other(self, location, cookie=None, extra=()):
         self.send_response(303)
         self.send_header("Location", location)
         if cookie:
             self.send_header("Set-Cookie", cookie)
+        for name, value in extra:
+            self.send_header(name, value)
         self.send_header("Content-Length", "0")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
@@ -657,7 +681,7 @@ def login_page(app, problem=None):
 def too_many_logins_page(wait):
     return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
 <h1>alive</h1>
-<p class="problem" role="alert">Too many wrong tokens from this address: try again in {wait} s.</p>
+<p class="problem" role="alert">Too many wrong tokens: try again in {wait} s.</p>
 <p><a href="/login">Back to the login form</a></p>
 </body>
 </html>
@@ -715,6 +739,9 @@ def build_parser():
     p.add_argument("--allow-remote", action="store_true",
                    help="serve other machines: a non-loopback --bind, or loopback behind a proxy; every page "
                         "then needs the token (serve.token_env, at least 16 characters)")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="with --allow-remote: a reverse proxy on this machine names the client in "
+                        "X-Forwarded-For (for the limit on wrong logins); without it the header is ignored")
     return p
 
 
@@ -737,6 +764,8 @@ def main(argv):
                          f"(pass --allow-remote, with a token configured, to serve other machines)")
     # --allow-remote on loopback too: behind a reverse proxy every client is remote
     remote = args.allow_remote
+    if args.behind_proxy and not remote:
+        raise UsageError("--behind-proxy needs --allow-remote (without it nobody logs in)")
     if remote:
         if not token:
             where = (f"${reg.serve.token_env} is empty" if reg.serve.token_env
@@ -752,7 +781,8 @@ def main(argv):
         raise UsageError(problem)
     config_path = paths.resolve_config(home, args.config)
     app = App(home, config_path, reg, secrets.token_urlsafe(32), token or None, remote,
-              session_value(token) if remote else None, ping_key or None, poll_s=int(args.poll))
+              session_value(token) if remote else None, ping_key or None, poll_s=int(args.poll),
+              behind_proxy=args.behind_proxy)
     try:
         app.config_mtime = os.stat(config_path).st_mtime
     except OSError:

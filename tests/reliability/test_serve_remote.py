@@ -229,15 +229,68 @@ def test_the_failed_login_budget_refills_one_every_minute_and_forgets_a_good_cli
     assert len(limit.buckets) <= serve.LOGIN_CLIENTS_KEPT
 
 
-def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(remote):
+@pytest.fixture
+def proxied(home):
+    (home / "fleet.toml").write_text(FLEET)
+    with serving(home, "--allow-remote", "--behind-proxy", env={"TEST_SERVE_TOKEN": TOKEN}) as s:
+        yield s
+
+
+def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(proxied):
     from alive import serve
 
+    remote = proxied
     limited = {"X-Forwarded-For": "203.0.113.7"}
     for n in range(serve.LOGIN_FAILURES_ALLOWED + 1):
         login_with(remote, f"wrong-{n}", limited)
     assert login_with(remote, TOKEN, limited)[0] == 429
     assert login_with(remote, TOKEN, {"X-Forwarded-For": "203.0.113.7, 198.51.100.9"})[0] == 303   # the proxy's word
     assert login(remote)[0] == 303                                     # another client
+
+
+def test_without_behind_proxy_a_forwarded_for_changes_nothing(remote):
+    # a local process that rotates X-Forwarded-For is still one client (issue 19 review, item 2)
+    from alive import serve
+
+    for n in range(serve.LOGIN_FAILURES_ALLOWED):
+        assert login_with(remote, f"wrong-{n}", {"X-Forwarded-For": f"203.0.113.{n}"})[0] == 403
+    assert login_with(remote, TOKEN, {"X-Forwarded-For": "198.51.100.99"})[0] == 429
+
+
+def test_behind_proxy_needs_allow_remote(home):
+    (home / "fleet.toml").write_text(FLEET)
+    out = run_alive("serve", "--port", "0", "--behind-proxy", home=home, timeout=20, env={"TEST_SERVE_TOKEN": TOKEN})
+    assert out.returncode == 3 and "--behind-proxy needs --allow-remote" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_failed_logins_are_capped_overall_then_everyone_waits_out_the_minute():
+    # a guesser with many addresses (or a proxy that names many) is still capped: at most
+    # LOGIN_FAILURES_OVERALL wrong tokens a minute in all; the clock is the `now` given
+    from alive import serve
+
+    limit = serve.FailedLogins()
+    t0, cap, window = 5000.0, serve.LOGIN_FAILURES_OVERALL, serve.LOGIN_OVERALL_WINDOW_S
+    for n in range(cap - 1):
+        limit.failed(f"10.1.{n // 250}.{n % 250}", t0 + n * 0.1)
+    assert limit.wait_s("192.0.2.1", t0 + 10) == 0                      # one before the cap: still open
+    limit.failed("192.0.2.2", t0 + 10)                                  # at the cap
+    assert limit.wait_s("192.0.2.1", t0 + 10) == window - 10            # everyone, for the rest of the minute
+    assert limit.wait_s("192.0.2.1", t0 + window - 1) == 1              # 1 s before the minute ends
+    assert limit.wait_s("192.0.2.1", t0 + window) == 0                  # at: a new minute
+    assert limit.wait_s("192.0.2.1", t0 + window + 1) == 0              # after
+    limit.failed("192.0.2.3", t0 + window + 1)                          # the new minute counts from one
+    assert limit.wait_s("192.0.2.1", t0 + window + 1) == 0
+
+
+def test_the_overall_cap_answers_429_to_every_client_even_with_the_right_token(proxied, home):
+    from alive import serve
+
+    for n in range(serve.LOGIN_FAILURES_OVERALL):
+        assert login_with(proxied, f"wrong-{n}", {"X-Forwarded-For": f"203.0.{n // 200}.{n % 200}"})[0] == 403, n
+    status, headers, body = login_with(proxied, TOKEN, {"X-Forwarded-For": "198.51.100.1"})
+    assert status == 429 and 0 < int(headers["Retry-After"]) <= serve.LOGIN_OVERALL_WINDOW_S
+    assert "Set-Cookie" not in headers and "Too many wrong tokens" in body
+    assert request(proxied, "GET", "/", headers=BEARER)[0] == 200      # a bearer is not a login
 
 
 def login_with(server, token, headers):
@@ -252,6 +305,9 @@ def test_log_out_forgets_the_cookie_and_the_page_offers_it(remote):
     assert '<form class="logout" method="post" action="/logout">' in page
     status, headers, _ = request(remote, "POST", "/logout", body="", headers=cookie)
     assert status == 303 and headers["Location"] == "/login"
+    # the saved page goes too where the browser honours it (https, or http on loopback):
+    # https://w3c.github.io/webappsec-clear-site-data/#header
+    assert headers["Clear-Site-Data"] == '"cache", "storage"'
     name = cookie["Cookie"].partition("=")[0]
     gone = headers["Set-Cookie"]
     assert gone.startswith(f"{name}=;") and "Max-Age=0" in gone and "HttpOnly" in gone and "Path=/" in gone
