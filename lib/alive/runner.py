@@ -405,8 +405,8 @@ def _killpg(pid, sig):
 
 def say(message):
     """One line on stderr, scrubbed of alive's tokens (a command's path or an error may hold
-    one, and scheduled runs send stderr to ALIVE_HOME/logs)."""
-    print(tokens.scrub(f"alive run: {message}"), file=sys.stderr)
+    one, and scheduled runs send stderr to ALIVE_HOME/logs), control characters shown as escapes."""
+    print(tokens.printable(f"alive run: {message}"), file=sys.stderr)
 
 
 def record(home, hb):

@@ -219,6 +219,14 @@ def test_a_command_that_cannot_be_found_is_named_without_the_token_in_its_path(h
     assert_no_token(everything_written(home), NTFY_TOKEN)
 
 
+def test_alive_runs_own_lines_show_a_commands_control_characters_as_escapes(home):
+    """A command name is the job author's text: `alive run`'s own line about it reaches the
+    terminal (or the log) with ESC shown as \\x1b, never as a live escape."""
+    r = run_alive("run", "nf", "--", "/nonexistent/\x1b]0;PWNED\x07", home=home)
+    assert r.returncode == 127 and "\x1b" not in r.stderr and "\x07" not in r.stderr
+    assert "alive run: /nonexistent/\\x1b]0;PWNED\\x07: not found" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("before", [190, 195, 199])
 def test_a_summary_is_scrubbed_before_it_is_cut(home, ntfy, before):
     """issue 19 item 7: cut at 200 characters first, the token's first characters were left
