@@ -484,3 +484,10 @@ def test_a_ping_uuid_is_a_uuid_and_names_one_task(home, fleet, problem):
     (home / "fleet.toml").write_text(fleet)
     r = run_alive("lint", home=home)
     assert r.returncode == 2 and problem in r.stdout, r.stdout
+
+
+def test_the_request_log_keeps_the_http_version_when_it_drops_the_query(server, home):
+    assert request(server, "GET", f"/ping/{KEY}/backup/start?rid={RID}&create=1")[0] == 200
+    log = (home.parent / "serve.log").read_text()
+    assert "GET /ping/[key]/backup/start HTTP/1.1 200" in log
+    assert RID not in log and "create=1" not in log

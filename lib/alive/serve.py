@@ -601,7 +601,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         # the request line without its query, and a ping's key replaced: no secret in the log
-        line = ping.loggable(getattr(self, "requestline", "").partition("?")[0])
+        parts = getattr(self, "requestline", "").split(" ")
+        if len(parts) == 3:            # METHOD TARGET VERSION: the version stays
+            parts[1] = parts[1].partition("?")[0]
+        line = ping.loggable(" ".join(parts).partition("?")[0])
         self.log_message("%s %s", line[:200], code)
 
     def log_message(self, fmt, *args):
