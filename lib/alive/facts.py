@@ -281,7 +281,9 @@ def running_markers(home, now):
         pid = marker.get("pid")
         if marker.get("via") == "ping" or (isinstance(pid, int) and (marker.get("host") not in (None, host)
                                                                        or pid_alive(pid))):
-            out[task] = marker
+            # `alive run`'s marker and the pings' (<task>@ping.json) both open: the older run may hang
+            if task not in out or str(marker.get("started_at")) < str(out[task].get("started_at")):
+                out[task] = marker
     return out
 
 

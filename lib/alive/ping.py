@@ -287,8 +287,13 @@ MAX_OPEN_RUNS = 20                # starts never finished (a client sending a ne
 
 
 def marker_path(home, task):
-    """The running marker of a task: the same file `alive run` writes."""
-    return paths.running_dir(home) / f"{task}.json"
+    """The task's runs in progress that pings opened: in state/running/ beside (never in)
+    the marker `alive run` writes, so neither replaces nor removes the other's."""
+    from pathlib import Path
+
+    from .runner import ping_marker_path
+
+    return Path(ping_marker_path(home, task))
 
 
 def pending_log_path(home, task):
