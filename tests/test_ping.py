@@ -542,3 +542,27 @@ def test_alive_run_without_no_overlap_leaves_a_ping_opened_run_open(server, home
     assert request(server, "GET", f"/ping/{KEY}/backup/start?rid={RID}")[0] == 200
     assert run_alive("run", "backup", "--", "true", home=home).returncode == 0
     assert [run["rid"] for run in open_ping_runs(home)] == [RID]
+
+
+# ---- issue 18.6: create=1 on any route makes a task that check judges ------------------------
+
+def test_a_task_made_by_log_create_1_is_listed_by_check_at_once(server, home):
+    assert request(server, "POST", f"/ping/{KEY}/new4/log?create=1", body="x")[0] == 201
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "new4"]
+    assert item["color"] == "GREY" and item["reasons"][0].startswith("waiting for first run: created by a ping at ")
+    assert "new4" in run_alive("check", home=home).stdout
+
+
+def test_a_task_made_by_a_ping_waits_one_default_max_gap_then_is_red_never_reported(home):
+    fleet = '[settings]\ndefault_max_gap = "1h"\n'
+    ping.note_created(home, "new4", T0)
+    ping.record(home, "new4", "log", None, b"x", None, "10.0.0.5", T0)
+    hour = timedelta(hours=1)
+    before = judged(home, "new4", T0 + hour - timedelta(seconds=1), fleet)
+    assert before.color == "GREY" and before.reasons[0].startswith("waiting for first run: created by a ping at ")
+    assert judged(home, "new4", T0 + hour).color == "GREY"                 # within the gap, at its end too
+    after = judged(home, "new4", T0 + hour + timedelta(seconds=1))
+    assert after.color == "RED" and after.reasons[0].startswith("never reported: created by a ping at ")
+    ping.record(home, "new4", "success", None, b"", None, "10.0.0.5", T0 + 2 * hour)
+    assert judged(home, "new4", T0 + 2 * hour).color == "GREEN"            # its first run ends the wait

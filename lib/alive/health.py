@@ -125,6 +125,10 @@ def evaluate_task(name, task, settings, facts, now, tz=None):
             waiting = judge_first_run(task, facts, now, tz, details, flag)
             if waiting and not pause:
                 return Item("task", name, GREY, [waiting], details)
+        elif not facts.running and task is None and facts.first_seen is not None:
+            waiting = judge_created_by_ping(facts.first_seen, max_gap, now, tz, details, flag)
+            if waiting and not pause:
+                return Item("task", name, GREY, [waiting], details)
         elif not facts.running:     # a first run in progress is judged as running (hung after max_runtime)
             flag(RED, "never reported: no heartbeat in health/")
     elif not latest.valid:
@@ -243,6 +247,20 @@ def judge_first_run(task, facts, now, tz, details, flag):
         details["waiting"] = True
         return f"waiting for first run (expected {expected})"
     flag(RED, f"never reported: expected first run {expected}, grace {grace_words(exp, task, source)}")
+    return None
+
+
+def judge_created_by_ping(created, max_gap, now, tz, details, flag):
+    """A task a ?create=1 ping made, before its first run: the waiting reason for one max
+    gap after it was made (its end included), else RED 'never reported'."""
+    from . import lateness
+
+    made = f"created by a ping at {lateness.clock_text(created, now, tz)}"
+    note_deadline(details, created + timedelta(seconds=max_gap))
+    if seconds_between(created, now) <= max_gap and seconds_between(now, created) <= SKEW_S:
+        details["waiting"] = True
+        return f"waiting for first run: {made}"
+    flag(RED, f"never reported: {made}, no run within the max gap {format_duration(max_gap)}")
     return None
 
 

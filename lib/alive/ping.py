@@ -151,8 +151,28 @@ def right_key(given, key):
 def known_task(home, reg, task):
     """A task alive knows: registered, already reporting (every writer keeps _latest.json),
     or made by ?create=1 on a ping that left a run in progress or a kept /log body."""
+    from .facts import created_by_pings
+
     return task in reg.tasks or any(os.path.exists(p) for p in (
-        paths.health_dir(home) / heartbeat.latest_name(task), marker_path(home, task), pending_log_path(home, task)))
+        paths.health_dir(home) / heartbeat.latest_name(task), marker_path(home, task), pending_log_path(home, task))) \
+        or task in created_by_pings(home)
+
+
+MAX_CREATED = 1000                # tasks ping-created.json remembers (the oldest go first)
+
+
+def note_created(home, task, now):
+    """Remember that a ?create=1 ping made this task, and when: check judges it from then
+    (waiting for its first run for one max gap, then RED 'never reported')."""
+    from . import statefile
+    from .facts import PING_CREATED_FILE
+
+    def change(doc):
+        tasks = doc.get("tasks") if isinstance(doc.get("tasks"), dict) else {}
+        tasks.setdefault(task, format_iso(now))
+        doc["tasks"] = dict(sorted(tasks.items(), key=lambda kv: kv[1])[-MAX_CREATED:])
+
+    statefile.update(paths.state_dir(home) / PING_CREATED_FILE, change)
 
 
 def task_of(reg, home, key, name, ping_key, create):
@@ -194,6 +214,8 @@ def answer(handler, reg, now):
         handler.close_connection = True
         return None
     with _LOCK:
+        if created:
+            note_created(app.home, task, now)
         said = record(app.home, task, action, code, body, rid, handler.client_address[0], now)
     if said:
         handler.log_message("%s", said)
