@@ -566,3 +566,40 @@ def test_a_task_made_by_a_ping_waits_one_default_max_gap_then_is_red_never_repor
     assert after.color == "RED" and after.reasons[0].startswith("never reported: created by a ping at ")
     ping.record(home, "new4", "success", None, b"", None, "10.0.0.5", T0 + 2 * hour)
     assert judged(home, "new4", T0 + 2 * hour).color == "GREEN"            # its first run ends the wait
+
+
+# ---- issue 18.7: a /log with no run in progress is shown on its own --------------------------
+# healthchecks keeps every ping, a log event too (hc/api/models.py: Check.ping saves a Ping
+# whose kind is "log"; the check's ping log lists it with its time and body).
+
+def test_a_log_without_a_run_is_shown_on_the_task_page_and_counted_by_check(home):
+    ntfy_token = "tk_ntfy0123456789abcdef"
+    (home / "fleet.toml").write_text(FLEET + '[notify.ntfy]\ntopic = "t"\ntoken_env = "NTFY_T"\n')
+    with serving(home, env={"ALIVE_PING_KEY": KEY, "NTFY_T": ntfy_token}) as s:
+        assert request(s, "POST", f"/ping/{KEY}/backup/log", body="disk <b>90%</b> full\n")[0] == 200
+        assert request(s, "POST", f"/ping/{KEY}/backup/log", body=f"token {ntfy_token}\n")[0] == 200
+        page = request(s, "GET", "/task/backup")[2]
+    assert "disk &lt;b&gt;90%&lt;/b&gt; full" in page and "<b>90%" not in page
+    assert page.count('<li class="logevent"') == 2 and "token [redacted]" in page and ntfy_token not in page
+    check = json.loads(run_alive("check", "--json", home=home, env={"NTFY_T": ntfy_token}).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "backup"]
+    assert item["log_events"] == 2 and item["last_log_at"].endswith("Z")
+    assert not any(ntfy_token in p.read_text() for p in (home / "state").rglob("*") if p.is_file())
+
+
+def test_log_events_without_a_run_are_bounded_and_all_join_the_next_finish(home):
+    for n in range(ping.MAX_LOG_EVENTS + 5):
+        ping.record(home, "job", "log", None, f"line {n}\n".encode(), None, "10.0.0.5", T0 + timedelta(seconds=n))
+    events = ping.log_events(home, "job")
+    assert len(events) == ping.MAX_LOG_EVENTS and events[-1]["body"] == f"line {ping.MAX_LOG_EVENTS + 4}\n"
+    assert events[0]["at"] == format_iso_t(T0 + timedelta(seconds=5))
+    ping.record(home, "job", "log", None, b"x" * (3 * ping.KEPT), None, "10.0.0.5", T0 + timedelta(minutes=1))
+    kept = ping.log_events(home, "job")
+    assert sum(len(e["body"].encode()) for e in kept) <= ping.KEPT and kept[-1]["at"] == "2026-05-02T03:01:00Z"
+    ping.record(home, "job", "success", None, b"done\n", None, "10.0.0.5", T0 + timedelta(minutes=2))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["output_tail"].endswith("x\ndone\n") and ping.log_events(home, "job") == []
+
+
+def format_iso_t(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

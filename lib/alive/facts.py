@@ -54,6 +54,9 @@ def _gather(registry, home, now, depth):
         wanted.add(health.WATCHDOG_TASK)
     markers = running_markers(home, now)
     created = created_by_pings(home)
+    logged = {n[:-5] for n in listed(paths.state_dir(home) / "ping-logs") if n.endswith(".json")}
+    if logged:
+        from .ping import log_events
     if registry.settings.discover:
         # a task whose first run is in progress (a /start?create=1 ping) is judged too: hung after its max
         # runtime; so is one a ping made (?create=1 on any route) before its first run: waiting, then RED
@@ -71,12 +74,20 @@ def _gather(registry, home, now, depth):
                                             f"{health.SKEW_S // 60} minutes in the future (clock skew?): not counted")
         gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"),
                                                 future=[entry_name(e) for e in future],
-                                                first_seen=seen.get(name) if task is not None else created.get(name))
+                                                first_seen=seen.get(name) if task is not None else created.get(name),
+                                                log_events=log_events(home, name) if name in logged else None)
     return gathered
 
 
 FIRST_SEEN_FILE = "first-seen.json"
 PING_CREATED_FILE = "ping-created.json"     # task -> when a ?create=1 ping made it (ping.note_created)
+
+
+def listed(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def created_by_pings(home):

@@ -42,11 +42,14 @@ class TaskFacts:
     pause: dict | None = None
     future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
     first_seen: datetime | None = None           # when the registered task was first known
+    log_events: list = field(default_factory=list)   # /log pings not yet joined to a run (ping.log_events)
 
-    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None):   # one per task
+    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None,
+                 log_events=None):   # one per task
         self.name, self.history, self.running, self.pause = name, history, running, pause
         self.future = [] if future is None else future
         self.first_seen = first_seen
+        self.log_events = log_events or []
 
 
 @record
@@ -102,6 +105,8 @@ def evaluate_task(name, task, settings, facts, now, tz=None):
     from .registry import task_max_gap
 
     reasons, colors, details = [], [], {"registered": task is not None}
+    if facts.log_events:     # shown on the task's page; counted here for check --json and the page's ETag
+        details.update(log_events=len(facts.log_events), last_log_at=facts.log_events[-1]["at"])
     latest = facts.history[0] if facts.history else None
     interval_s = latest.data.get("interval_s") if latest is not None and latest.valid else None
     bad_interval = interval_problem(latest.data) if interval_s is not None else None

@@ -318,9 +318,13 @@ def marker_path(home, task):
     return Path(ping_marker_path(home, task))
 
 
+MAX_LOG_EVENTS = 20               # /log events with no run in progress a task keeps (and at most KEPT bytes of them)
+
+
 def pending_log_path(home, task):
-    """/log bodies that came with no run in progress, kept for the task's next finishing ping."""
-    return paths.state_dir(home) / "ping-logs" / f"{task}.log"
+    """/log events that came with no run in progress: shown on the task's page, counted by
+    check, and joined to the task's next finishing ping."""
+    return paths.state_dir(home) / "ping-logs" / f"{task}.json"
 
 
 def open_runs(home, task):
@@ -368,7 +372,7 @@ def record(home, task, action, code, body, rid, client, now):
     run = next((r for r in runs if r.get("rid") == rid), None)
     if action == "log":
         if run is None:
-            keep_pending_log(home, task, text)
+            keep_pending_log(home, task, text, now)
             return f"a /log ping for {task} with no run in progress: kept for its next finishing ping"
         run["log"] = tail(joined(run.get("log", ""), text))
         save_runs(home, task, runs)
@@ -394,25 +398,38 @@ def joined(before, text):
     return before + text
 
 
-def keep_pending_log(home, task, text):
+def log_events(home, task):
+    """The task's /log events not yet joined to a run, oldest first: [{"at": ISO time, "body": text}]."""
+    try:
+        doc = json.loads(pending_log_path(home, task).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return []
+    events = doc.get("events") if isinstance(doc, dict) else None
+    return [e for e in events or [] if isinstance(e, dict) and isinstance(e.get("at"), str)
+            and isinstance(e.get("body"), str)]
+
+
+def keep_pending_log(home, task, text, now):
+    """One more log event, scrubbed of alive's tokens; the oldest go past MAX_LOG_EVENTS or KEPT bytes."""
+    from .tokens import scrub
+
+    events = log_events(home, task) + [{"at": format_iso(now), "body": tail(scrub(text))}]
+    events = events[-MAX_LOG_EVENTS:]
+    while len(events) > 1 and sum(len(e["body"].encode("utf-8")) for e in events) > KEPT:
+        events.pop(0)
     path = pending_log_path(home, task)
     os.makedirs(path.parent, exist_ok=True)
-    try:
-        before = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        before = ""
-    atomic.write_atomic(path, tail(joined(before, text)), durable=False)
+    atomic.write_atomic(path, json.dumps({"events": events}, ensure_ascii=False) + "\n", durable=False)
 
 
 def take_pending_log(home, task):
-    """The kept /log bodies of a task ("" for none), removed: the run that takes them keeps them."""
-    path = pending_log_path(home, task)
+    """The kept /log bodies of a task, joined ("" for none), removed: the run that takes them keeps them."""
+    events = log_events(home, task)
     try:
-        text = path.read_bytes().decode("utf-8", "replace")
-        os.unlink(path)
+        os.unlink(pending_log_path(home, task))
     except OSError:
-        return ""
-    return text
+        pass
+    return functools.reduce(joined, [e["body"] for e in events], "")
 
 
 def finished(task, failed, code, output, run, rid, client, now):

@@ -453,7 +453,8 @@ class Handler(BaseHTTPRequestHandler):
         if found is None:
             return self.reply(404, "unknown task\n")
         item, runs = found
-        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag))
+        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag),
+                                     log_events=ping.log_events(self.app.home, name))
         self.reply(200, tokens.scrub(page), HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
 
     def badge(self, path):
