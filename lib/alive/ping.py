@@ -5,9 +5,10 @@ have report into alive, from this machine or (with --allow-remote) from others.
     GET|POST|HEAD /ping/<key>/<task>            the run went well: an `ok` heartbeat
                   /ping/<key>/<task>/fail       it failed: an `error` heartbeat
                   /ping/<key>/<task>/<0-255>    its exit status: 0 `ok`, else `error` (exit_code kept)
-                  /ping/<key>/<task>/start      it started: a running marker in state/running/,
-                                                as `alive run` writes (hung after max_runtime)
+                  /ping/<key>/<task>/start      it started: a run in progress in state/running/
+                                                <task>@ping.json (hung after max_runtime)
                   /ping/<key>/<task>/log        no verdict: the body joins the run in progress
+                                                (with none, a log event of its own until the next finish)
     GET|POST|HEAD /ping/<uuid>[/start|/fail|/log|/<0-255>]   the same, for the task whose
                   fleet.toml ping_uuid is <uuid> (a healthchecks check's own URL)
     A trailing slash is a success, as on healthchecks' /ping/<uuid>/.
@@ -300,8 +301,8 @@ def chunks(rfile):
 
 
 # ---------------------------------------------------------------- what a ping writes
-# A task's runs in progress live in its running marker (state/running/<task>.json, the file
-# `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
+# A task's runs in progress live in its ping marker (state/running/<task>@ping.json, beside
+# the <task>.json `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
 # (None for a plain /start) and the run_id alive gives it; the top-level started_at, run_id
 # and host are the oldest run's, so check judges the run that may hang.
 
