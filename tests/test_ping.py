@@ -603,3 +603,14 @@ def test_log_events_without_a_run_are_bounded_and_all_join_the_next_finish(home)
 
 def format_iso_t(when):
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_ping_marker_an_older_alive_left_in_task_json_is_still_ended_by_its_finish(home):
+    legacy = home / "state" / "running" / "job.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"task_id": "job", "started_at": "2026-05-02T03:00:00Z", "run_id": RID,
+                                  "host": "10.0.0.5", "via": "ping", "runs": [
+                                      {"rid": RID, "run_id": RID, "started_at": "2026-05-02T03:00:00Z"}]}))
+    ping.record(home, "job", "success", None, b"", RID, "10.0.0.5", T0 + timedelta(seconds=7))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["duration_s"] == 7 and not legacy.exists() and marker_of(home) is None

@@ -329,11 +329,15 @@ def pending_log_path(home, task):
 
 
 def open_runs(home, task):
-    """The runs in progress that pings opened, oldest first ([] for none, or for a run of `alive run`)."""
-    try:
-        marker = json.loads(marker_path(home, task).read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return []
+    """The runs in progress that pings opened, oldest first ([] for none). An older alive kept
+    them in <task>.json (`alive run`'s file): read there, with "via": "ping", until they end."""
+    marker = None
+    for path in (marker_path(home, task), legacy_marker_path(home, task)):
+        try:
+            marker = json.loads(path.read_bytes())
+            break
+        except (OSError, ValueError, RecursionError):
+            continue
     if not isinstance(marker, dict) or marker.get("via") != "ping":
         return []
     runs = marker.get("runs")
@@ -342,14 +346,29 @@ def open_runs(home, task):
     return [r for r in runs if isinstance(r, dict) and isinstance(r.get("started_at"), str)]
 
 
+def legacy_marker_path(home, task):
+    return paths.running_dir(home) / f"{task}.json"
+
+
+def open_runs_of_older_alive(home, task):
+    """Whether <task>.json is a ping marker an older alive wrote (not a marker of `alive run`)."""
+    try:
+        return json.loads(legacy_marker_path(home, task).read_bytes()).get("via") == "ping"
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return False
+
+
 def save_runs(home, task, runs):
     """The marker of these open runs, or none when there are none left."""
     path = marker_path(home, task)
-    if not runs:
+    # an older alive's marker: from now on in marker_path, or ended
+    for gone in ([legacy_marker_path(home, task)] if open_runs_of_older_alive(home, task) else []) + \
+            ([] if runs else [path]):
         try:
-            os.unlink(path)
+            os.unlink(gone)
         except OSError:
             pass
+    if not runs:
         return
     oldest = runs[0]
     marker = {"task_id": task, "started_at": oldest["started_at"], "run_id": oldest["run_id"],
