@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import heartbeats, run_alive
+from conftest import ALIVE, heartbeats, run_alive
 from test_serve import request, serving
 
 from alive import heartbeat, ping
@@ -68,7 +68,7 @@ def test_curl_success_and_exit_status_pings_leave_canonical_heartbeats(server, h
 @needs_curl
 def test_start_then_finish_with_a_rid_is_one_run_with_its_duration_and_log(server, home):
     assert curl(url(server, f"/ping/{KEY}/backup/start?rid={RID}"))[0] == 200
-    marker = json.loads((home / "state" / "running" / "backup.json").read_text())
+    marker = json.loads((home / "state" / "running" / "backup@ping.json").read_text())
     assert marker["via"] == "ping" and marker["run_id"] == RID and "pid" not in marker
     check = json.loads(run_alive("check", "--json", home=home).stdout)
     [item] = [i for i in check["items"] if i["name"] == "backup"]
@@ -79,7 +79,7 @@ def test_start_then_finish_with_a_rid_is_one_run_with_its_duration_and_log(serve
     assert hb["status"] == "ok" and hb["run_id"] == RID and hb["exit_code"] == 0
     assert hb["started_at"] == marker["started_at"] and hb["duration_s"] >= 0
     assert hb["output_tail"] == "step 1 of 2\nstep 2 of 2\n" and hb["summary"].startswith("exit 0 in ")
-    assert not (home / "state" / "running" / "backup.json").exists()
+    assert not (home / "state" / "running" / "backup@ping.json").exists()
 
 
 @needs_curl
@@ -239,13 +239,13 @@ def test_a_success_pairs_only_with_the_start_of_the_same_rid(tmp_path):
     other = str(uuid.uuid4())
     ping.record(tmp_path, "job", "start", None, b"", RID, "10.0.0.5", T0)
     ping.record(tmp_path, "job", "success", None, b"", other, "10.0.0.5", T0 + timedelta(minutes=5))
-    assert (tmp_path / "state" / "running" / "job.json").exists()       # still open: its finish has not come
+    assert (tmp_path / "state" / "running" / "job@ping.json").exists()       # still open: its finish has not come
     ping.record(tmp_path, "job", "exit", 0, b"", RID, "10.0.0.5", T0 + timedelta(minutes=7, seconds=30))
     runs = {r["completed_at"][11:16]: r for r in beats(tmp_path, "job")}
     assert {t: r.get("duration_s") for t, r in runs.items()} == {"03:05": None, "03:07": 450}
     assert runs["03:07"]["started_at"] == "2026-05-02T03:00:00Z" and runs["03:07"]["summary"] == "exit 0 in 7m30s"
     assert runs["03:07"]["run_id"] == RID and runs["03:05"]["run_id"] == other
-    assert not (tmp_path / "state" / "running" / "job.json").exists()
+    assert not (tmp_path / "state" / "running" / "job@ping.json").exists()
 
 
 def test_a_long_last_line_makes_a_summary_of_200_characters_and_no_warning(tmp_path):
@@ -276,7 +276,7 @@ def judged(home, task, now, fleet=None):
 
 
 def marker_of(home, task="job"):
-    path = home / "state" / "running" / f"{task}.json"
+    path = home / "state" / "running" / f"{task}@ping.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -286,7 +286,7 @@ def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(ho
     fleet = '[tasks.job]\nmax_runtime = "2s"\n'
     ping.record(home, "job", "start", None, b"", None, "10.0.0.5", T0)
     marker = marker_of(home)
-    assert statefile.inspect(home / "state" / "running" / "job.json") is None      # not "damaged"
+    assert statefile.inspect(home / "state" / "running" / "job@ping.json") is None      # not "damaged"
     assert marker["run_id"] and marker["started_at"] == "2026-05-02T03:00:00Z"
     assert judged(home, "job", T0 + timedelta(seconds=1), fleet).details["running_since"] == marker["started_at"]
     assert judged(home, "job", T0 + timedelta(seconds=2)).reasons == []           # 2 s: not yet hung
@@ -484,3 +484,133 @@ def test_a_ping_uuid_is_a_uuid_and_names_one_task(home, fleet, problem):
     (home / "fleet.toml").write_text(fleet)
     r = run_alive("lint", home=home)
     assert r.returncode == 2 and problem in r.stdout, r.stdout
+
+
+def test_the_request_log_keeps_the_http_version_when_it_drops_the_query(server, home):
+    assert request(server, "GET", f"/ping/{KEY}/backup/start?rid={RID}&create=1")[0] == 200
+    log = (home.parent / "serve.log").read_text()
+    assert "GET /ping/[key]/backup/start HTTP/1.1 200" in log
+    assert RID not in log and "create=1" not in log
+
+
+# ---- a ping-opened run and `alive run` on the same task: neither ends the other's run -------
+
+def alive_run(home, *args):
+    """`alive run` in its own process, as cron starts it."""
+    import os
+
+    return subprocess.Popen([sys.executable, str(ALIVE), "run", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, ALIVE_HOME=str(home)))
+
+
+def open_ping_runs(home, task="backup"):
+    return ping.open_runs(home, task)
+
+
+def test_no_overlap_sees_a_run_a_start_ping_opened_and_leaves_it_open(server, home):
+    assert request(server, "GET", f"/ping/{KEY}/backup/start?rid={RID}")[0] == 200
+    r = run_alive("run", "backup", "--no-overlap", "--", "true", home=home)
+    assert r.returncode == 75
+    [skipped] = beats(home)
+    assert skipped["status"] == "skipped" and "opened by a /start ping" in skipped["summary"]
+    assert [run["rid"] for run in open_ping_runs(home)] == [RID]        # the ping's run is still open
+    assert request(server, "GET", f"/ping/{KEY}/backup?rid={RID}")[0] == 200
+    assert beats(home)[-1]["duration_s"] is not None and open_ping_runs(home) == []
+
+
+def test_a_start_ping_during_alive_run_touches_not_its_marker_and_outlives_it(server, home):
+    job = alive_run(home, "backup", "--", sys.executable, "-c", "import time; print('go', flush=True); time.sleep(1)")
+    try:
+        assert job.stdout.readline() == "go\n"
+        marker = home / "state" / "running" / "backup.json"
+        before = marker.read_bytes()
+        assert request(server, "GET", f"/ping/{KEY}/backup/start")[0] == 200
+        assert marker.read_bytes() == before                               # `alive run`'s marker is its own
+        assert job.wait(timeout=30) == 0
+    finally:
+        job.kill()
+        job.wait()
+    assert not marker.exists() and len(open_ping_runs(home)) == 1        # the ping's run outlives it
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "backup"]
+    assert "running_since" in item
+    assert request(server, "GET", f"/ping/{KEY}/backup")[0] == 200
+    assert beats(home)[-1]["duration_s"] is not None and open_ping_runs(home) == []
+
+
+def test_alive_run_without_no_overlap_leaves_a_ping_opened_run_open(server, home):
+    assert request(server, "GET", f"/ping/{KEY}/backup/start?rid={RID}")[0] == 200
+    assert run_alive("run", "backup", "--", "true", home=home).returncode == 0
+    assert [run["rid"] for run in open_ping_runs(home)] == [RID]
+
+
+# ---- issue 18.6: create=1 on any route makes a task that check judges ------------------------
+
+def test_a_task_made_by_log_create_1_is_listed_by_check_at_once(server, home):
+    assert request(server, "POST", f"/ping/{KEY}/new4/log?create=1", body="x")[0] == 201
+    check = json.loads(run_alive("check", "--json", home=home).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "new4"]
+    assert item["color"] == "GREY" and item["reasons"][0].startswith("waiting for first run: created by a ping at ")
+    assert "new4" in run_alive("check", home=home).stdout
+
+
+def test_a_task_made_by_a_ping_waits_one_default_max_gap_then_is_red_never_reported(home):
+    fleet = '[settings]\ndefault_max_gap = "1h"\n'
+    ping.note_created(home, "new4", T0)
+    ping.record(home, "new4", "log", None, b"x", None, "10.0.0.5", T0)
+    hour = timedelta(hours=1)
+    before = judged(home, "new4", T0 + hour - timedelta(seconds=1), fleet)
+    assert before.color == "GREY" and before.reasons[0].startswith("waiting for first run: created by a ping at ")
+    assert judged(home, "new4", T0 + hour).color == "GREY"                 # within the gap, at its end too
+    after = judged(home, "new4", T0 + hour + timedelta(seconds=1))
+    assert after.color == "RED" and after.reasons[0].startswith("never reported: created by a ping at ")
+    ping.record(home, "new4", "success", None, b"", None, "10.0.0.5", T0 + 2 * hour)
+    assert judged(home, "new4", T0 + 2 * hour).color == "GREEN"            # its first run ends the wait
+
+
+# ---- issue 18.7: a /log with no run in progress is shown on its own --------------------------
+# healthchecks keeps every ping, a log event too (hc/api/models.py: Check.ping saves a Ping
+# whose kind is "log"; the check's ping log lists it with its time and body).
+
+def test_a_log_without_a_run_is_shown_on_the_task_page_and_counted_by_check(home):
+    ntfy_token = "tk_ntfy0123456789abcdef"
+    (home / "fleet.toml").write_text(FLEET + '[notify.ntfy]\ntopic = "t"\ntoken_env = "NTFY_T"\n')
+    with serving(home, env={"ALIVE_PING_KEY": KEY, "NTFY_T": ntfy_token}) as s:
+        assert request(s, "POST", f"/ping/{KEY}/backup/log", body="disk <b>90%</b> full\n")[0] == 200
+        assert request(s, "POST", f"/ping/{KEY}/backup/log", body=f"token {ntfy_token}\n")[0] == 200
+        page = request(s, "GET", "/task/backup")[2]
+    assert "disk &lt;b&gt;90%&lt;/b&gt; full" in page and "<b>90%" not in page
+    assert page.count('<li class="logevent"') == 2 and "token [redacted]" in page and ntfy_token not in page
+    check = json.loads(run_alive("check", "--json", home=home, env={"NTFY_T": ntfy_token}).stdout)
+    [item] = [i for i in check["items"] if i["name"] == "backup"]
+    assert item["log_events"] == 2 and item["last_log_at"].endswith("Z")
+    assert not any(ntfy_token in p.read_text() for p in (home / "state").rglob("*") if p.is_file())
+
+
+def test_log_events_without_a_run_are_bounded_and_all_join_the_next_finish(home):
+    for n in range(ping.MAX_LOG_EVENTS + 5):
+        ping.record(home, "job", "log", None, f"line {n}\n".encode(), None, "10.0.0.5", T0 + timedelta(seconds=n))
+    events = ping.log_events(home, "job")
+    assert len(events) == ping.MAX_LOG_EVENTS and events[-1]["body"] == f"line {ping.MAX_LOG_EVENTS + 4}\n"
+    assert events[0]["at"] == format_iso_t(T0 + timedelta(seconds=5))
+    ping.record(home, "job", "log", None, b"x" * (3 * ping.KEPT), None, "10.0.0.5", T0 + timedelta(minutes=1))
+    kept = ping.log_events(home, "job")
+    assert sum(len(e["body"].encode()) for e in kept) <= ping.KEPT and kept[-1]["at"] == "2026-05-02T03:01:00Z"
+    ping.record(home, "job", "success", None, b"done\n", None, "10.0.0.5", T0 + timedelta(minutes=2))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["output_tail"].endswith("x\ndone\n") and ping.log_events(home, "job") == []
+
+
+def format_iso_t(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_ping_marker_an_older_alive_left_in_task_json_is_still_ended_by_its_finish(home):
+    legacy = home / "state" / "running" / "job.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(json.dumps({"task_id": "job", "started_at": "2026-05-02T03:00:00Z", "run_id": RID,
+                                  "host": "10.0.0.5", "via": "ping", "runs": [
+                                      {"rid": RID, "run_id": RID, "started_at": "2026-05-02T03:00:00Z"}]}))
+    ping.record(home, "job", "success", None, b"", RID, "10.0.0.5", T0 + timedelta(seconds=7))
+    [(_, hb)] = heartbeats(home, "job")
+    assert hb["duration_s"] == 7 and not legacy.exists() and marker_of(home) is None

@@ -80,7 +80,7 @@ def test_the_healthchecks_io_client_starts_then_succeeds_then_fails_against_aliv
 
     with serving(home, env={"ALIVE_PING_KEY": KEY}) as s:
         assert client(s, "start") == ["OK"]                                 # a plain /start, no rid
-        marker = json.loads((home / "state" / "running" / "backup.json").read_text())
+        marker = json.loads((home / "state" / "running" / "backup@ping.json").read_text())
         check = json.loads(run_alive("check", "--json", home=home).stdout)
         [item] = check["items"]
         assert item["running_since"] == marker["started_at"] and item["color"] == "GREEN"
@@ -93,7 +93,7 @@ def test_the_healthchecks_io_client_starts_then_succeeds_then_fails_against_aliv
     assert failed["status"] == "error" and failed["errors"] == ["OSError: disk full"]
     assert failed["duration_s"] is not None and failed["duration_s"] >= 0
     assert (exited["status"], exited["exit_code"]) == ("error", 3)
-    assert not (home / "state" / "running" / "backup.json").exists()
+    assert not (home / "state" / "running" / "backup@ping.json").exists()
     assert not list((home / "state").glob("running/*.corrupt-*"))
 
 

@@ -53,9 +53,14 @@ def _gather(registry, home, now, depth):
     if registry.sources:
         wanted.add(health.WATCHDOG_TASK)
     markers = running_markers(home, now)
+    created = created_by_pings(home)
+    logged = {n[:-5] for n in listed(paths.state_dir(home) / "ping-logs") if n.endswith(".json")}
+    if logged:
+        from .ping import log_events
     if registry.settings.discover:
-        # a task whose first run is in progress (a /start?create=1 ping) is judged too: hung after its max runtime
-        wanted |= set(listing.newest) | set(legacy) | set(listing.latest) | set(markers)
+        # a task whose first run is in progress (a /start?create=1 ping) is judged too: hung after its max
+        # runtime; so is one a ping made (?create=1 on any route) before its first run: waiting, then RED
+        wanted |= set(listing.newest) | set(legacy) | set(listing.latest) | set(markers) | set(created)
     pauses = statefile.peek(paths.state_dir(home) / "pauses.json")
     gathered = Facts({}, gather_sources(registry, home, pauses), invalid, listing, legacy, now)
     seen = first_seen(registry, home)
@@ -69,11 +74,26 @@ def _gather(registry, home, now, depth):
                                             f"{health.SKEW_S // 60} minutes in the future (clock skew?): not counted")
         gathered.tasks[name] = health.TaskFacts(name, history, markers.get(name), pauses.get(f"task:{name}"),
                                                 future=[entry_name(e) for e in future],
-                                                first_seen=seen.get(name) if task is not None else None)
+                                                first_seen=seen.get(name) if task is not None else created.get(name),
+                                                log_events=log_events(home, name) if name in logged else None)
     return gathered
 
 
 FIRST_SEEN_FILE = "first-seen.json"
+PING_CREATED_FILE = "ping-created.json"     # task -> when a ?create=1 ping made it (ping.note_created)
+
+
+def listed(folder):
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def created_by_pings(home):
+    """task -> when a ping with ?create=1 made it (aware datetime)."""
+    recorded = statefile.peek(paths.state_dir(home) / PING_CREATED_FILE).get("tasks")
+    return {name: parse_iso(at) for name, at in (recorded or {}).items()}
 
 
 def first_seen(registry, home):
@@ -281,7 +301,9 @@ def running_markers(home, now):
         pid = marker.get("pid")
         if marker.get("via") == "ping" or (isinstance(pid, int) and (marker.get("host") not in (None, host)
                                                                        or pid_alive(pid))):
-            out[task] = marker
+            # `alive run`'s marker and the pings' (<task>@ping.json) both open: the older run may hang
+            if task not in out or str(marker.get("started_at")) < str(out[task].get("started_at")):
+                out[task] = marker
     return out
 
 

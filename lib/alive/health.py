@@ -42,11 +42,14 @@ class TaskFacts:
     pause: dict | None = None
     future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
     first_seen: datetime | None = None           # when the registered task was first known
+    log_events: list = field(default_factory=list)   # /log pings not yet joined to a run (ping.log_events)
 
-    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None):   # one per task
+    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None,
+                 log_events=None):   # one per task
         self.name, self.history, self.running, self.pause = name, history, running, pause
         self.future = [] if future is None else future
         self.first_seen = first_seen
+        self.log_events = log_events or []
 
 
 @record
@@ -102,6 +105,8 @@ def evaluate_task(name, task, settings, facts, now, tz=None):
     from .registry import task_max_gap
 
     reasons, colors, details = [], [], {"registered": task is not None}
+    if facts.log_events:     # shown on the task's page; counted here for check --json and the page's ETag
+        details.update(log_events=len(facts.log_events), last_log_at=facts.log_events[-1]["at"])
     latest = facts.history[0] if facts.history else None
     interval_s = latest.data.get("interval_s") if latest is not None and latest.valid else None
     bad_interval = interval_problem(latest.data) if interval_s is not None else None
@@ -123,6 +128,10 @@ def evaluate_task(name, task, settings, facts, now, tz=None):
                       f"(clock skew?) and not counted")
         elif task is not None and task.schedule is not None and not facts.running:
             waiting = judge_first_run(task, facts, now, tz, details, flag)
+            if waiting and not pause:
+                return Item("task", name, GREY, [waiting], details)
+        elif not facts.running and task is None and facts.first_seen is not None:
+            waiting = judge_created_by_ping(facts.first_seen, max_gap, now, tz, details, flag)
             if waiting and not pause:
                 return Item("task", name, GREY, [waiting], details)
         elif not facts.running:     # a first run in progress is judged as running (hung after max_runtime)
@@ -243,6 +252,20 @@ def judge_first_run(task, facts, now, tz, details, flag):
         details["waiting"] = True
         return f"waiting for first run (expected {expected})"
     flag(RED, f"never reported: expected first run {expected}, grace {grace_words(exp, task, source)}")
+    return None
+
+
+def judge_created_by_ping(created, max_gap, now, tz, details, flag):
+    """A task a ?create=1 ping made, before its first run: the waiting reason for one max
+    gap after it was made (its end included), else RED 'never reported'."""
+    from . import lateness
+
+    made = f"created by a ping at {lateness.clock_text(created, now, tz)}"
+    note_deadline(details, created + timedelta(seconds=max_gap))
+    if seconds_between(created, now) <= max_gap and seconds_between(now, created) <= SKEW_S:
+        details["waiting"] = True
+        return f"waiting for first run: {made}"
+    flag(RED, f"never reported: {made}, no run within the max gap {format_duration(max_gap)}")
     return None
 
 

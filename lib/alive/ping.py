@@ -5,9 +5,10 @@ have report into alive, from this machine or (with --allow-remote) from others.
     GET|POST|HEAD /ping/<key>/<task>            the run went well: an `ok` heartbeat
                   /ping/<key>/<task>/fail       it failed: an `error` heartbeat
                   /ping/<key>/<task>/<0-255>    its exit status: 0 `ok`, else `error` (exit_code kept)
-                  /ping/<key>/<task>/start      it started: a running marker in state/running/,
-                                                as `alive run` writes (hung after max_runtime)
+                  /ping/<key>/<task>/start      it started: a run in progress in state/running/
+                                                <task>@ping.json (hung after max_runtime)
                   /ping/<key>/<task>/log        no verdict: the body joins the run in progress
+                                                (with none, a log event of its own until the next finish)
     GET|POST|HEAD /ping/<uuid>[/start|/fail|/log|/<0-255>]   the same, for the task whose
                   fleet.toml ping_uuid is <uuid> (a healthchecks check's own URL)
     A trailing slash is a success, as on healthchecks' /ping/<uuid>/.
@@ -151,8 +152,28 @@ def right_key(given, key):
 def known_task(home, reg, task):
     """A task alive knows: registered, already reporting (every writer keeps _latest.json),
     or made by ?create=1 on a ping that left a run in progress or a kept /log body."""
+    from .facts import created_by_pings
+
     return task in reg.tasks or any(os.path.exists(p) for p in (
-        paths.health_dir(home) / heartbeat.latest_name(task), marker_path(home, task), pending_log_path(home, task)))
+        paths.health_dir(home) / heartbeat.latest_name(task), marker_path(home, task), pending_log_path(home, task))) \
+        or task in created_by_pings(home)
+
+
+MAX_CREATED = 1000                # tasks ping-created.json remembers (the oldest go first)
+
+
+def note_created(home, task, now):
+    """Remember that a ?create=1 ping made this task, and when: check judges it from then
+    (waiting for its first run for one max gap, then RED 'never reported')."""
+    from . import statefile
+    from .facts import PING_CREATED_FILE
+
+    def change(doc):
+        tasks = doc.get("tasks") if isinstance(doc.get("tasks"), dict) else {}
+        tasks.setdefault(task, format_iso(now))
+        doc["tasks"] = dict(sorted(tasks.items(), key=lambda kv: kv[1])[-MAX_CREATED:])
+
+    statefile.update(paths.state_dir(home) / PING_CREATED_FILE, change)
 
 
 def task_of(reg, home, key, name, ping_key, create):
@@ -194,6 +215,8 @@ def answer(handler, reg, now):
         handler.close_connection = True
         return None
     with _LOCK:
+        if created:
+            note_created(app.home, task, now)
         said = record(app.home, task, action, code, body, rid, handler.client_address[0], now)
     if said:
         handler.log_message("%s", said)
@@ -278,8 +301,8 @@ def chunks(rfile):
 
 
 # ---------------------------------------------------------------- what a ping writes
-# A task's runs in progress live in its running marker (state/running/<task>.json, the file
-# `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
+# A task's runs in progress live in its ping marker (state/running/<task>@ping.json, beside
+# the <task>.json `alive run` writes): "runs" lists every open run, oldest first, each with the client's rid
 # (None for a plain /start) and the run_id alive gives it; the top-level started_at, run_id
 # and host are the oldest run's, so check judges the run that may hang.
 
@@ -287,21 +310,34 @@ MAX_OPEN_RUNS = 20                # starts never finished (a client sending a ne
 
 
 def marker_path(home, task):
-    """The running marker of a task: the same file `alive run` writes."""
-    return paths.running_dir(home) / f"{task}.json"
+    """The task's runs in progress that pings opened: in state/running/ beside (never in)
+    the marker `alive run` writes, so neither replaces nor removes the other's."""
+    from pathlib import Path
+
+    from .runner import ping_marker_path
+
+    return Path(ping_marker_path(home, task))
+
+
+MAX_LOG_EVENTS = 20               # /log events with no run in progress a task keeps (and at most KEPT bytes of them)
 
 
 def pending_log_path(home, task):
-    """/log bodies that came with no run in progress, kept for the task's next finishing ping."""
-    return paths.state_dir(home) / "ping-logs" / f"{task}.log"
+    """/log events that came with no run in progress: shown on the task's page, counted by
+    check, and joined to the task's next finishing ping."""
+    return paths.state_dir(home) / "ping-logs" / f"{task}.json"
 
 
 def open_runs(home, task):
-    """The runs in progress that pings opened, oldest first ([] for none, or for a run of `alive run`)."""
-    try:
-        marker = json.loads(marker_path(home, task).read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return []
+    """The runs in progress that pings opened, oldest first ([] for none). An older alive kept
+    them in <task>.json (`alive run`'s file): read there, with "via": "ping", until they end."""
+    marker = None
+    for path in (marker_path(home, task), legacy_marker_path(home, task)):
+        try:
+            marker = json.loads(path.read_bytes())
+            break
+        except (OSError, ValueError, RecursionError):
+            continue
     if not isinstance(marker, dict) or marker.get("via") != "ping":
         return []
     runs = marker.get("runs")
@@ -310,14 +346,29 @@ def open_runs(home, task):
     return [r for r in runs if isinstance(r, dict) and isinstance(r.get("started_at"), str)]
 
 
+def legacy_marker_path(home, task):
+    return paths.running_dir(home) / f"{task}.json"
+
+
+def open_runs_of_older_alive(home, task):
+    """Whether <task>.json is a ping marker an older alive wrote (not a marker of `alive run`)."""
+    try:
+        return json.loads(legacy_marker_path(home, task).read_bytes()).get("via") == "ping"
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return False
+
+
 def save_runs(home, task, runs):
     """The marker of these open runs, or none when there are none left."""
     path = marker_path(home, task)
-    if not runs:
+    # an older alive's marker: from now on in marker_path, or ended
+    for gone in ([legacy_marker_path(home, task)] if open_runs_of_older_alive(home, task) else []) + \
+            ([] if runs else [path]):
         try:
-            os.unlink(path)
+            os.unlink(gone)
         except OSError:
             pass
+    if not runs:
         return
     oldest = runs[0]
     marker = {"task_id": task, "started_at": oldest["started_at"], "run_id": oldest["run_id"],
@@ -341,7 +392,7 @@ def record(home, task, action, code, body, rid, client, now):
     run = next((r for r in runs if r.get("rid") == rid), None)
     if action == "log":
         if run is None:
-            keep_pending_log(home, task, text)
+            keep_pending_log(home, task, text, now)
             return f"a /log ping for {task} with no run in progress: kept for its next finishing ping"
         run["log"] = tail(joined(run.get("log", ""), text))
         save_runs(home, task, runs)
@@ -367,25 +418,38 @@ def joined(before, text):
     return before + text
 
 
-def keep_pending_log(home, task, text):
+def log_events(home, task):
+    """The task's /log events not yet joined to a run, oldest first: [{"at": ISO time, "body": text}]."""
+    try:
+        doc = json.loads(pending_log_path(home, task).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return []
+    events = doc.get("events") if isinstance(doc, dict) else None
+    return [e for e in events or [] if isinstance(e, dict) and isinstance(e.get("at"), str)
+            and isinstance(e.get("body"), str)]
+
+
+def keep_pending_log(home, task, text, now):
+    """One more log event, scrubbed of alive's tokens; the oldest go past MAX_LOG_EVENTS or KEPT bytes."""
+    from .tokens import scrub
+
+    events = log_events(home, task) + [{"at": format_iso(now), "body": tail(scrub(text))}]
+    events = events[-MAX_LOG_EVENTS:]
+    while len(events) > 1 and sum(len(e["body"].encode("utf-8")) for e in events) > KEPT:
+        events.pop(0)
     path = pending_log_path(home, task)
     os.makedirs(path.parent, exist_ok=True)
-    try:
-        before = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        before = ""
-    atomic.write_atomic(path, tail(joined(before, text)), durable=False)
+    atomic.write_atomic(path, json.dumps({"events": events}, ensure_ascii=False) + "\n", durable=False)
 
 
 def take_pending_log(home, task):
-    """The kept /log bodies of a task ("" for none), removed: the run that takes them keeps them."""
-    path = pending_log_path(home, task)
+    """The kept /log bodies of a task, joined ("" for none), removed: the run that takes them keeps them."""
+    events = log_events(home, task)
     try:
-        text = path.read_bytes().decode("utf-8", "replace")
-        os.unlink(path)
+        os.unlink(pending_log_path(home, task))
     except OSError:
-        return ""
-    return text
+        pass
+    return functools.reduce(joined, [e["body"] for e in events], "")
 
 
 def finished(task, failed, code, output, run, rid, client, now):

@@ -554,11 +554,12 @@ def footer(view, live):
 
 # ---------------------------------------------------------------- the run log of one task
 
-def task_page(name, item, runs, now, live=None):
+def task_page(name, item, runs, now, live=None, log_events=()):
     """/task/<id>: the task's card facts and its last runs (newest first), each with its
     time, status, duration, exit code, summary, errors, warnings and output tail, like
     healthchecks' ping log. `runs`: report.task_log rows. live: a Live (served: the
-    script keeps it current as it does the dashboard)."""
+    script keeps it current as it does the dashboard). log_events: its /log pings not yet
+    joined to a run (ping.log_events), listed above the runs as healthchecks lists them."""
     color = item.color if item else health.GREY
     rows = "\n".join(run_entry(run, now) for run in runs)
     why = reason_list(item, now) if item else ""
@@ -572,12 +573,26 @@ def task_page(name, item, runs, now, live=None):
 {banners(None, live)}
 <section class="section card c-{esc(color)}" id="task-why" data-live>{why}</section>
 <section class="section" id="runs" data-live>
-{run_log(runs, rows)}
+{log_event_list(log_events, now)}{run_log(runs, rows)}
 </section>
 </main>
 <script>{SCRIPT}</script>
 </body>
 </html>
+"""
+
+
+def log_event_list(events, now):
+    """The /log pings that came with no run in progress, newest first ("" for none)."""
+    if not events:
+        return ""
+    rows = "\n".join(f'<li class="logevent"><p class="run-head"><span class="st">log</span> '
+                     f'{time_tag(e["at"], now, relative=False)}</p><pre tabindex="0">{esc(e["body"])}</pre></li>'
+                     for e in reversed(events))
+    return f"""<h2 id="log-title">Log events not yet joined to a run, newest first</h2>
+<ol class="runlog" id="logevents">
+{rows}
+</ol>
 """
 
 

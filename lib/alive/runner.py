@@ -74,12 +74,17 @@ def main(argv):
             record(home, heartbeat.build(task, time.time(), status="error", summary=message, errors=[message],
                                          interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
             return 1
-        if lock is None:
+        pinged = ping_run_started(home, task) if lock is not None else None
+        if lock is None or pinged:
             holder = read_marker(home, task)
             pid = f" (pid {holder['pid']})" if isinstance(holder, dict) and "pid" in holder else ""
+            going = f"a run opened by a /start ping at {pinged} is still open" if pinged else \
+                f"previous run still going{pid}"
             record(home, heartbeat.build(
-                task, time.time(), status="skipped", summary=f"previous run still going{pid}; not started",
+                task, time.time(), status="skipped", summary=f"{going}; not started",
                 interval_s=interval_s, host=os.uname().nodename, run_id=os.urandom(8).hex()))
+            if lock is not None:
+                os.close(lock)
             return EXIT_OVERLAP
     try:
         return run(home, task, command, timeout_s, interval_s, bool(opts.get("complete")))
@@ -101,14 +106,27 @@ def marker_path(home, task):
     return os.path.join(home, "state", "running", f"{task}.json")
 
 
-def read_marker(home, task):
+def ping_marker_path(home, task):
+    """The runs /start pings opened (ping.py): a file of their own, so that neither a ping nor
+    `alive run` ever replaces or removes the other's run in progress ('@' is in no task name)."""
+    return os.path.join(home, "state", "running", f"{task}@ping.json")
+
+
+def read_marker(home, task, path=None):
     import json
 
     try:
-        with open(marker_path(home, task), "rb") as f:
+        with open(path or marker_path(home, task), "rb") as f:
             return json.loads(f.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
+
+
+def ping_run_started(home, task):
+    """When the oldest run a /start ping opened began (its started_at), or None when none is open."""
+    marker = read_marker(home, task, ping_marker_path(home, task))
+    runs = marker.get("runs") if isinstance(marker, dict) else None
+    return marker.get("started_at") if runs and isinstance(marker.get("started_at"), str) else None
 
 
 def write_marker(home, task, marker):

@@ -469,7 +469,8 @@ class Handler(BaseHTTPRequestHandler):
         if found is None:
             return self.reply(404, "unknown task\n")
         item, runs = found
-        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag))
+        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag),
+                                     log_events=ping.log_events(self.app.home, name))
         self.reply(200, tokens.scrub(page), HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
 
     def badge(self, path):
@@ -625,7 +626,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         # the request line without its query, and a ping's key replaced: no secret in the log
-        line = ping.loggable(getattr(self, "requestline", "").partition("?")[0])
+        parts = getattr(self, "requestline", "").split(" ")
+        if len(parts) == 3:            # METHOD TARGET VERSION: the version stays
+            parts[1] = parts[1].partition("?")[0]
+        line = ping.loggable(" ".join(parts).partition("?")[0])
         self.log_message("%s %s", line[:200], code)
 
     def log_message(self, fmt, *args):

@@ -124,6 +124,7 @@ SHAPES = {
                                                      requests=list_of(REQUEST), started=list_of(text)),
                             done=list_of(REQUEST), gone=map_of(iso_time), problem=text),
     "report-runs.json": record(version=count, runs=map_of(a_list)),
+    "ping-created.json": record(tasks=map_of(iso_time)),
 }
 MARKER = record(pid=pid, task_id=text, host=nullable(text), started_at=iso_time, run_id=text, command=list_of(text))
 # What sweep() looks after: the files no writer that runs often reads through load() itself.
