@@ -299,7 +299,7 @@ def pending_log_path(home, task):
 def open_runs(home, task):
     """The runs in progress that pings opened, oldest first ([] for none, or for a run of `alive run`)."""
     try:
-        marker = json.loads(marker_path(home, task).read_bytes())
+        marker = json.loads(atomic.read_regular(marker_path(home, task)))
     except (OSError, ValueError, RecursionError):
         return []
     if not isinstance(marker, dict) or marker.get("via") != "ping":
@@ -371,7 +371,7 @@ def keep_pending_log(home, task, text):
     path = pending_log_path(home, task)
     os.makedirs(path.parent, exist_ok=True)
     try:
-        before = path.read_bytes().decode("utf-8", "replace")
+        before = atomic.read_regular(path).decode("utf-8", "replace")
     except OSError:
         before = ""
     atomic.write_atomic(path, tail(joined(before, text)), durable=False)
@@ -381,7 +381,7 @@ def take_pending_log(home, task):
     """The kept /log bodies of a task ("" for none), removed: the run that takes them keeps them."""
     path = pending_log_path(home, task)
     try:
-        text = path.read_bytes().decode("utf-8", "replace")
+        text = atomic.read_regular(path).decode("utf-8", "replace")
         os.unlink(path)
     except OSError:
         return ""

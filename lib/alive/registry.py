@@ -366,7 +366,8 @@ class _Checker:
 
     def run(self):
         try:
-            raw = self.path.read_bytes()
+            from . import atomic
+            raw = atomic.read_regular(self.path)
         except OSError as exc:
             self.add((), f"cannot read: {exc.strerror or exc}")
             return None
