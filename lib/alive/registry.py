@@ -508,7 +508,7 @@ class _Checker:
             "slow_after": _slow_after,
             "tags": _tags,
             "ping_uuid": _uuid,
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "overlap": _bool,
         })
         for only_run in ("timeout", "overlap"):
@@ -541,7 +541,7 @@ class _Checker:
             "bad_status": _strings,
             "retries": _int(0),
             "retry_pause": _duration(positive=False),
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "alert_after": _int(1),
             "schedule": _schedule,
             "description": _string,
@@ -564,7 +564,7 @@ class _Checker:
     def _probe(self, table, key, name):
         values = self._fields(table, key, {
             "command": _argv,
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "interval": _duration(),
         }, required=[("command", '["python3", "check_session.py"]')])
         if "command" not in values:
@@ -624,7 +624,7 @@ class _Checker:
         if "ntfy" in values and self._table(table, key + ("ntfy",)) is not None:
             ntfy = self._ntfy(values["ntfy"], key + ("ntfy",))
         if "command" in values and self._table(table, key + ("command",)) is not None:
-            got = self._fields(values["command"], key + ("command",), {"argv": _argv, "timeout": _duration()},
+            got = self._fields(values["command"], key + ("command",), {"argv": _argv, "timeout": _duration(bare_unit="s")},
                                required=[("argv", '["/usr/bin/logger", "-t", "alive"]')])
             if "argv" in got:
                 command = CommandChannel(**got)
@@ -777,12 +777,14 @@ def _int(low, high=None):
     return convert
 
 
-def _duration(positive=True):
+def _duration(positive=True, bare_unit=None):
+    """bare_unit="s" for a timeout: its bare number means seconds (GNU timeout's default
+    unit, as `alive run --timeout` says), so the hint is "10s", never "10h"."""
     def convert(value):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise _Bad(f"{_show(value)} is not a duration (use e.g. \"15m\", \"36h\", \"1h30m\")")
         try:
-            seconds = parse_duration(value)
+            seconds = parse_duration(value, bare_unit=bare_unit)
         except ValueError as exc:
             message = str(exc)
             quoted = repr(str(value))
