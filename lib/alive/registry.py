@@ -237,7 +237,7 @@ def problems(path, home):
             if trouble:
                 chk.add(key, trouble, severity="warning")
         for task in registry.tasks.values():
-            trouble = _gap_trouble(task)
+            trouble = _gap_trouble(task) or _no_grace_trouble(task)
             if trouble:
                 chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
             trouble = not trouble and _grace_trouble(task)
@@ -280,6 +280,24 @@ def _gap_trouble(task):
             f"{task.schedule.text!r} ({format_duration(longest)}): RED between runs that are on time; "
             f"remove max_gap (lateness is judged against the schedule) or make it at least "
             f"{format_duration(longest)}")
+
+
+def _no_grace_trouble(task):
+    """max_gap exactly the schedule's longest gap, without grace: task_grace() finds nothing
+    to spare and quietly takes the default, while max_gap turns the task RED on any delay."""
+    if task.grace is not None or task.max_gap is None or task.schedule is None:
+        return None
+    longest = longest_interval(task.schedule)
+    if task.max_gap != longest:
+        return None
+    from .lateness import default_grace
+    from .timeutil import format_duration as shown
+
+    grace = default_grace(longest)
+    return (f"max_gap {shown(task.max_gap)} is the longest gap of its schedule {task.schedule.text!r} and leaves "
+            f"no grace (max_gap minus that gap): lateness uses the default grace {shown(grace)}, but max_gap turns "
+            f"the task RED as soon as a run is late; set grace = \"{shown(grace)}\" and remove max_gap, or make "
+            f"max_gap longer than {shown(longest)} (the grace is what it leaves over that gap)")
 
 
 def _grace_trouble(task):
