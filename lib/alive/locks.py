@@ -43,7 +43,7 @@ def holder(path):
     """The pid a note_pid lock file names, or None."""
     from . import atomic
 
-    try:
-        return int(atomic.read_regular(path).decode("ascii", "replace").strip())
+    try:   # follow=False: acquire() never opens a lock through a symlink either
+        return int(atomic.read_regular(path, follow=False).decode("ascii", "replace").strip())
     except (OSError, ValueError):
         return None

@@ -383,8 +383,9 @@ class _Checker:
     # -- reading
 
     def run(self):
+        from . import atomic    # read_regular: a FIFO named fleet.toml is refused, not waited on
+
         try:
-            from . import atomic
             raw = atomic.read_regular(self.path)
         except OSError as exc:
             self.add((), f"cannot read: {exc.strerror or exc}")
@@ -642,7 +643,8 @@ class _Checker:
         if "ntfy" in values and self._table(table, key + ("ntfy",)) is not None:
             ntfy = self._ntfy(values["ntfy"], key + ("ntfy",))
         if "command" in values and self._table(table, key + ("command",)) is not None:
-            got = self._fields(values["command"], key + ("command",), {"argv": _argv, "timeout": _duration(bare_unit="s")},
+            got = self._fields(values["command"], key + ("command",),
+                               {"argv": _argv, "timeout": _duration(bare_unit="s")},
                                required=[("argv", '["/usr/bin/logger", "-t", "alive"]')])
             if "argv" in got:
                 command = CommandChannel(**got)
