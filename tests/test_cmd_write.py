@@ -121,3 +121,56 @@ def test_a_closed_stderr_does_not_turn_a_written_heartbeat_into_a_failure(tmp_pa
     r = subprocess.run(["sh", "-c", 'exec 2>&-; exec "$0" "$1" write etl', sys.executable, str(ALIVE)],
                        env=dict(os.environ, ALIVE_HOME=str(home)), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip().endswith(".json") and len(heartbeats(home, "etl")) == 1, r
+
+
+# ---- a time readers would not count is refused (issue 19 review) ----------------------
+
+def test_a_started_at_years_ahead_is_refused_with_one_line_and_nothing_written(home):
+    r = run_alive("write", "t", "--started-at", "2035-01-01T00:00:00Z", home=home)
+    assert r.returncode == 3 and r.stdout == "", r
+    assert len(r.stderr.splitlines()) == 1 and "--started-at 2035-01-01T00:00:00Z" in r.stderr, r.stderr
+    assert "would not count it" in r.stderr and "Traceback" not in r.stderr
+    assert not (home / "health").exists() or list((home / "health").iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--started-at", "--completed-at"])
+@pytest.mark.parametrize("ahead,refused", [(299, False), (300, False), (301, True)])
+def test_a_time_more_than_five_minutes_ahead_is_refused(home, option, ahead, refused):
+    """check takes a time more than 5 minutes (health.SKEW_S) ahead for clock skew and does
+    not count the run: writing it would look like success and count for nothing."""
+    from datetime import datetime, timedelta, timezone
+
+    from freezegun import freeze_time
+
+    from alive import cmd_write
+    from alive.errors import UsageError
+
+    now = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
+    when = (now + timedelta(seconds=ahead)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    argv = ["t", option, when] + (["--started-at", "2026-05-02T07:59:00Z"] if option == "--completed-at" else [])
+    with freeze_time(now):
+        if refused:
+            with pytest.raises(UsageError, match=f"{option} {when} is more than 5 minutes in the future"):
+                cmd_write.main(argv)
+        else:
+            assert cmd_write.main(argv) == 0
+    assert len(heartbeats(home)) == (0 if refused else 1)
+
+
+@pytest.mark.parametrize("back,written", [(300, True), (301, False)])
+def test_the_api_does_not_write_a_start_the_clock_has_stepped_back_past(home, capsys, back, written):
+    """The Python API takes its times from the clock: a start left more than 5 minutes ahead
+    by a clock stepped back during the block is refused the same way, with one line."""
+    from datetime import datetime, timedelta, timezone
+
+    from freezegun import freeze_time
+
+    import alive
+
+    start = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
+    with freeze_time(start) as clock:
+        with alive.task("t", home=home):
+            clock.move_to(start - timedelta(seconds=back))
+    assert len(heartbeats(home)) == (1 if written else 0)
+    err = capsys.readouterr().err
+    assert (err == "") if written else ("more than 5 minutes in the future" in err and len(err.splitlines()) == 1)

@@ -109,7 +109,7 @@ def test_reasons_on_the_page_use_the_pages_words_but_never_touch_a_jobs_text():
 def test_the_static_report_says_how_old_it_is(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home))
-    assert ('<p class="checked" id="checked">snapshot from 23:00 UTC<span class="when-js">, '
+    assert ('<p class="checked" id="checked">snapshot from 2026-05-02 23:00 UTC<span class="when-js">, '
             '<time datetime="2026-05-02T23:00:00Z" title="2026-05-02 23:00 UTC" data-ago>23:00 UTC</time>'
             '</span></p>') in page
     assert "html:not(.js) .when-js{display:none}" in render_html.CSS
@@ -507,12 +507,22 @@ def test_no_age_is_written_as_words_that_would_freeze(home):
     assert frozen_words(log) == []
 
 
+def test_the_snapshot_line_names_its_date_so_a_day_old_file_does_not_read_as_today(home):
+    """Without the script nothing updates: "snapshot from 23:00 UTC" on a file opened the
+    next day would read as today's, so the line names the date (the zone as before)."""
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    for page in (render_html.render(view(home)), render_html.render(view(home), csrf="t", live=render_html.Live(15))):
+        header = re.search(r'<p class="checked" id="checked">(.*?)</p>', page, re.S).group(1)
+        nojs = re.sub(r"<[^>]+>", "", re.sub(r'<span class="when-js">.*?</time></span>', "", header))
+        assert nojs.startswith("snapshot from 2026-05-02 23:00 UTC"), nojs
+
+
 def test_without_javascript_the_live_header_says_snapshot_not_live(home):
     beat(home, "etl", NOW - timedelta(minutes=5))
     page = render_html.render(view(home), csrf="t", live=render_html.Live(15))
     header = re.search(r'<p class="checked" id="checked">(.*?)</p>', page, re.S).group(1)
     nojs = re.sub(r'<span class="when-js">.*?</time></span>', "", header)     # what shows with the script off
-    assert "snapshot from 23:00 UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
+    assert "snapshot from 2026-05-02 23:00 UTC" in nojs and "live" not in re.sub(r"<[^>]+>", "", nojs)
     assert '<span class="when-js"><span id="live-state">live</span>, updated <time' in header
 
 

@@ -279,3 +279,22 @@ def test_the_deadline_is_where_alive_turns_late_over_weeks_with_dst_nights(spec,
         due = lateness.deadline(schedule, None, last_run, zone_info)
         states = [lateness.expect(schedule, None, last_run, None, due + d, zone_info).state for d in (-S, 0 * S, S)]
         assert states == [lateness.ON_TIME, lateness.ON_TIME, lateness.LATE], (spec, previous, due)
+
+
+def test_a_source_captured_in_the_future_exports_age_zero(home):
+    """README: durations are never negative (the item's reason says clock skew)."""
+    (home / "fleet.toml").write_text('[sources.track]\npath = "t.json"\nmax_age = "15m"\n')
+    (home / "t.json").write_text(json.dumps({"captured_at": "2030-01-01T00:00:00Z"}))
+    assert samples(metrics(home))[("alive_source_age_seconds", '{source="track"}')] == 0
+
+
+def test_a_completed_at_years_ahead_is_not_exported_as_truth(home):
+    """The run started 2 h ago; its completed_at (2035) cannot be trusted: the last run and
+    success times are its start, and there is no duration (8 years is not one)."""
+    start = NOW - timedelta(hours=2)
+    hb = heartbeat.build("etl", start, started_at=start, completed_at=datetime(2035, 1, 1, tzinfo=timezone.utc))
+    heartbeat.write(home / "health", hb)
+    s = samples(metrics(home))
+    assert s[("alive_task_last_run_timestamp_seconds", '{task="etl"}')] == start.timestamp()
+    assert s[("alive_task_last_success_timestamp_seconds", '{task="etl"}')] == start.timestamp()
+    assert ("alive_task_last_duration_seconds", '{task="etl"}') not in s

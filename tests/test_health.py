@@ -459,3 +459,22 @@ def test_a_registered_task_and_a_distant_discovered_one_stay_green(home):
     beat(home, "weekly-report", T0)
     result = run_check(home, reg, T0 + timedelta(minutes=1))
     assert {i.name: i.color for i in result.items} == {"nightly-backup": "GREEN", "weekly-report": "GREEN"}
+
+
+# ---- ages are never negative (issue 19 review: machine output) ------------------------
+
+@pytest.mark.parametrize("ahead,age", [(timedelta(seconds=30), 0), (timedelta(days=3000), 7200)])
+def test_a_task_age_never_goes_negative_and_counts_from_the_start_when_completed_at_is_far_ahead(home, ahead, age):
+    """Within the skew allowance the age is 0 (README: durations are never negative); beyond
+    it completed_at is not trusted, and the age counts from started_at as max_gap does."""
+    reg = fleet(home, '[tasks.dq]\nmax_gap = "36h"\n')
+    start = T0 - timedelta(hours=2)
+    write_raw(home, "2026-05-02_dq_0500.json", heartbeat.build("dq", start, started_at=start, completed_at=T0 + ahead))
+    assert item(home, reg, T0, "dq").details["age_s"] == age
+
+
+def test_a_source_captured_in_the_future_has_age_zero_not_negative(home):
+    reg = source_fleet(home)
+    data(home, captured_at="2030-01-01T00:00:00Z")
+    it = item(home, reg, T0, "track", "source")
+    assert it.details["age_s"] == 0 and "clock skew" in it.reasons[0]

@@ -337,7 +337,7 @@ def test_alive_run_honours_a_complete_the_job_wrote_itself(home):
 
 def test_lint_warns_when_max_gap_is_shorter_than_the_schedules_longest_gap(home):
     (home / "fleet.toml").write_text('[tasks.job]\nschedule = "daily 08:00,12:00,16:00"\nmax_gap = "8h"\n'
-                                     '[tasks.fine]\nschedule = "daily 08:00,12:00,16:00"\nmax_gap = "16h"\n')
+                                     '[tasks.fine]\nschedule = "daily 08:00,12:00,16:00"\nmax_gap = "18h"\n')
     r = run_alive("lint", "--json", home=home)
     problems = json.loads(r.stdout)["problems"]
     assert r.returncode == 1
@@ -398,3 +398,19 @@ def test_lint_says_which_of_grace_and_max_gap_decides(home, grace, decides):
     problems = json.loads(r.stdout)["problems"]
     assert r.returncode == 1
     assert [(p["severity"], p["problem"], p["line"]) for p in problems] == [("warning", decides, 4)]
+
+
+@pytest.mark.parametrize("max_gap,warned", [("23h59m59s", False), ("24h", True), ("24h0m1s", False)])
+def test_lint_warns_when_max_gap_leaves_no_grace(home, max_gap, warned):
+    """daily + max_gap 24h without grace: max_gap minus the longest gap is 0, so task_grace
+    falls back to the default (grace_from "default" above) while max_gap itself turns the
+    task RED as soon as a run is late. 1 s shorter is the "shorter than the longest gap"
+    warning; 1 s longer is a grace of 1 s, chosen."""
+    (home / "fleet.toml").write_text(f'[tasks.job]\nschedule = "daily 06:00"\nmax_gap = "{max_gap}"\n')
+    r = run_alive("lint", "--json", home=home)
+    problems = [p for p in json.loads(r.stdout)["problems"] if "no grace" in p["problem"]]
+    assert [(p["severity"], p["problem"], p["line"]) for p in problems] == ([(
+        "warning", "tasks.job.max_gap: max_gap 24h is the longest gap of its schedule 'daily 06:00' and leaves no "
+                   "grace (max_gap minus that gap): lateness uses the default grace 2h24m, but max_gap turns the "
+                   "task RED as soon as a run is late; set grace = \"2h24m\" and remove max_gap, or make max_gap "
+                   "longer than 24h (the grace is what it leaves over that gap)", 3)] if warned else [])

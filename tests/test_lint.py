@@ -161,7 +161,7 @@ def hostile(home, tmp_path):
         "2026-05-02_alpha_0155.json": [("error", "task_id 'beta' does not match the file name's task 'alpha'")],
         "alpha_latest.json": [("error", "task_id 'beta' does not match the file name's task 'alpha'")],
         "2026-05-02_backwards_0155.json": [("error", "completed_at is before started_at")],
-        "9999-12-31_future_2359.json": [("warning", "completed_at 9999-12-31T23:59:00Z is in the future")],
+        "9999-12-31_future_2359.json": [("error", "started_at 9999-12-31T23:59:00Z is more than 5 minutes in the future")],
         "9999-12-31_overflow_2359.json": [("error", "started_at: '9999-12-31T23:59:00-01:00' is out of range")],
         # another day in the name than in the content: invalid (issue 19 item 2)
         "2026-05-03_renamed_0155.json": [("error", "started_at 2026-05-02T01:55:00Z is not the time in the file "
@@ -358,3 +358,16 @@ def test_a_task_one_typo_from_a_registered_one_is_a_warning_with_did_you_mean(ho
     assert problems == [{"file": "health/2026-05-02_nightly-bakup_0255.json", "severity": "warning",
                          "problem": "task nightly-bakup is not in fleet.toml: did you mean nightly-backup? "
                                     "(a typo in the task id leaves nightly-backup without runs)"}]
+
+
+@pytest.mark.parametrize("name", ["t_latest.json", "2026-05-02_t_{hhmm}.json"])
+@pytest.mark.parametrize("start,error", [("08:05:59", False), ("08:06:00", True), ("08:06:01", True)])
+def test_a_run_check_does_not_count_for_starting_in_the_future_is_an_error_as_check_says(home, name, start, error):
+    """check leaves out a run that starts after the minute of now + 5 minutes and lists the
+    file as invalid (facts.task_files, Facts.cutoff); lint says error, not warning, there."""
+    name = name.format(hhmm=start[:5].replace(":", ""))
+    put(home / "health", name, beat(started=f"2026-05-02T{start}Z", completed_at="2035-01-01T00:00:00Z"))
+    problems = [p for p in lint.lint_health(home / "health", home, NOW)[0] if "future" in p["problem"]]
+    assert [p["severity"] for p in problems] == ["error" if error else "warning"], problems
+    if error:
+        assert "check does not count it" in problems[0]["problem"], problems

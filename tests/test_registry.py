@@ -529,3 +529,17 @@ def test_a_source_schedule_without_a_producer_is_a_mistake(tmp_path):
     with pytest.raises(registry.ConfigError) as err:
         registry.load(path, tmp_path)
     assert err.value.problems == ["fleet.toml:4: sources.s.schedule: needs a producer (the schedule refreshes the file by running it)"]
+
+
+@pytest.mark.parametrize("text,key", [
+    ('[tasks.dq]\nrun = ["true"]\ntimeout = "10"\n', "tasks.dq.timeout"),
+    ('[tasks.dq]\nrun = ["true"]\ntimeout = 10\n', "tasks.dq.timeout"),
+    ('[sources.s]\npath = "s.json"\nmax_age = "1h"\ntimeout = "10"\n', "sources.s.timeout"),
+    ('[probes.p]\ncommand = ["true"]\ntimeout = "10"\n', "probes.p.timeout"),
+    ('[notify.command]\nargv = ["true"]\ntimeout = "10"\n', "notify.command.timeout"),
+])
+def test_a_bare_number_for_a_timeout_hints_seconds_not_hours(home, text, key):
+    """A timeout's bare number means seconds (GNU timeout's default unit; `alive run
+    --timeout 10` hints the same, durations.parse_duration(bare_unit="s")), never "10h"."""
+    [problem] = mistakes(home, text)
+    assert f"{key}: " in problem and '"10s"?' in problem and '"10h"' not in problem, problem

@@ -54,7 +54,7 @@ def red_since(home, item):
 
 def _read(path):
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(atomic.read_regular(path))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}

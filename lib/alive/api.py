@@ -69,9 +69,13 @@ class task:  # noqa: N801 - reads as a function at the call site: `with alive.ta
             run.errors.append(f"{exc_type.__name__}: {exc}")
             if run.summary is None:
                 run.summary = f"{exc_type.__name__}: {exc}"
+        now = utcnow()
         try:
+            problem = heartbeat.future_problem("started_at", self.started, now)   # a clock stepped back
+            if problem:
+                raise ValueError(problem)
             hb = heartbeat.build(
-                run.task_id, utcnow(), status=run.final_status(), summary=run.summary,
+                run.task_id, now, status=run.final_status(), summary=run.summary,
                 started_at=self.started, warnings=run.warnings, errors=run.errors,
                 metrics=run.metrics, interval_s=run.interval_s,
                 complete=True if run.is_complete else None,

@@ -68,9 +68,8 @@ def write_beside(out_path, result):
     for rel, text in all_badges(result).items():
         path = os.path.join(folder, rel)
         try:
-            with open(path, encoding="utf-8") as f:
-                if f.read() == text:
-                    continue
+            if atomic.read_regular(path).decode("utf-8") == text:
+                continue
         except (OSError, ValueError):
             pass
         atomic.write_atomic(path, text)

@@ -77,11 +77,17 @@ def main(argv):
     home = paths.home_text(opts.get("home"))
     # known before the heartbeat is built: its summary is scrubbed before it is cut to 200
     tokens.remember_config(paths.config_text(home, opts.get("config")), home)   # scrubbed from the file
+    now = time.time()
+    started = _time("--started-at", opts.get("started-at"))
+    completed = _time("--completed-at", opts.get("completed-at"))
+    problem = (heartbeat.future_problem("--started-at", started, now)
+               or heartbeat.future_problem("--completed-at", completed, now))
+    if problem:
+        raise UsageError(problem)
     try:
         hb = heartbeat.build(
-            opts["positional"], time.time(), status=opts.get("status", "ok"), summary=opts.get("summary"),
-            started_at=_time("--started-at", opts.get("started-at")),
-            completed_at=_time("--completed-at", opts.get("completed-at")),
+            opts["positional"], now, status=opts.get("status", "ok"), summary=opts.get("summary"),
+            started_at=started, completed_at=completed,
             warnings=opts["warning"], errors=opts["error"], metrics=parse_metrics(opts["metric"]),
             interval_s=args.duration("alive write", "--interval", opts.get("interval")), complete=True if opts.get("complete") else None,
         )

@@ -17,6 +17,7 @@ alive.rules.yml holds the alerts built on them, tested by `promtool test rules`.
 """
 from . import facts as facts_mod
 from . import health
+from .health import SKEW_S
 from .report import SUCCESS, duration_of
 from .timeutil import parse_iso
 
@@ -77,7 +78,7 @@ def samples(facts, result):
             out["alive_item_paused_until_timestamp_seconds"].append(
                 (labels(kind=item.kind, name=item.name), epoch(until) if until else float("inf")))
         if item.kind == "task":
-            task_samples(out, item, facts.tasks.get(item.name))
+            task_samples(out, item, facts.tasks.get(item.name), result.checked_at)
         elif item.kind == "source":
             lab = labels(source=item.name)
             if item.details.get("age_s") is not None:
@@ -91,17 +92,27 @@ def samples(facts, result):
     return out
 
 
-def task_samples(out, item, task_facts):
+def trusted_end(hb, now):
+    """-> (when the run ended, as an epoch, whether completed_at was trusted). A completed_at
+    beyond the skew allowance is not (check counts such a run's age from its start too)."""
+    completed = epoch(hb["completed_at"])
+    if completed <= now.timestamp() + SKEW_S:
+        return completed, True
+    return epoch(hb["started_at"]), False
+
+
+def task_samples(out, item, task_facts, now):
     lab = labels(task=item.name)
     readable = [b.data for b in (task_facts.history if task_facts else []) if b.valid]
     if readable:
-        out["alive_task_last_run_timestamp_seconds"].append((lab, epoch(readable[0]["completed_at"])))
-        took = duration_of(readable[0])
+        ended, trusted = trusted_end(readable[0], now)
+        out["alive_task_last_run_timestamp_seconds"].append((lab, ended))
+        took = duration_of(readable[0]) if trusted else None
         if took is not None:
             out["alive_task_last_duration_seconds"].append((lab, took))
     success = next((hb for hb in readable if hb["status"] in SUCCESS), None)
     if success is not None:
-        out["alive_task_last_success_timestamp_seconds"].append((lab, epoch(success["completed_at"])))
+        out["alive_task_last_success_timestamp_seconds"].append((lab, trusted_end(success, now)[0]))
     out["alive_task_consecutive_errors"].append((lab, item.details.get("consecutive_errors") or 0))
     if item.details.get("max_gap_s") is not None:
         out["alive_task_max_gap_seconds"].append((lab, item.details["max_gap_s"]))

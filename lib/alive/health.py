@@ -155,17 +155,17 @@ def judge_latest(hb, task, settings, history, max_gap, now, details, flag):
     completed = parse_iso(hb["completed_at"])
     started = parse_iso(hb["started_at"])
     age = seconds_between(completed, now)
+    # A completion beyond the skew allowance cannot be trusted (3,000 days ahead would hold
+    # max_gap off for years): the gap then counts from the start.
+    gap_age = age if age >= -SKEW_S else seconds_between(started, now)
     errors = runs.consecutive_errors(history)
     details.update(last_status=hb["status"], last_completed_at=hb["completed_at"],
-                   age_s=int(age), consecutive_errors=errors)
+                   age_s=max(0, int(gap_age)), consecutive_errors=errors)     # never negative (README)
     if hb.get("legacy_status"):
         details["legacy_status"] = hb["legacy_status"]
     # A schedule says when runs are due (judge_lateness); max_gap is then only the ceiling
     # the user chose. Without a schedule it is the rule.
     gap_rules = task is None or task.schedule is None or task.max_gap is not None
-    # A completion beyond the skew allowance cannot be trusted (3,000 days ahead would hold
-    # max_gap off for years): the gap then counts from the start.
-    gap_age = age if age >= -SKEW_S else seconds_between(started, now)
     if hb.get("complete") is True:
         details["complete"] = True
         flag(GREEN, f"complete: finished for good at {hb['completed_at']}")
@@ -336,7 +336,7 @@ def evaluate_source(name, source, facts, now, probe_interval=None):
         flag(RED, f"data file {facts.problem or 'is missing'}")
     else:
         age = seconds_between(facts.captured_at, now)
-        details["age_s"] = int(age)
+        details["age_s"] = max(0, int(age))       # never negative: the reason below says clock skew
         details["captured_at"] = format_iso(facts.captured_at)
         if age < -SKEW_S:
             flag(YELLOW, f"captured {format_duration(-age)} in the future (clock skew?)")

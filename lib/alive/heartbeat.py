@@ -94,6 +94,18 @@ def epoch(t):
     return t if isinstance(t, (int, float)) else t.timestamp()
 
 
+FUTURE_S = 300   # readers take a time more than 5 minutes ahead for clock skew (health.SKEW_S)
+
+
+def future_problem(what, when, now):
+    """Why a time `when` given as `what` cannot be written, or None: more than 5 minutes
+    ahead of now, check would not count the run (or not trust its end), so a heartbeat
+    that looks written would count for nothing."""
+    if when is None or epoch(when) - epoch(now) <= FUTURE_S:
+        return None
+    return f"{what} {iso(when)} is more than 5 minutes in the future: readers would not count it (wrong clock?)"
+
+
 def iso(t):
     """'2026-05-02T01:55:00Z' from a number or an aware datetime, whole seconds, UTC."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch(t) // 1)))

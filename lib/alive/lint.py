@@ -9,6 +9,7 @@ line like any other (lint is a check), never exit 3.
 import json
 import os
 import stat
+from datetime import timedelta
 
 from . import cliutil, facts, health, heartbeat, paths, registry, scan
 from .errors import BrokenHome, UsageError
@@ -167,13 +168,16 @@ def name_mismatch(name, kind, data):
 
 def future_run(data, now):
     """A run dated in the future is a clock that was wrong: check does not count a run that
-    started more than 5 minutes ahead, and calls a later completed_at clock skew."""
-    completed = parse_iso(data["completed_at"])
-    if (completed - now).total_seconds() <= CLOCK_SKEW_S:
+    starts after the minute of now + 5 minutes (facts.Facts.cutoff) and lists its file as
+    invalid, so that is an error here too; a later completed_at alone is clock skew."""
+    started = facts.minute_of(parse_iso(data["started_at"]))
+    if started > facts.minute_of(now + timedelta(seconds=CLOCK_SKEW_S)):
+        return [(ERROR, f"started_at {data['started_at']} is more than {CLOCK_SKEW_S // 60} minutes in the future "
+                        "(clock skew?): check does not count it until then")]
+    if (parse_iso(data["completed_at"]) - now).total_seconds() <= CLOCK_SKEW_S:
         return []
-    counted = "not counted by check until then" if (parse_iso(data["started_at"]) - now).total_seconds() > CLOCK_SKEW_S \
-        else "check reads it as clock skew"
-    return [(WARNING, f"completed_at {data['completed_at']} is in the future (clock skew? {counted})")]
+    return [(WARNING, f"completed_at {data['completed_at']} is in the future (clock skew?): "
+                       "check counts this run's age from its started_at")]
 
 
 def stray_temp(folder, name, now):

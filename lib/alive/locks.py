@@ -41,8 +41,9 @@ def acquire(path, wait_s=0.0, poll_s=0.05, note_pid=False):
 
 def holder(path):
     """The pid a note_pid lock file names, or None."""
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
+    from . import atomic
+
+    try:   # follow=False: acquire() never opens a lock through a symlink either
+        return int(atomic.read_regular(path, follow=False).decode("ascii", "replace").strip())
     except (OSError, ValueError):
         return None

@@ -763,7 +763,7 @@ def read_token(ntfy):
     if not token and ntfy.token_file:
         where = f"token_file {ntfy.token_file}"
         try:
-            token = Path(ntfy.token_file).expanduser().read_text(encoding="utf-8").strip()
+            token = atomic.read_regular(Path(ntfy.token_file).expanduser()).decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"cannot read {where}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
     if not token:

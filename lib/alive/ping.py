@@ -334,7 +334,7 @@ def open_runs(home, task):
     marker = None
     for path in (marker_path(home, task), legacy_marker_path(home, task)):
         try:
-            marker = json.loads(path.read_bytes())
+            marker = json.loads(atomic.read_regular(path))
             break
         except (OSError, ValueError, RecursionError):
             continue
@@ -353,7 +353,7 @@ def legacy_marker_path(home, task):
 def open_runs_of_older_alive(home, task):
     """Whether <task>.json is a ping marker an older alive wrote (not a marker of `alive run`)."""
     try:
-        return json.loads(legacy_marker_path(home, task).read_bytes()).get("via") == "ping"
+        return json.loads(atomic.read_regular(legacy_marker_path(home, task))).get("via") == "ping"
     except (OSError, ValueError, RecursionError, AttributeError):
         return False
 
@@ -421,7 +421,7 @@ def joined(before, text):
 def log_events(home, task):
     """The task's /log events not yet joined to a run, oldest first: [{"at": ISO time, "body": text}]."""
     try:
-        doc = json.loads(pending_log_path(home, task).read_bytes())
+        doc = json.loads(atomic.read_regular(pending_log_path(home, task)))
     except (OSError, ValueError, RecursionError):
         return []
     events = doc.get("events") if isinstance(doc, dict) else None

@@ -237,7 +237,7 @@ def problems(path, home):
             if trouble:
                 chk.add(key, trouble, severity="warning")
         for task in registry.tasks.values():
-            trouble = _gap_trouble(task)
+            trouble = _gap_trouble(task) or _no_grace_trouble(task)
             if trouble:
                 chk.add(("tasks", task.name, "max_gap"), trouble, severity="warning")
             trouble = not trouble and _grace_trouble(task)
@@ -280,6 +280,24 @@ def _gap_trouble(task):
             f"{task.schedule.text!r} ({format_duration(longest)}): RED between runs that are on time; "
             f"remove max_gap (lateness is judged against the schedule) or make it at least "
             f"{format_duration(longest)}")
+
+
+def _no_grace_trouble(task):
+    """max_gap exactly the schedule's longest gap, without grace: task_grace() finds nothing
+    to spare and quietly takes the default, while max_gap turns the task RED on any delay."""
+    if task.grace is not None or task.max_gap is None or task.schedule is None:
+        return None
+    longest = longest_interval(task.schedule)
+    if task.max_gap != longest:
+        return None
+    from .lateness import default_grace
+    from .timeutil import format_duration as shown
+
+    grace = default_grace(longest)
+    return (f"max_gap {shown(task.max_gap)} is the longest gap of its schedule {task.schedule.text!r} and leaves "
+            f"no grace (max_gap minus that gap): lateness uses the default grace {shown(grace)}, but max_gap turns "
+            f"the task RED as soon as a run is late; set grace = \"{shown(grace)}\" and remove max_gap, or make "
+            f"max_gap longer than {shown(longest)} (the grace is what it leaves over that gap)")
 
 
 def _grace_trouble(task):
@@ -365,8 +383,10 @@ class _Checker:
     # -- reading
 
     def run(self):
+        from . import atomic    # read_regular: a FIFO named fleet.toml is refused, not waited on
+
         try:
-            raw = self.path.read_bytes()
+            raw = atomic.read_regular(self.path)
         except OSError as exc:
             self.add((), f"cannot read: {exc.strerror or exc}")
             return None
@@ -507,7 +527,7 @@ class _Checker:
             "slow_after": _slow_after,
             "tags": _tags,
             "ping_uuid": _uuid,
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "overlap": _bool,
         })
         for only_run in ("timeout", "overlap"):
@@ -540,7 +560,7 @@ class _Checker:
             "bad_status": _strings,
             "retries": _int(0),
             "retry_pause": _duration(positive=False),
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "alert_after": _int(1),
             "schedule": _schedule,
             "description": _string,
@@ -563,7 +583,7 @@ class _Checker:
     def _probe(self, table, key, name):
         values = self._fields(table, key, {
             "command": _argv,
-            "timeout": _duration(),
+            "timeout": _duration(bare_unit="s"),
             "interval": _duration(),
         }, required=[("command", '["python3", "check_session.py"]')])
         if "command" not in values:
@@ -623,7 +643,8 @@ class _Checker:
         if "ntfy" in values and self._table(table, key + ("ntfy",)) is not None:
             ntfy = self._ntfy(values["ntfy"], key + ("ntfy",))
         if "command" in values and self._table(table, key + ("command",)) is not None:
-            got = self._fields(values["command"], key + ("command",), {"argv": _argv, "timeout": _duration()},
+            got = self._fields(values["command"], key + ("command",),
+                               {"argv": _argv, "timeout": _duration(bare_unit="s")},
                                required=[("argv", '["/usr/bin/logger", "-t", "alive"]')])
             if "argv" in got:
                 command = CommandChannel(**got)
@@ -776,12 +797,14 @@ def _int(low, high=None):
     return convert
 
 
-def _duration(positive=True):
+def _duration(positive=True, bare_unit=None):
+    """bare_unit="s" for a timeout: its bare number means seconds (GNU timeout's default
+    unit, as `alive run --timeout` says), so the hint is "10s", never "10h"."""
     def convert(value):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise _Bad(f"{_show(value)} is not a duration (use e.g. \"15m\", \"36h\", \"1h30m\")")
         try:
-            seconds = parse_duration(value)
+            seconds = parse_duration(value, bare_unit=bare_unit)
         except ValueError as exc:
             message = str(exc)
             quoted = repr(str(value))

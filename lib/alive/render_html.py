@@ -180,9 +180,9 @@ def header(view, live):
 
 def checked_line(at, now, live, here):
     """How old the page is. Live, the script says "live, updated 5 s ago" (or "offline");
-    without the script nothing updates, and the page says it is a snapshot, and of when."""
+    without the script nothing updates, and the page says it is a snapshot, and of when (date too)."""
     checked = time_tag(at, now)
-    snapshot = f"snapshot from {esc(short_time(at, now))}"
+    snapshot = f"snapshot from {esc(zoned(at))}"     # with its date: opened tomorrow, "23:00" reads as today
     if not live:
         return f'{snapshot}<span class="when-js">, {checked}</span>'
     return (f'<span class="when-nojs">{snapshot} </span><span class="when-js"><span id="live-state">live</span>, '

@@ -116,8 +116,7 @@ def read_marker(home, task, path=None):
     import json
 
     try:
-        with open(path or marker_path(home, task), "rb") as f:
-            return json.loads(f.read())
+        return json.loads(atomic.read_regular(path or marker_path(home, task)))
     except (OSError, ValueError, RecursionError):
         return None
 
@@ -147,9 +146,8 @@ def remove_marker(home, task, written):
     the same bytes, so no JSON parser is needed to tell."""
     path = marker_path(home, task)
     try:
-        with open(path, "rb") as f:
-            if written is not None and f.read() != written:
-                return
+        if written is not None and atomic.read_regular(path) != written:
+            return
         os.unlink(path)
     except OSError:
         pass
@@ -262,7 +260,7 @@ def job_said_complete(home, task, started, run_id):
     then holds it, written after this run started. A byte search first, so the common
     case costs one small read and no json import."""
     try:
-        with open(os.path.join(home, "health", heartbeat.latest_name(task)), "rb") as f:
+        with open(atomic.open_regular(os.path.join(home, "health", heartbeat.latest_name(task))), "rb") as f:
             if os.fstat(f.fileno()).st_mtime < started:
                 return False
             data = f.read(1 << 20)

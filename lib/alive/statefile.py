@@ -151,10 +151,11 @@ def problem_of(data, path):
 def _read(path):
     """-> (parsed JSON or None, problem or None). A missing file is (None, None)."""
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
+        data = json.loads(atomic.read_regular(path))
     except FileNotFoundError:
         return None, None
+    except atomic.NotRegularFile as exc:        # a FIFO would hang every reader: damaged, not waited on
+        return None, f"is {exc.strerror}"
     except (OSError, ValueError, RecursionError) as exc:
         return None, f"is not valid JSON ({exc})"
     return data, problem_of(data, path)

@@ -41,10 +41,11 @@ def remember(names=(), files=()):
     """Note token variables and token files; their current values are scrubbed from now on."""
     _env_names.update(n for n in names if n)
     found = {(os.environ.get(n) or "").strip() for n in _env_names}
+    from .atomic import read_regular     # here: atomic imports this module
+
     for path in files:
         try:
-            with open(os.path.expanduser(os.fspath(path)), "rb") as f:
-                found.add(f.read(4096).decode("utf-8", "replace").strip())
+            found.add(read_regular(os.path.expanduser(os.fspath(path)))[:4096].decode("utf-8", "replace").strip())
         except OSError:
             continue
     new = {v for v in found if len(v) >= MIN_LEN} - set(_values)
@@ -75,9 +76,10 @@ def remember_registry(reg):
 def remember_config(path, home):
     """The write path's cheap version: token_env / token_file values found in fleet.toml's
     text, wherever they stand (tables, inline tables, dotted keys)."""
+    from .atomic import read_regular     # here: atomic imports this module
+
     try:
-        with open(path, "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "replace")
+        text = read_regular(path)[: 1 << 20].decode("utf-8", "replace")
     except OSError:
         remember()
         return
