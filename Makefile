@@ -40,13 +40,13 @@ verify:
 	$(PYTHON) bin/alive verify
 
 # Schedule every job of fleet.toml with this system's scheduler: ALIVE_SCHEDULER, else launchd
-# on macOS, systemd where `systemctl --user` works, else crontab (alive.units.detect_scheduler,
+# on macOS, systemd where `systemctl --user` works, else crontab (alive.units.units.detect_scheduler,
 # the same choice `alive verify` checks). The units run $(PYTHON), so install with the Python
 # that should run them. Once, here, not at every run: the real interpreter behind $(PYTHON)
 # (a pyenv shim is a bash script) goes into the units and into bin/.alive-python for
 # scripts/cron-heartbeat-write.sh, and lib/ is compiled, so an environment with
 # PYTHONDONTWRITEBYTECODE set does not compile alive's modules again at every call.
-SCHEDULER = $(shell PYTHONPATH=lib $(PYTHON) -c 'import os; from alive.units import detect_scheduler as d; print(os.environ.get("ALIVE_SCHEDULER") or d())')
+SCHEDULER = $(shell PYTHONPATH=lib $(PYTHON) -c 'import os; from alive.units.units import detect_scheduler as d; print(os.environ.get("ALIVE_SCHEDULER") or d())')
 
 install:
 	$(PYTHON) -c 'import os, sys; open("bin/.alive-python.tmp", "w").write(sys.executable + "\n"); os.replace("bin/.alive-python.tmp", "bin/.alive-python")'

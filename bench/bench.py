@@ -23,15 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ALIVE = ROOT / "bin" / "alive"
+from measure import (  # shared with fleet.py (bench/ is on sys.path: run as a script)
+    ALIVE,
+    BenchError,
+    ROOT,
+    WARMUP,
+    interleaved,
+    row)
+
 SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
 RESULTS = ROOT / "bench" / "results.json"
-WARMUP = 2  # runs of each subject before timing starts (page cache, pyc files)
-
-
-class BenchError(Exception):
-    """A subject could not be measured (it failed, or did not do its work)."""
 
 
 class Context:
@@ -54,48 +55,6 @@ class Context:
         for name in ("ALIVE_CONFIG", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
         return env
-
-
-def run_once(argv, env, code=0):
-    """Wall time of one run in ms; BenchError if it exits other than `code` or complains."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, timeout=60)
-    elapsed = (time.perf_counter() - t0) * 1000
-    if proc.returncode != code or proc.stderr.strip():
-        raise BenchError(f"{' '.join(map(str, argv))} -> exit {proc.returncode}: "
-                         f"{proc.stderr.decode(errors='replace').strip()[:300]}")
-    return elapsed
-
-
-def interleaved(subjects, runs, env, before=None, codes=None):
-    """{name: [ms, ...]}: the subjects run round-robin, so drift and noise hit them alike.
-    before: {name: function} called (untimed) before each run of that subject; codes:
-    {name: the exit code it must end with} (else 0)."""
-    before, codes = before or {}, codes or {}
-    times = {name: [] for name in subjects}
-    for n in range(WARMUP + runs):
-        for name, argv in subjects.items():
-            before.get(name, lambda: None)()
-            ms = run_once(argv, env, codes.get(name, 0))
-            if n >= WARMUP:
-                times[name].append(ms)
-    return times
-
-
-def row(figure, name, samples, baseline=None, goal=None, note="", bare=None):
-    """bare: samples of an interpreter started without site (-S), a second yardstick that
-    site-packages .pth files cannot inflate; shown as 'vs -S', never judged."""
-    median = statistics.median(samples)
-    ratio = median / statistics.median(baseline) if baseline else None
-    return {
-        "figure": figure, "name": name, "runs": len(samples),
-        "median_ms": round(median, 2), "min_ms": round(min(samples), 2), "max_ms": round(max(samples), 2),
-        "ratio": round(ratio, 3) if ratio is not None else None,
-        "ratio_vs_no_site": round(median / statistics.median(bare), 3) if bare else None,
-        "goal": goal, "pass": None if goal is None else ratio <= goal, "note": note,
-        "samples_ms": [round(x, 2) for x in samples],
-    }
 
 
 def count_heartbeats(home, task):
@@ -152,9 +111,9 @@ def figure_write_breakdown(ctx):
         ("+ one parser (shutil, bz2, lzma, locale)",
          [py, "-S", "-c", "import re, json, datetime, pathlib, argparse;"
                           "argparse.ArgumentParser().add_argument('--x')"]),
-        ("+ alive.cli, alive.cmd_write, its parser",
-         [py, "-S", "-c", f"import sys; sys.path.insert(0, {lib!r}); import alive.cli, alive.cmd_write;"
-                          "alive.cmd_write.build_parser()"]),
+        ("+ alive.cli, alive.write.cmd_write, its parser",
+         [py, "-S", "-c", f"import sys; sys.path.insert(0, {lib!r}); import alive.cli, alive.write.cmd_write;"
+                          "alive.write.cmd_write.build_parser()"]),
         ("+ the write: python -S bin/alive write", [py, "-S", str(ALIVE), "write", "bench-breakdown"]),
         ("bash -c true", [ctx.bash, "-c", "true"]),
         ("cron-heartbeat-write.sh JOB 60", [ctx.bash, str(SHIM), "bench-breakdown-shim", "60"]),

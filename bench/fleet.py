@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench import ALIVE, BenchError, interleaved, row
+from measure import ALIVE, BenchError, interleaved, row
 
 SIZES = {"10k": (100, 100), "100k": (1000, 100), "300k": (1000, 300)}   # tasks x heartbeats
 HEAVY_RUNS = 5        # the naive reader takes 2 s a run: fewer runs
@@ -66,7 +66,7 @@ NAIVE = ("import json, os, sys\n"
 SCANDIR = "import os, sys\nsum(1 for _ in os.scandir(os.path.join(sys.argv[1], 'health')))\n"
 
 
-RACY_S = 3    # lib/alive/listcache.py: a folder changed more recently than this is always listed
+RACY_S = 3    # lib/alive/check/listcache.py: a folder changed more recently than this is always listed
 
 
 def new_heartbeat(home, serial):

@@ -135,7 +135,7 @@ def build_fleet(home):
         if re.search(rf"^\s+{command}\s", commands, re.M):
             alive(home, command, timeout=600)
     sys.path.insert(0, str(ROOT / "lib"))
-    from alive import heartbeat
+    from alive.write import heartbeat
 
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     history = {"sales-report": ("ok", 4 * 3600, 17), "daily-data-quality-check": ("ok", 86400, 12),
@@ -442,7 +442,7 @@ def live_checks(browser, home, report, axe_js):
 
 def issue19_live(browser, server, home, axe_js):
     """Items 10-15 on the live page and the run log (the server up)."""
-    from alive import heartbeat
+    from alive.write import heartbeat
 
     # 11: 105 s later the trigger's "refreshed" has moved on (the page's clock moved on, as a person's would)
     tab = browser.page(1280, 900)

@@ -14,8 +14,9 @@ import pytest
 from conftest import heartbeats, run_alive
 from test_units import FAKE_CRONTAB, analyze_verify, needs_systemd, systemd_fires, tool_dir
 
-from alive import adopt, adopt_systemd, registry
-from alive.schedule import fires_between, next_fires, parse_schedule
+from alive.config import registry
+from alive.units import adopt, adopt_systemd
+from alive.config.schedule import fires_between, next_fires, parse_schedule
 
 UTC = timezone.utc
 
@@ -684,7 +685,7 @@ def test_a_weekday_and_a_day_of_the_month_together_are_adopted_as_systemd_reads_
 
 
 def test_a_task_name_from_a_command_and_the_span_of_a_timer():
-    from alive.adopt_cron import program_name
+    from alive.units.adopt_cron import program_name
 
     assert program_name("cd / && run-parts --report /etc/cron.daily") == "run-parts"
     assert program_name("FOO=1 /usr/bin/python3 -u '/srv/etl/Load Sales.py'") == "load-sales"

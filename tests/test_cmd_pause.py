@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 from conftest import run_alive
 from freezegun import freeze_time
 
-from alive import heartbeat
+from alive.write import heartbeat
 from alive.cli import main
 
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)

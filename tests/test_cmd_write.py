@@ -142,8 +142,8 @@ def test_a_time_more_than_five_minutes_ahead_is_refused(home, option, ahead, ref
 
     from freezegun import freeze_time
 
-    from alive import cmd_write
-    from alive.errors import UsageError
+    from alive.write import cmd_write
+    from alive.base.errors import UsageError
 
     now = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
     when = (now + timedelta(seconds=ahead)).strftime("%Y-%m-%dT%H:%M:%SZ")

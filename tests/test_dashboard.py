@@ -18,8 +18,12 @@ from conftest import run_alive
 from test_kv import TOKEN as KV_TOKEN
 from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 127.0.0.1)
 
-from alive import badges, heartbeat, pwa, queue, registry, render_html, report
-from alive.errors import UsageError
+from alive.config import registry
+from alive.write import heartbeat
+from alive.correct import queue
+from alive.report import badges, render_html, report
+from alive.serve import pwa
+from alive.base.errors import UsageError
 
 NOW = datetime(2026, 5, 2, 23, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
@@ -470,7 +474,7 @@ def test_the_manifest_has_separate_any_and_maskable_icons():
 
 
 def serve_app_files():
-    from alive import serve
+    from alive.serve import serve
 
     return serve.APP_FILES
 

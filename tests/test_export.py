@@ -11,8 +11,11 @@ from conftest import run_alive
 
 from test_lateness import WEEKS
 
-from alive import export, facts, health, heartbeat, lateness, registry
-from alive.schedule import fires_between, parse_schedule
+from alive.config import registry
+from alive.write import heartbeat
+from alive.check import facts, health, lateness
+from alive.report import export
+from alive.config.schedule import fires_between, parse_schedule
 
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
 

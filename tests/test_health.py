@@ -5,8 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alive import health, heartbeat, registry
-from alive.cmd_check import run_check
+from alive.config import registry
+from alive.write import heartbeat
+from alive.check import health
+from alive.check.cmd_check import run_check
 
 T0 = datetime(2026, 5, 2, 7, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)

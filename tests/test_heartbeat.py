@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alive import atomic, heartbeat
+from alive.base import atomic
+from alive.write import heartbeat
 
 NOW = datetime(2026, 5, 2, 1, 55, 30, tzinfo=timezone.utc)
 

@@ -17,9 +17,10 @@ import pytest
 from conftest import ALIVE, run_alive
 from wdkit import runs, script, source, source_state
 
-from alive import kv, queue, registry
-from alive.errors import UsageError
-from alive.timeutil import utcnow
+from alive.config import registry
+from alive.correct import kv, queue
+from alive.base.errors import UsageError
+from alive.base.timeutil import utcnow
 
 TOKEN = "kv-Secret-7f3a9c2e1b"
 BASE = "/client/v4/accounts/acc/storage/kv/namespaces/ns"

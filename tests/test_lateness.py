@@ -12,9 +12,11 @@ import pytest
 from conftest import heartbeats, run_alive
 from freezegun import freeze_time
 
-from alive import heartbeat, lateness, registry
-from alive.cmd_check import run_check
-from alive.schedule import fires_between, parse_schedule
+from alive.config import registry
+from alive.write import heartbeat
+from alive.check import lateness
+from alive.check.cmd_check import run_check
+from alive.config.schedule import fires_between, parse_schedule
 
 UTC = timezone.utc
 S = timedelta(seconds=1)

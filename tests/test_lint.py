@@ -6,7 +6,7 @@ import pytest
 from conftest import run_alive
 from freezegun import freeze_time
 
-from alive import lint
+from alive.check import lint
 
 UTC = timezone.utc
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from alive import listcache, scan
+from alive.check import listcache, scan
 
 TASKS = ["a", "b", "a_b", "a-1", "etl.daily"]
 
@@ -212,8 +212,9 @@ def test_a_forged_cache_that_hides_a_tasks_newest_run_is_not_trusted(where):
 def test_a_forged_cache_does_not_turn_a_red_task_green(home):
     from datetime import datetime, timedelta, timezone
 
-    from alive import heartbeat, registry
-    from alive.cmd_check import run_check
+    from alive.config import registry
+    from alive.write import heartbeat
+    from alive.check.cmd_check import run_check
 
     now = datetime(2026, 5, 2, 8, 0, tzinfo=timezone.utc)
     heartbeat.write(home / "health", heartbeat.build("a", now - timedelta(hours=2)))

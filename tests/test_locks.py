@@ -5,9 +5,9 @@ import time
 
 from conftest import ROOT
 
-from alive import locks
+from alive.base import locks
 
-HOLD = ("import sys, time; sys.path.insert(0, {lib!r}); from alive import locks\n"
+HOLD = ("import sys, time; sys.path.insert(0, {lib!r}); from alive.base import locks\n"
         "fd = locks.acquire({path!r}, note_pid=True); print('held', flush=True); time.sleep({secs})")
 
 

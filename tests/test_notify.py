@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from freezegun import freeze_time
 
-from alive import notify
-from alive.health import GREEN, GREY, RED, YELLOW, Item, Result
-from alive.registry import CommandChannel, Notify, Ntfy, Registry, Settings
-from alive.timeutil import utcnow
+from alive.notify import notify
+from alive.check.health import GREEN, GREY, RED, YELLOW, Item, Result
+from alive.config.registry import CommandChannel, Notify, Ntfy, Registry, Settings
+from alive.base.timeutil import utcnow
 
 T0 = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
 TOKEN = "tk_s3cret-token-0123456789abcdef"

@@ -13,9 +13,9 @@ import pytest
 from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, recording_command,  # noqa: F401
                          records, token)
 
-from alive import notify
-from alive.health import GREEN, RED, YELLOW
-from alive.registry import CommandChannel
+from alive.notify import notify
+from alive.check.health import GREEN, RED, YELLOW
+from alive.config.registry import CommandChannel
 
 EXPIRED = "probe login says expired: a person must re-authenticate"
 

@@ -16,8 +16,8 @@ from conftest import run_alive
 from test_notify import (T0, check, item, log_text, make_reg, ntfy, recording_command, records,  # noqa: F401
                          result, token)
 
-from alive import notify
-from alive.health import GREEN, RED
+from alive.notify import notify
+from alive.check.health import GREEN, RED
 
 
 # ---------------------------------------------------------------- one overall deadline
@@ -85,8 +85,8 @@ def test_an_ntfy_server_that_trickles_its_answer_is_cut_off_at_one_overall_deadl
 
 def test_a_kv_store_that_trickles_its_answer_is_cut_off_at_one_overall_deadline():
     # The trigger backend's requests go out the same way (kv.request): one deadline each.
-    from alive import kv
-    from alive.registry import HttpKv
+    from alive.correct import kv
+    from alive.config.registry import HttpKv
 
     server = Trickler()
     try:
@@ -121,7 +121,7 @@ def test_after_a_clock_step_back_no_message_says_a_negative_duration(home, ntfy,
 def test_a_message_says_the_same_red_since_as_the_alert_file(home, ntfy, token):
     # A plain `alive check` saw the task RED first (alerts/ is written by every check);
     # `check --notify` runs 5 minutes later: the message's "RED since" is the alert's since.
-    from alive import alerts
+    from alive.check import alerts
 
     alerts.sync(home, result(item("x", RED), now=T0))
     later = T0 + timedelta(minutes=5)
@@ -136,9 +136,10 @@ def test_a_message_says_the_same_red_since_as_the_alert_file(home, ntfy, token):
 def test_no_duration_formatting_path_says_a_negative_duration():
     # A heartbeat or a capture dated ahead of the clock (it stepped back) has a negative
     # age: the table, the markdown report and verify say 0s (the reason says "in the future").
-    from alive import report, textview, verify
-    from alive.health import Item, YELLOW
-    from alive.timeutil import format_duration
+    from alive.report import report, textview
+    from alive.units import verify
+    from alive.check.health import Item, YELLOW
+    from alive.base.timeutil import format_duration
 
     assert [format_duration(s) for s in (-0.4, -5, -3600, -3 * 86400)] == ["0s"] * 4
     task = Item("task", "x", YELLOW, ["completed_at is 5m in the future (clock skew?)"], {"age_s": -300})
@@ -262,8 +263,9 @@ def test_a_refusal_is_shown_for_seven_days(home):
 def test_a_refusal_changes_the_live_pages_etag_and_lands_in_a_live_slot(home):
     # The page that stays open on a phone polls /status.json's ETag and swaps its data-live
     # parts: a refusal made while it is open must change the one and fill the other.
-    from alive import render_html, report, serve
-    from alive.health import Result
+    from alive.report import render_html, report
+    from alive.serve import serve
+    from alive.check.health import Result
 
     reg = make_reg(home, None, command=recording_command(home)[0])
     result = Result(overall=RED, items=[], invalid_files=[], checked_at=T0)

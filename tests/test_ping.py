@@ -12,7 +12,7 @@ import pytest
 from conftest import ALIVE, heartbeats, run_alive
 from test_serve import request, serving
 
-from alive import heartbeat, ping
+from alive.write import heartbeat, ping
 
 KEY = "pk-7Qm2sX9vL4tR8wZ1"
 RID = "0b3f4e1a-2c5d-4e6f-8a9b-7c1d2e3f4a5b"
@@ -267,7 +267,8 @@ def test_the_log_line_of_a_ping_hides_its_key_right_or_wrong():
 
 def judged(home, task, now, fleet=None):
     """The task's item as `alive check` judges it at `now` (the clock passed in)."""
-    from alive import cmd_check, registry
+    from alive.config import registry
+    from alive.check import cmd_check
 
     if fleet is not None:
         (home / "fleet.toml").write_text(fleet)
@@ -281,7 +282,7 @@ def marker_of(home, task="job"):
 
 
 def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(home):
-    from alive import statefile
+    from alive.base import statefile
 
     fleet = '[tasks.job]\nmax_runtime = "2s"\n'
     ping.record(home, "job", "start", None, b"", None, "10.0.0.5", T0)

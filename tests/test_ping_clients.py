@@ -16,7 +16,7 @@ from conftest import run_alive
 from test_ping import HC_UUID, KEY, beats
 from test_serve import serving
 
-from alive import serve
+from alive.serve import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

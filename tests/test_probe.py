@@ -5,7 +5,8 @@ import time
 from conftest import run_alive
 from wdkit import fleet, latest, probe_table, runs, script, scripts, state
 
-from alive import probe, procs, registry
+from alive.config import registry
+from alive.correct import probe, procs
 
 
 def probe_fleet(home, *pairs, timeout="5s"):

@@ -12,7 +12,8 @@ import pytest
 from conftest import ROOT
 from test_export import NOW, beat, metrics
 
-from alive import export, heartbeat
+from alive.write import heartbeat
+from alive.report import export
 
 RULES = ROOT / "examples" / "prometheus" / "alive.rules.yml"
 RULE_TESTS = ROOT / "examples" / "prometheus" / "alive.rules.test.yml"

@@ -7,7 +7,8 @@ import pytest
 from conftest import run_alive
 from freezegun import freeze_time
 
-from alive import heartbeat, prune
+from alive.write import heartbeat
+from alive.check import prune
 
 UTC = timezone.utc
 TODAY = date(2026, 5, 31)

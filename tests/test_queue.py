@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 import pytest
 from conftest import run_alive
 
-from alive import queue, registry
-from alive.errors import UsageError
+from alive.config import registry
+from alive.correct import queue
+from alive.base.errors import UsageError
 
 NOW = datetime(2026, 5, 2, 8, 0, 5, tzinfo=timezone.utc)
 FLEET = '[sources.track]\npath = "track.json"\nmax_age = "15m"\n\n[sources."sales.eu"]\npath = "s.json"\nmax_age = "1h"\n'

@@ -9,9 +9,10 @@ import pytest
 from conftest import ROOT, run_alive
 from wdkit import data, fleet, probe_table, runs, script, scripts, source, source_state
 
-from alive import registry, watchdog
-from alive.errors import UsageError
-from alive.timeutil import utcnow
+from alive.config import registry
+from alive.correct import watchdog
+from alive.base.errors import UsageError
+from alive.base.timeutil import utcnow
 
 HOLD_LOCK = """
 import fcntl, os, sys, time

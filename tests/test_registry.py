@@ -1,14 +1,14 @@
-"""alive.registry: fleet.toml loaded and validated in one place, every mistake with its line."""
+"""alive.config.registry: fleet.toml loaded and validated in one place, every mistake with its line."""
 import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from alive import registry
-from alive.errors import UsageError
-from alive.registry import ConfigError, Settings, Task, load, problems, task_max_gap
-from alive.schedule import parse_schedule
+from alive.config import registry
+from alive.base.errors import UsageError
+from alive.config.registry import ConfigError, Settings, Task, load, problems, task_max_gap
+from alive.config.schedule import parse_schedule
 
 # DESIGN §4, verbatim.
 EXAMPLE = '''\

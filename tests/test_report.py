@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import ALIVE, run_alive
 
-from alive import heartbeat, registry, render_html, render_markdown, report
+from alive.config import registry
+from alive.write import heartbeat
+from alive.report import render_html, render_markdown, report
 
 NOW = datetime(2026, 5, 2, 23, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
@@ -76,7 +78,7 @@ def test_runs_in_the_last_24h_leave_out_other_tasks_the_future_and_count_a_newer
 
 
 def test_the_html_view_reads_each_file_at_most_once(home, monkeypatch):
-    from alive import scan
+    from alive.check import scan
 
     for task in ("etl", "sync"):
         for n in range(3):
@@ -362,7 +364,7 @@ def test_html_source_pill_and_trigger_note(home):
 
 
 def test_html_shows_a_queued_trigger(home):
-    from alive import queue
+    from alive.correct import queue
 
     reg = fleet(home, '[sources.track]\npath = "track.json"\nmax_age = "15m"\n')
     queue.enqueue(home, reg, "track", "cli", NOW - timedelta(seconds=20))

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alive import heartbeat, registry, render_html, render_markdown, report
+from alive.config import registry
+from alive.write import heartbeat
+from alive.report import render_html, render_markdown, report
 
 NOW = datetime(2026, 5, 2, 23, 0, 0, tzinfo=timezone.utc)
 XSS = "<script>alert(1)</script>"

@@ -8,7 +8,7 @@ import time
 import pytest
 from conftest import ALIVE, heartbeats, run_alive
 
-from alive.runner import utf8_tail
+from alive.write.runner import utf8_tail
 
 
 def only_heartbeat(home, task):
@@ -223,7 +223,7 @@ def test_spawn_and_pump_without_poll_or_posix_spawn_setsid(monkeypatch):
     # the same output, exit code and a process group of the child's own
     import select
 
-    from alive import runner
+    from alive.write import runner
 
     real_spawnp = os.posix_spawnp
 

@@ -1,7 +1,7 @@
 """The listing of health/: one sorted pass, each task's newest, and its history by date."""
 import os
 
-from alive import scan
+from alive.check import scan
 
 
 def folder_with(tmp_path, *names):

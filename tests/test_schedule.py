@@ -1,4 +1,4 @@
-"""alive.schedule: parsing, next fire times (croniter agreement, DST), longest interval.
+"""alive.config.schedule: parsing, next fire times (croniter agreement, DST), longest interval.
 On DST nights alive follows cron, not croniter: tests/test_schedule_dst.py."""
 import json
 import time
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alive.schedule import local_zone, longest_interval, next_fires, parse_schedule
+from alive.config.schedule import local_zone, longest_interval, next_fires, parse_schedule
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

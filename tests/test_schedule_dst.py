@@ -1,4 +1,4 @@
-"""alive.schedule on daylight-saving nights, and the spec mistakes it refuses.
+"""alive.config.schedule on daylight-saving nights, and the spec mistakes it refuses.
 
 `alive schedule next` follows cron (Vixie cron, Debian's cron, cronie), the scheduler that
 runs these lines on Linux: a fixed-time job whose time the clock jumps over runs right after
@@ -14,7 +14,7 @@ import pytest
 
 import vixie_cron
 from test_units import needs_systemd, systemd_fires
-from alive.schedule import next_fires, parse_schedule
+from alive.config.schedule import next_fires, parse_schedule
 from conftest import run_alive
 
 UTC = timezone.utc

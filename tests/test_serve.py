@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 from conftest import ALIVE, run_alive
 
-from alive import heartbeat
+from alive.write import heartbeat
 
 FLEET = ('[sources.track]\npath = "track.json"\nmax_age = "15m"\n'
          '[sources."sales.eu"]\npath = "sales.json"\nmax_age = "1h"\n'

@@ -15,7 +15,8 @@ from test_kv import TOKEN as KV_TOKEN
 from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 127.0.0.1)
 from test_serve import FLEET, TOKEN, csrf, queued, request, serving
 
-from alive import heartbeat, render_html
+from alive.write import heartbeat
+from alive.report import render_html
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

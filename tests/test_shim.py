@@ -16,8 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
-from alive import heartbeat  # noqa: E402
-from alive.timeutil import parse_iso  # noqa: E402
+from alive.write import heartbeat  # noqa: E402
+from alive.base.timeutil import parse_iso  # noqa: E402
 
 SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
 BASH = shutil.which("bash", path="/usr/bin:/bin") or shutil.which("bash")
@@ -440,14 +440,14 @@ def test_fallback_and_python_share_one_minute_without_overwriting(tmp_path, fall
 
 
 def test_fallback_default_home_matches_alive(tmp_path, fallback_env):
-    """Without ALIVE_HOME, bash and Python pick the same folder (alive.paths.default_home)."""
+    """Without ALIVE_HOME, bash and Python pick the same folder (alive.base.paths.default_home)."""
     fake_home, xdg = tmp_path / "userhome", tmp_path / "xdg"
     fake_home.mkdir()
     env = fallback_env(None, HOME=str(fake_home), XDG_STATE_HOME=str(xdg))
     r = shim("defaults", "60", env=env)
     assert r.returncode == 0, r.stderr
     probe = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
-                            "from alive import paths; print(paths.default_home())", ROOT / "lib"],
+                            "from alive.base import paths; print(paths.default_home())", ROOT / "lib"],
                            env={"HOME": str(fake_home), "XDG_STATE_HOME": str(xdg)},
                            capture_output=True, text=True, timeout=30)
     expected = Path(probe.stdout.strip())

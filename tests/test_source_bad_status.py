@@ -13,8 +13,9 @@ import pytest
 from conftest import run_alive
 from wdkit import check_items, fleet, latest, script, source, source_state
 
-from alive import registry, render_html, report
-from alive.cmd_check import run_check
+from alive.config import registry
+from alive.report import render_html, report
+from alive.check.cmd_check import run_check
 
 T0 = datetime(2026, 5, 2, 7, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from alive.timeutil import format_duration, format_iso, parse_duration, parse_iso
+from alive.base.timeutil import format_duration, format_iso, parse_duration, parse_iso
 
 
 @pytest.mark.parametrize("text,seconds", [

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from alive import registry, tokens
+from alive.base import tokens
+from alive.config import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,9 @@ from conftest import ALIVE, ROOT, run_alive
 from test_refresh import hold_lock
 from wdkit import HEAD, data, fleet, probe_table, runs, script, source, source_state
 
-from alive import queue, registry
-from alive.timeutil import utcnow
+from alive.config import registry
+from alive.correct import queue
+from alive.base.timeutil import utcnow
 
 # A producer (or after command) that records its pid, then waits for ALIVE_HOME/gate
 # (bounded) before it does its job: the test decides when it may finish.

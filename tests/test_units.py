@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alive import crontab, launchd, registry, systemd, units
-from alive.schedule import next_fires, parse_schedule
+from alive.config import registry
+from alive.units import crontab, launchd, systemd, units
+from alive.config.schedule import next_fires, parse_schedule
 from conftest import ROOT, run_alive
 
 UTC = timezone.utc

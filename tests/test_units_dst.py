@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import vixie_cron
-from alive import crontab, launchd, systemd, units
-from alive.schedule import next_fires, parse_schedule
+from alive.units import crontab, launchd, systemd, units
+from alive.config.schedule import next_fires, parse_schedule
 from conftest import run_alive
 from test_units import example, fleet, job, needs_systemd, systemd_fires, timer_specs
 

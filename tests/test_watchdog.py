@@ -10,9 +10,11 @@ from conftest import ALIVE, ROOT, run_alive
 from wdkit import (check_items, data, fleet, iso, latest, probe_table, runs, script, scripts, snapshot, source,
                    source_state, state)
 
-from alive import health, registry, watchdog
-from alive.report import iso_short
-from alive.health import SourceFacts
+from alive.config import registry
+from alive.check import health
+from alive.correct import watchdog
+from alive.report.report import iso_short
+from alive.check.health import SourceFacts
 
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
 

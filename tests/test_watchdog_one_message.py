@@ -6,7 +6,7 @@ real script that keeps every message it is given (notified.log, messages split b
 from conftest import run_alive
 from wdkit import check_items, data, fleet, latest, probe_table, scripts, source
 
-from alive import watchdog
+from alive.correct import watchdog
 
 NOTIFY = '[notify]\nrecovery = true\n[notify.command]\nargv = ["./notified.py"]\n'
 

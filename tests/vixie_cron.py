@@ -19,7 +19,7 @@ find_jobs(): `(DOM_STAR || DOW_STAR) ? (dow && dom) : (dow || dom)`).
 """
 from datetime import datetime, timedelta, timezone
 
-from alive.schedule import parse_schedule
+from alive.config.schedule import parse_schedule
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1)

@@ -8,6 +8,6 @@ __version__ = "0.3.0"
 
 def task(task_id, interval=None, summary=None, home=None):
     """Context manager that writes exactly one heartbeat for the block it wraps."""
-    from .api import task as _task
+    from alive.write.api import task as _task
 
     return _task(task_id, interval=interval, summary=summary, home=home)

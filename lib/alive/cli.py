@@ -6,29 +6,29 @@ Each command module exposes main(argv) -> int. Nothing heavy is imported here, s
 import os
 import sys
 
-from .errors import RuntimeFailure, UsageError
+from alive.base.errors import RuntimeFailure, UsageError
 
-# command -> (module, one-line help). Modules are imported lazily by name.
+# command -> (package.module, one-line help). Modules are imported lazily by name.
 COMMANDS = {
-    "write": ("cmd_write", "write one heartbeat"),
-    "run": ("runner", "run a command and write its heartbeat"),
-    "check": ("cmd_check", "judge every task and source (exit 0 GREEN, 1 YELLOW, 2 RED, 3 bad usage or config)"),
-    "pause": ("cmd_pause", "pause an item: GREY until --for runs out or it is resumed"),
-    "resume": ("cmd_pause:resume_main", "end a pause"),
-    "lint": ("lint", "check health/ files and fleet.toml (exit 0 clean, 1 warnings, 2 errors)"),
-    "prune": ("prune", "remove canonical heartbeats older than the retention"),
+    "write": ("write.cmd_write", "write one heartbeat"),
+    "run": ("write.runner", "run a command and write its heartbeat"),
+    "check": ("check.cmd_check", "judge every task and source (exit 0 GREEN, 1 YELLOW, 2 RED, 3 bad usage or config)"),
+    "pause": ("check.cmd_pause", "pause an item: GREY until --for runs out or it is resumed"),
+    "resume": ("check.cmd_pause:resume_main", "end a pause"),
+    "lint": ("check.lint", "check health/ files and fleet.toml (exit 0 clean, 1 warnings, 2 errors)"),
+    "prune": ("check.prune", "remove canonical heartbeats older than the retention"),
     "demo": ("demo", "a self-contained demo fleet in a temporary ALIVE_HOME"),
-    "schedule": ("cmd_schedule", "schedules: next fire times; launchd/systemd/crontab units"),
-    "probe": ("probe", "run the probes, write state/probes.json (exit 1 when one could not run)"),
-    "watchdog": ("watchdog", "one freshness tick: refresh stale sources (--dry-run: only say what)"),
-    "refresh": ("watchdog:refresh_main", "refresh one source now, whatever its age"),
-    "trigger": ("queue", "ask for an immediate refresh of a source"),
-    "triggers": ("triggers", "take queued triggers and refresh each source once (--loop: keep polling)"),
-    "report": ("report", "render health for people or tools: --format text|markdown|json|html"),
-    "serve": ("serve", "live dashboard on 127.0.0.1 with \"Trigger now\" buttons"),
-    "export": ("export", "metrics for monitoring: export prometheus (node_exporter textfile)"),
-    "verify": ("verify", "the whole system at a glance: config, health/, units, watchdog, sources"),
-    "adopt": ("adopt", "take the jobs you have (crontab, launchd, systemd timers): fleet.toml tasks, run under alive run"),
+    "schedule": ("units.cmd_schedule", "schedules: next fire times; launchd/systemd/crontab units"),
+    "probe": ("correct.probe", "run the probes, write state/probes.json (exit 1 when one could not run)"),
+    "watchdog": ("correct.watchdog", "one freshness tick: refresh stale sources (--dry-run: only say what)"),
+    "refresh": ("correct.watchdog:refresh_main", "refresh one source now, whatever its age"),
+    "trigger": ("correct.queue", "ask for an immediate refresh of a source"),
+    "triggers": ("correct.triggers", "take queued triggers and refresh each source once (--loop: keep polling)"),
+    "report": ("report.report", "render health for people or tools: --format text|markdown|json|html"),
+    "serve": ("serve.serve", "live dashboard on 127.0.0.1 with \"Trigger now\" buttons"),
+    "export": ("report.export", "metrics for monitoring: export prometheus (node_exporter textfile)"),
+    "verify": ("units.verify", "the whole system at a glance: config, health/, units, watchdog, sources"),
+    "adopt": ("units.adopt", "take the jobs you have (crontab, launchd, systemd timers): fleet.toml tasks, run under alive run"),
 }
 
 USAGE = "usage: alive [--home DIR] [--config FILE] COMMAND [ARGS...]   (alive help [COMMAND] for more)"
@@ -83,7 +83,7 @@ def main(argv):
         say(f"alive: {problem}; {USAGE}")
         return 3
     if argv[:1] in (["--version"], ["version"]):
-        from . import __version__
+        from alive import __version__
 
         print(f"alive {__version__} (Python {sys.version.split()[0]})")
         return 0
@@ -124,7 +124,7 @@ def say(line):
     """One error line on stderr, scrubbed of alive's tokens: those the command already knows
     and the conventional variables' (tokens.remember() reads only the environment: an
     error raised before the command loaded its config, or an unknown command, may quote one)."""
-    from . import tokens
+    from alive.base import tokens
 
     tokens.remember()
     print(tokens.printable(line), file=sys.stderr)

@@ -13,9 +13,9 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import cliutil
-from .errors import UsageError
-from .textview import plural
+from alive import cliutil
+from alive.base.errors import UsageError
+from alive.cliutil import plural
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ALIVE = ROOT / "bin" / "alive"

@@ -36,7 +36,7 @@ from .test_crash import (COMMAND, PY, Ledger, StandIn, audit_home, child_env, co
 from .test_write_crash import ALIVE, LIB, RACER, SOAK, STEP_TIMEOUT_S, finish, wait_line
 
 sys.path.insert(0, str(LIB))
-from alive import heartbeat  # noqa: E402
+from alive.write import heartbeat  # noqa: E402
 
 WRITERS = 100
 ROUNDS = 3 * SOAK

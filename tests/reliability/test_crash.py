@@ -46,8 +46,11 @@ import pytest
 from .test_write_crash import ALIVE, LIB, SOAK, STEP_TIMEOUT_S
 
 sys.path.insert(0, str(LIB))
-from alive import heartbeat, listcache, queue, registry  # noqa: E402
-from alive.timeutil import utcnow  # noqa: E402
+from alive.config import registry  # noqa: E402
+from alive.write import heartbeat  # noqa: E402
+from alive.check import listcache  # noqa: E402
+from alive.correct import queue  # noqa: E402
+from alive.base.timeutil import utcnow  # noqa: E402
 
 PY = sys.executable
 LANES = 3                     # independent ALIVE_HOMEs killed side by side

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from freezegun import freeze_time
 
 from alive import cli
-from alive.schedule import fires_between, parse_schedule
+from alive.config.schedule import fires_between, parse_schedule
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")

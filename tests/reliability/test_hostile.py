@@ -48,7 +48,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lib"))
-from alive import cli, registry  # noqa: E402
+from alive import cli  # noqa: E402
+from alive.config import registry  # noqa: E402
 
 ALIVE = ROOT / "bin" / "alive"
 EXAMPLE = ROOT / "examples" / "fleet.toml"

@@ -300,7 +300,7 @@ def test_a_task_id_that_holds_a_token_is_refused(home, argv):
 
 def test_a_task_id_that_holds_a_configured_token_is_refused_by_the_python_api(home, ntfy, monkeypatch):
     import alive
-    from alive import tokens
+    from alive.base import tokens
 
     fleet(home, ntfy.url)
     monkeypatch.setenv("NTFY_TOK", NTFY_TOKEN)

@@ -38,7 +38,8 @@ from test_notify import FakeNtfy
 from test_serve import request
 from wdkit import HEAD, runs, script, snapshot
 
-from alive import cli, render_html
+from alive import cli
+from alive.report import render_html
 
 PY = sys.executable
 

@@ -193,7 +193,7 @@ def test_loopback_without_allow_remote_still_needs_no_token(home):
 # ---- failed logins are limited per client; a logout (issue 19, item 9) ----------------------------
 
 def test_wrong_logins_are_limited_per_client_and_then_even_the_right_token_waits(remote, home):
-    from alive import serve
+    from alive.serve import serve
 
     started = time.monotonic()
     for n in range(serve.LOGIN_FAILURES_ALLOWED):
@@ -209,7 +209,7 @@ def test_wrong_logins_are_limited_per_client_and_then_even_the_right_token_waits
 
 
 def test_the_failed_login_budget_refills_one_every_minute_and_forgets_a_good_client():
-    from alive import serve
+    from alive.serve import serve
 
     limit = serve.FailedLogins()
     t0 = 1000.0
@@ -237,7 +237,7 @@ def proxied(home):
 
 
 def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(proxied):
-    from alive import serve
+    from alive.serve import serve
 
     remote = proxied
     limited = {"X-Forwarded-For": "203.0.113.7"}
@@ -250,7 +250,7 @@ def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(proxied):
 
 def test_without_behind_proxy_a_forwarded_for_changes_nothing(remote):
     # a local process that rotates X-Forwarded-For is still one client (issue 19 review, item 2)
-    from alive import serve
+    from alive.serve import serve
 
     for n in range(serve.LOGIN_FAILURES_ALLOWED):
         assert login_with(remote, f"wrong-{n}", {"X-Forwarded-For": f"203.0.113.{n}"})[0] == 403
@@ -266,7 +266,7 @@ def test_behind_proxy_needs_allow_remote(home):
 def test_failed_logins_are_capped_overall_then_everyone_waits_out_the_minute():
     # a guesser with many addresses (or a proxy that names many) is still capped: at most
     # LOGIN_FAILURES_OVERALL wrong tokens a minute in all; the clock is the `now` given
-    from alive import serve
+    from alive.serve import serve
 
     limit = serve.FailedLogins()
     t0, cap, window = 5000.0, serve.LOGIN_FAILURES_OVERALL, serve.LOGIN_OVERALL_WINDOW_S
@@ -283,7 +283,7 @@ def test_failed_logins_are_capped_overall_then_everyone_waits_out_the_minute():
 
 
 def test_the_overall_cap_answers_429_to_every_client_even_with_the_right_token(proxied, home):
-    from alive import serve
+    from alive.serve import serve
 
     for n in range(serve.LOGIN_FAILURES_OVERALL):
         assert login_with(proxied, f"wrong-{n}", {"X-Forwarded-For": f"203.0.{n // 200}.{n % 200}"})[0] == 403, n

@@ -66,7 +66,7 @@ def test_a_fifo_at_any_state_file_name_never_hangs_a_command(tmp_path):
 
 def test_a_fifo_is_ignored_by_a_reader_and_set_aside_by_a_writer(tmp_path):
     sys.path.insert(0, str(ALIVE.resolve().parents[1] / "lib"))
-    from alive import statefile
+    from alive.base import statefile
 
     def hung(*_):
         raise AssertionError("statefile blocked on a FIFO")

@@ -207,7 +207,7 @@ def test_wrong_types_in_every_state_file_never_crash_are_ignored_by_readers_and_
 def test_each_state_file_has_a_shape_check_that_names_the_wrong_field(name, tmp_path):
     """In-process: statefile.load sets aside and names where the wrong type is."""
     sys.path.insert(0, str(Path(ALIVE).resolve().parents[1] / "lib"))
-    from alive import statefile
+    from alive.base import statefile
 
     path = tmp_path / "state" / name
     path.parent.mkdir(parents=True)

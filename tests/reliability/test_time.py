@@ -22,7 +22,8 @@ from conftest import run_alive
 from freezegun import freeze_time
 from test_notify import FakeNtfy
 
-from alive import cli, watchdog
+from alive import cli
+from alive.correct import watchdog
 
 UTC = timezone.utc
 DAY = 86400
@@ -276,7 +277,7 @@ def test_alive_run_measures_its_duration_on_the_monotonic_clock(home, monkeypatc
         calls.append(1)
         return real_time() - (3600 if len(calls) > 1 else 0)
 
-    from alive import runner
+    from alive.write import runner
     monkeypatch.setattr(runner.time, "time", stepping)
     try:
         code, out, err = alive_here("run", "stepper", "--", "sleep", "0.3")

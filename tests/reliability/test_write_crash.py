@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "lib"
 ALIVE = ROOT / "bin" / "alive"
 sys.path.insert(0, str(LIB))
-from alive import heartbeat  # noqa: E402
+from alive.write import heartbeat  # noqa: E402
 
 
 def soak_factor():
@@ -39,11 +39,11 @@ TASKS = ("alpha", "beta", "gamma.db", "delta_2")
 PARALLEL = 4  # writers alive at once: they also race each other for names
 STEP_TIMEOUT_S = 20  # no single wait in this file lasts longer
 
-# A writer that loops forever through alive.heartbeat.write, reporting each finished write.
+# A writer that loops forever through alive.write.heartbeat.write, reporting each finished write.
 LIB_WRITER = r"""
 import datetime, os, random, sys
 sys.path.insert(0, sys.argv[1])
-from alive import heartbeat
+from alive.write import heartbeat
 health, seed = sys.argv[2], int(sys.argv[3])
 rng = random.Random(seed)
 base = datetime.datetime(2026, 5, 2, tzinfo=datetime.timezone.utc)
@@ -233,7 +233,7 @@ def test_writers_killed_at_random_moments_leave_only_valid_heartbeats(tmp_path):
 RACER = r"""
 import runpy, signal, sys
 sys.path.insert(0, sys.argv[1])
-import alive.cli, alive.cmd_write, alive.heartbeat, alive.atomic, alive.paths, alive.timeutil  # noqa
+import alive.cli, alive.write.cmd_write, alive.write.heartbeat, alive.base.atomic, alive.base.paths, alive.base.timeutil  # noqa
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 print("ready", flush=True)
 if signal.sigtimedwait({signal.SIGUSR1}, 30) is None:
@@ -246,7 +246,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 READER = r"""
 import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
-from alive import heartbeat
+from alive.write import heartbeat
 path, stop = sys.argv[2], sys.argv[3]
 reads = vanished = 0
 invalid, seen = [], set()
