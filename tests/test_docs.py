@@ -2,7 +2,6 @@
 links hold, and the fleet of "your own fleet in five minutes" works as written: its
 fleet.toml is valid, its crontab line runs and reports, `make install` schedules its task."""
 import json
-import os
 import re
 import subprocess
 import sys
@@ -55,6 +54,14 @@ def five_minute_fleet_toml():
     return blocks[0]
 
 
+def five_minute_home(tmp_path, fleet):
+    """An ALIVE_HOME holding the five-minute fleet.toml."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "fleet.toml").write_text(fleet, encoding="utf-8")
+    return home
+
+
 def test_readme_is_at_most_about_250_lines():
     lines = README.read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_README_LINES, f"README.md has {lines} lines; reference text belongs in docs/"
@@ -88,9 +95,7 @@ def test_every_relative_link_and_anchor_resolves():
 
 
 def test_five_minute_fleet_toml_is_valid(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "fleet.toml").write_text(five_minute_fleet_toml(), encoding="utf-8")
+    home = five_minute_home(tmp_path, five_minute_fleet_toml())
     lint = run_alive("lint", "--json", home=home)
     errors = [p for p in json.loads(lint.stdout)["problems"] if p["severity"] == "error"]
     assert errors == [] and lint.returncode in (0, 1), lint.stdout + lint.stderr
@@ -103,9 +108,7 @@ def test_five_minute_fleet_toml_is_valid(tmp_path):
 def test_five_minute_crontab_line_runs_and_its_task_turns_green(tmp_path):
     """The crontab line as README gives it, with the repository's path for /path/to/alive and
     `true` for the job, run by /bin/sh as cron does; then check judges that task GREEN."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "fleet.toml").write_text(five_minute_fleet_toml(), encoding="utf-8")
+    home = five_minute_home(tmp_path, five_minute_fleet_toml())
     lines = [line for line in section("Your own fleet in five minutes").splitlines()
              if re.match(r"^[\d*/,-]+( [\d*/,-]+){4} .*\balive run\b", line)]
     assert len(lines) == 1, lines
@@ -123,12 +126,11 @@ def test_five_minute_crontab_line_runs_and_its_task_turns_green(tmp_path):
 def test_make_install_schedules_the_five_minute_task_that_has_run(tmp_path):
     """`make install` installs what `alive schedule KIND` writes: the task with `run` is there
     under `alive run`, with its timeout."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "fleet.toml").write_text(five_minute_fleet_toml(), encoding="utf-8")
-    tasks = tomllib.loads(five_minute_fleet_toml())["tasks"]
+    fleet = five_minute_fleet_toml()
+    home = five_minute_home(tmp_path, fleet)
+    tasks = tomllib.loads(fleet)["tasks"]
     with_run = [name for name, keys in tasks.items() if "run" in keys]
     assert len(with_run) == 1, tasks
-    units = run_alive("schedule", "crontab", home=home, env={"PATH": os.environ["PATH"]})
+    units = run_alive("schedule", "crontab", home=home)
     assert units.returncode == 0, units.stderr
     assert re.search(rf" run {re.escape(with_run[0])} --timeout \S+ --no-overlap -- ", units.stdout), units.stdout
