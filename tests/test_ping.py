@@ -12,7 +12,7 @@ import pytest
 from conftest import ALIVE, heartbeats, run_alive
 from test_serve import request, serving
 
-from alive.write import heartbeat, ping
+from alive.write import heartbeat, ping, pingrecord
 
 KEY = "pk-7Qm2sX9vL4tR8wZ1"
 RID = "0b3f4e1a-2c5d-4e6f-8a9b-7c1d2e3f4a5b"
@@ -237,10 +237,10 @@ T0 = datetime(2026, 5, 2, 3, 0, 0, tzinfo=timezone.utc)
 
 def test_a_success_pairs_only_with_the_start_of_the_same_rid(tmp_path):
     other = str(uuid.uuid4())
-    ping.record(tmp_path, "job", "start", None, b"", RID, "10.0.0.5", T0)
-    ping.record(tmp_path, "job", "success", None, b"", other, "10.0.0.5", T0 + timedelta(minutes=5))
+    pingrecord.record(tmp_path, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    pingrecord.record(tmp_path, "job", "success", None, b"", other, "10.0.0.5", T0 + timedelta(minutes=5))
     assert (tmp_path / "state" / "running" / "job@ping.json").exists()       # still open: its finish has not come
-    ping.record(tmp_path, "job", "exit", 0, b"", RID, "10.0.0.5", T0 + timedelta(minutes=7, seconds=30))
+    pingrecord.record(tmp_path, "job", "exit", 0, b"", RID, "10.0.0.5", T0 + timedelta(minutes=7, seconds=30))
     runs = {r["completed_at"][11:16]: r for r in beats(tmp_path, "job")}
     assert {t: r.get("duration_s") for t, r in runs.items()} == {"03:05": None, "03:07": 450}
     assert runs["03:07"]["started_at"] == "2026-05-02T03:00:00Z" and runs["03:07"]["summary"] == "exit 0 in 7m30s"
@@ -249,7 +249,7 @@ def test_a_success_pairs_only_with_the_start_of_the_same_rid(tmp_path):
 
 
 def test_a_long_last_line_makes_a_summary_of_200_characters_and_no_warning(tmp_path):
-    ping.record(tmp_path, "job", "fail", None, ("E" * 600 + "\n").encode(), None, "10.0.0.5", T0)
+    pingrecord.record(tmp_path, "job", "fail", None, ("E" * 600 + "\n").encode(), None, "10.0.0.5", T0)
     [(_, hb)] = heartbeats(tmp_path, "job")
     assert len(hb["summary"]) == 200 and hb["warnings"] == [] and hb["errors"] == ["E" * 500]
 
@@ -285,7 +285,7 @@ def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(ho
     from alive.base import statefile
 
     fleet = '[tasks.job]\nmax_runtime = "2s"\n'
-    ping.record(home, "job", "start", None, b"", None, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "start", None, b"", None, "10.0.0.5", T0)
     marker = marker_of(home)
     assert statefile.inspect(home / "state" / "running" / "job@ping.json") is None      # not "damaged"
     assert marker["run_id"] and marker["started_at"] == "2026-05-02T03:00:00Z"
@@ -294,16 +294,16 @@ def test_a_plain_start_is_a_run_alive_reads_and_judges_hung_after_max_runtime(ho
     hung = judged(home, "job", T0 + timedelta(seconds=3))
     assert hung.color == "RED" and hung.reasons[0].startswith("hung: run in progress for 3s (max runtime 2s")
     assert statefile.sweep(home / "state", T0) == [] and marker_of(home) == marker      # check --notify keeps it
-    ping.record(home, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(seconds=4))
+    pingrecord.record(home, "job", "success", None, b"", None, "10.0.0.5", T0 + timedelta(seconds=4))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["started_at"] == "2026-05-02T03:00:00Z" and hb["duration_s"] == 4 and hb["run_id"] == marker["run_id"]
     assert marker_of(home) is None
 
 
 def test_a_success_without_a_rid_ends_the_run_a_start_with_a_rid_opened(home):
-    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "log", None, b"halfway", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "success", None, b"done", None, "10.0.0.5", T0 + timedelta(minutes=1))
+    pingrecord.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "log", None, b"halfway", RID, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "success", None, b"done", None, "10.0.0.5", T0 + timedelta(minutes=1))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["status"] == "ok" and "duration_s" not in hb           # healthchecks: no duration either
     assert hb["output_tail"] == "halfway\ndone"                       # what the run logged is not lost
@@ -312,20 +312,20 @@ def test_a_success_without_a_rid_ends_the_run_a_start_with_a_rid_opened(home):
 
 
 def test_a_fail_with_another_rid_ends_the_run_in_progress_too(home):
-    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "fail", None, b"", str(uuid.uuid4()), "10.0.0.5", T0 + timedelta(minutes=1))
+    pingrecord.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "fail", None, b"", str(uuid.uuid4()), "10.0.0.5", T0 + timedelta(minutes=1))
     assert marker_of(home) is None
 
 
 def test_two_overlapping_runs_each_pair_with_their_own_start(home):
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    ping.record(home, "job", "start", None, b"", first, "10.0.0.5", T0)
-    ping.record(home, "job", "start", None, b"", second, "10.0.0.6", T0 + timedelta(minutes=1))
-    ping.record(home, "job", "log", None, b"first: halfway\n", first, "10.0.0.5", T0 + timedelta(minutes=2))
+    pingrecord.record(home, "job", "start", None, b"", first, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "start", None, b"", second, "10.0.0.6", T0 + timedelta(minutes=1))
+    pingrecord.record(home, "job", "log", None, b"first: halfway\n", first, "10.0.0.5", T0 + timedelta(minutes=2))
     assert marker_of(home)["started_at"] == "2026-05-02T03:00:00Z"    # the older run is the one that may hang
-    ping.record(home, "job", "success", None, b"first done\n", first, "10.0.0.5", T0 + timedelta(minutes=3))
+    pingrecord.record(home, "job", "success", None, b"first done\n", first, "10.0.0.5", T0 + timedelta(minutes=3))
     assert marker_of(home)["run_id"] == second
-    ping.record(home, "job", "exit", 0, b"", second, "10.0.0.6", T0 + timedelta(minutes=5))
+    pingrecord.record(home, "job", "exit", 0, b"", second, "10.0.0.6", T0 + timedelta(minutes=5))
     runs = {hb["run_id"]: hb for _, hb in heartbeats(home, "job")}
     assert runs[first]["duration_s"] == 180 and runs[first]["output_tail"] == "first: halfway\nfirst done\n"
     assert runs[second]["duration_s"] == 240 and runs[second]["host"] == "10.0.0.6"
@@ -333,24 +333,24 @@ def test_two_overlapping_runs_each_pair_with_their_own_start(home):
 
 
 def test_a_log_without_a_run_is_kept_and_joins_the_next_finish_with_a_line_break(home):
-    said = ping.record(home, "job", "log", None, b"disk at 91%", None, "10.0.0.5", T0)
+    said = pingrecord.record(home, "job", "log", None, b"disk at 91%", None, "10.0.0.5", T0)
     assert said == "a /log ping for job with no run in progress: kept for its next finishing ping"
-    ping.record(home, "job", "fail", None, b"backup failed", None, "10.0.0.5", T0 + timedelta(minutes=1))
+    pingrecord.record(home, "job", "fail", None, b"backup failed", None, "10.0.0.5", T0 + timedelta(minutes=1))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["output_tail"] == "disk at 91%\nbackup failed"
 
 
 def test_a_log_and_the_finishing_body_are_two_lines_not_one(home):
-    ping.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "log", None, b"step 1", RID, "10.0.0.5", T0)
-    ping.record(home, "job", "success", None, b"step 2", RID, "10.0.0.5", T0 + timedelta(seconds=5))
+    pingrecord.record(home, "job", "start", None, b"", RID, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "log", None, b"step 1", RID, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "success", None, b"step 2", RID, "10.0.0.5", T0 + timedelta(seconds=5))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["output_tail"] == "step 1\nstep 2"
 
 
 def test_a_failing_body_is_kept_as_it_is_and_only_its_last_meaningful_line_is_the_error(home):
     body = b"Traceback (most recent call last):\n  File \"x.py\", line 3\nKeyError: 'rows'\n\n  }\n"
-    ping.record(home, "job", "fail", None, body, None, "10.0.0.5", T0)
+    pingrecord.record(home, "job", "fail", None, body, None, "10.0.0.5", T0)
     [(_, hb)] = heartbeats(home, "job")
     assert hb["errors"] == ["KeyError: 'rows'"] and hb["output_tail"] == body.decode()
     assert hb["summary"] == "failed (/fail ping): KeyError: 'rows'"
@@ -505,7 +505,7 @@ def alive_run(home, *args):
 
 
 def open_ping_runs(home, task="backup"):
-    return ping.open_runs(home, task)
+    return pingrecord.open_runs(home, task)
 
 
 def test_no_overlap_sees_a_run_a_start_ping_opened_and_leaves_it_open(server, home):
@@ -558,14 +558,14 @@ def test_a_task_made_by_log_create_1_is_listed_by_check_at_once(server, home):
 def test_a_task_made_by_a_ping_waits_one_default_max_gap_then_is_red_never_reported(home):
     fleet = '[settings]\ndefault_max_gap = "1h"\n'
     ping.note_created(home, "new4", T0)
-    ping.record(home, "new4", "log", None, b"x", None, "10.0.0.5", T0)
+    pingrecord.record(home, "new4", "log", None, b"x", None, "10.0.0.5", T0)
     hour = timedelta(hours=1)
     before = judged(home, "new4", T0 + hour - timedelta(seconds=1), fleet)
     assert before.color == "GREY" and before.reasons[0].startswith("waiting for first run: created by a ping at ")
     assert judged(home, "new4", T0 + hour).color == "GREY"                 # within the gap, at its end too
     after = judged(home, "new4", T0 + hour + timedelta(seconds=1))
     assert after.color == "RED" and after.reasons[0].startswith("never reported: created by a ping at ")
-    ping.record(home, "new4", "success", None, b"", None, "10.0.0.5", T0 + 2 * hour)
+    pingrecord.record(home, "new4", "success", None, b"", None, "10.0.0.5", T0 + 2 * hour)
     assert judged(home, "new4", T0 + 2 * hour).color == "GREEN"            # its first run ends the wait
 
 
@@ -589,15 +589,15 @@ def test_a_log_without_a_run_is_shown_on_the_task_page_and_counted_by_check(home
 
 
 def test_log_events_without_a_run_are_bounded_and_all_join_the_next_finish(home):
-    for n in range(ping.MAX_LOG_EVENTS + 5):
-        ping.record(home, "job", "log", None, f"line {n}\n".encode(), None, "10.0.0.5", T0 + timedelta(seconds=n))
+    for n in range(pingrecord.MAX_LOG_EVENTS + 5):
+        pingrecord.record(home, "job", "log", None, f"line {n}\n".encode(), None, "10.0.0.5", T0 + timedelta(seconds=n))
     events = ping.log_events(home, "job")
-    assert len(events) == ping.MAX_LOG_EVENTS and events[-1]["body"] == f"line {ping.MAX_LOG_EVENTS + 4}\n"
+    assert len(events) == pingrecord.MAX_LOG_EVENTS and events[-1]["body"] == f"line {pingrecord.MAX_LOG_EVENTS + 4}\n"
     assert events[0]["at"] == format_iso_t(T0 + timedelta(seconds=5))
-    ping.record(home, "job", "log", None, b"x" * (3 * ping.KEPT), None, "10.0.0.5", T0 + timedelta(minutes=1))
+    pingrecord.record(home, "job", "log", None, b"x" * (3 * ping.KEPT), None, "10.0.0.5", T0 + timedelta(minutes=1))
     kept = ping.log_events(home, "job")
     assert sum(len(e["body"].encode()) for e in kept) <= ping.KEPT and kept[-1]["at"] == "2026-05-02T03:01:00Z"
-    ping.record(home, "job", "success", None, b"done\n", None, "10.0.0.5", T0 + timedelta(minutes=2))
+    pingrecord.record(home, "job", "success", None, b"done\n", None, "10.0.0.5", T0 + timedelta(minutes=2))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["output_tail"].endswith("x\ndone\n") and ping.log_events(home, "job") == []
 
@@ -612,6 +612,6 @@ def test_a_ping_marker_an_older_alive_left_in_task_json_is_still_ended_by_its_fi
     legacy.write_text(json.dumps({"task_id": "job", "started_at": "2026-05-02T03:00:00Z", "run_id": RID,
                                   "host": "10.0.0.5", "via": "ping", "runs": [
                                       {"rid": RID, "run_id": RID, "started_at": "2026-05-02T03:00:00Z"}]}))
-    ping.record(home, "job", "success", None, b"", RID, "10.0.0.5", T0 + timedelta(seconds=7))
+    pingrecord.record(home, "job", "success", None, b"", RID, "10.0.0.5", T0 + timedelta(seconds=7))
     [(_, hb)] = heartbeats(home, "job")
     assert hb["duration_s"] == 7 and not legacy.exists() and marker_of(home) is None

@@ -223,7 +223,7 @@ def test_spawn_and_pump_without_poll_or_posix_spawn_setsid(monkeypatch):
     # the same output, exit code and a process group of the child's own
     import select
 
-    from alive.write import runner
+    from alive.write import pump
 
     real_spawnp = os.posix_spawnp
 
@@ -234,10 +234,10 @@ def test_spawn_and_pump_without_poll_or_posix_spawn_setsid(monkeypatch):
 
     monkeypatch.delattr(select, "poll")
     monkeypatch.setattr(os, "posix_spawnp", no_setsid)
-    pid, pipes = runner.spawn(["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 3"], dict(os.environ))
+    pid, pipes = pump.spawn(["sh", "-c", "echo out; echo err >&2; sleep 0.3; exit 3"], dict(os.environ))
     assert os.getpgid(pid) == pid
     kept = Kept()
-    assert runner.pump(pid, pipes, kept, 10) == (3, False)
+    assert pump.pump(pid, pipes, kept, 10) == (3, False)
     assert kept.out == b"out\n" and kept.err == b"err\n"
     assert pipes == {}          # both read to their end and closed
 

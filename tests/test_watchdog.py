@@ -12,7 +12,7 @@ from wdkit import (check_items, data, fleet, iso, latest, probe_table, runs, scr
 
 from alive.config import registry
 from alive.check import health
-from alive.correct import watchdog
+from alive.correct import watchdog, watchdog_plan
 from alive.report.report import iso_short
 from alive.check.health import SourceFacts
 
@@ -450,12 +450,12 @@ def facts_at(age_s, **kw):
 
 def test_staleness_at_one_second_before_at_and_after_max_age():
     s = src()
-    assert watchdog.stale_reason(s, facts_at(899), NOW) is None
-    assert watchdog.stale_reason(s, facts_at(900), NOW) is None
-    assert watchdog.stale_reason(s, facts_at(901), NOW) == "data is 15m old (max age 15m)"
-    assert watchdog.stale_reason(s, SourceFacts("s", None, "is missing (s.json)"), NOW) == \
+    assert watchdog_plan.stale_reason(s, facts_at(899), NOW) is None
+    assert watchdog_plan.stale_reason(s, facts_at(900), NOW) is None
+    assert watchdog_plan.stale_reason(s, facts_at(901), NOW) == "data is 15m old (max age 15m)"
+    assert watchdog_plan.stale_reason(s, SourceFacts("s", None, "is missing (s.json)"), NOW) == \
         "data file is missing (s.json)"
-    assert watchdog.stale_reason(s, facts_at(-3600), NOW) is None  # clock skew is check's to report
+    assert watchdog_plan.stale_reason(s, facts_at(-3600), NOW) is None  # clock skew is check's to report
 
 
 def test_the_probe_gate_at_one_second_before_at_and_after_3_intervals():
@@ -465,32 +465,32 @@ def test_the_probe_gate_at_one_second_before_at_and_after_3_intervals():
     def entry(age_s, st="alive"):
         return {"state": st, "checked_at": (NOW - timedelta(seconds=age_s)).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
-    assert watchdog.gate(s, reg, entry(1799), NOW)[0] == watchdog.REFRESH
-    assert watchdog.gate(s, reg, entry(1800), NOW)[0] == watchdog.REFRESH
-    assert watchdog.gate(s, reg, entry(1801), NOW)[0] == watchdog.PROBE_FIRST
-    assert watchdog.gate(s, reg, None, NOW)[0] == watchdog.PROBE_FIRST
-    assert watchdog.gate(s, reg, entry(10, "no_tab"), NOW) == (
-        watchdog.SKIP, "probe p says no_tab: a person must re-authenticate")
-    assert watchdog.gate(src(producer=["x"]), reg, None, NOW) == (watchdog.REFRESH, None)
+    assert watchdog_plan.gate(s, reg, entry(1799), NOW)[0] == watchdog_plan.REFRESH
+    assert watchdog_plan.gate(s, reg, entry(1800), NOW)[0] == watchdog_plan.REFRESH
+    assert watchdog_plan.gate(s, reg, entry(1801), NOW)[0] == watchdog_plan.PROBE_FIRST
+    assert watchdog_plan.gate(s, reg, None, NOW)[0] == watchdog_plan.PROBE_FIRST
+    assert watchdog_plan.gate(s, reg, entry(10, "no_tab"), NOW) == (
+        watchdog_plan.SKIP, "probe p says no_tab: a person must re-authenticate")
+    assert watchdog_plan.gate(src(producer=["x"]), reg, None, NOW) == (watchdog_plan.REFRESH, None)
 
 
 def test_plan_honours_pauses_in_a_tick_but_not_when_asked_by_name():
     reg = registry.Registry(path=None, home=None, sources={"s": src(producer=["x"])})
     paused = {"since": "2026-05-01T00:00:00Z", "until": None}
     sf = {"s": facts_at(3600, pause=paused)}
-    assert [s.decision for s in watchdog.plan(reg, sf, NOW)] == [watchdog.PAUSED]
-    [step] = watchdog.plan(reg, sf, NOW, names=["s"])
-    assert step.decision == watchdog.REFRESH
-    [step] = watchdog.plan(reg, {"s": facts_at(10)}, NOW, names=["s"])
-    assert (step.decision, step.stale) == (watchdog.REFRESH, "asked for")
+    assert [s.decision for s in watchdog_plan.plan(reg, sf, NOW)] == [watchdog_plan.PAUSED]
+    [step] = watchdog_plan.plan(reg, sf, NOW, names=["s"])
+    assert step.decision == watchdog_plan.REFRESH
+    [step] = watchdog_plan.plan(reg, {"s": facts_at(10)}, NOW, names=["s"])
+    assert (step.decision, step.stale) == (watchdog_plan.REFRESH, "asked for")
 
 
 def test_tick_status_ok_partial_error():
-    o = watchdog.Outcome
-    assert watchdog.tick_status([o("a", "refreshed")], [], []) == "ok"
-    assert watchdog.tick_status([o("a", "skipped")], [], []) == "partial"
-    assert watchdog.tick_status([o("a", "failed", consecutive_failures=1)], [], []) == "partial"
-    assert watchdog.tick_status([o("a", "failed", consecutive_failures=3, alerting=True)], [], []) == "partial"
-    assert watchdog.tick_status([], [{"ok": False}], []) == "error"
-    assert watchdog.tick_status([], [], ["state set aside"]) == "partial"
+    o = watchdog_plan.Outcome
+    assert watchdog_plan.tick_status([o("a", "refreshed")], [], []) == "ok"
+    assert watchdog_plan.tick_status([o("a", "skipped")], [], []) == "partial"
+    assert watchdog_plan.tick_status([o("a", "failed", consecutive_failures=1)], [], []) == "partial"
+    assert watchdog_plan.tick_status([o("a", "failed", consecutive_failures=3, alerting=True)], [], []) == "partial"
+    assert watchdog_plan.tick_status([], [{"ok": False}], []) == "error"
+    assert watchdog_plan.tick_status([], [], ["state set aside"]) == "partial"
     assert health.WATCHDOG_TASK == watchdog.TASK

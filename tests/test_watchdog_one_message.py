@@ -6,7 +6,7 @@ real script that keeps every message it is given (notified.log, messages split b
 from conftest import run_alive
 from wdkit import check_items, data, fleet, latest, probe_table, scripts, source
 
-from alive.correct import watchdog
+from alive.correct import watchdog_plan
 
 NOTIFY = '[notify]\nrecovery = true\n[notify.command]\nargv = ["./notified.py"]\n'
 
@@ -17,11 +17,11 @@ def told(home):
 
 
 def test_a_refresh_failing_at_alert_after_leaves_the_tick_partial_not_error():
-    o = watchdog.Outcome
-    assert watchdog.tick_status([o("a", "failed", consecutive_failures=3, alerting=True)], [], []) == "partial"
-    assert watchdog.tick_status([o("a", "failed", consecutive_failures=1)], [], []) == "partial"
-    assert watchdog.tick_status([o("a", "refreshed")], [{"ok": False}], []) == "error"  # the tick's own work
-    assert watchdog.tick_status([o("a", "refreshed")], [], []) == "ok"
+    o = watchdog_plan.Outcome
+    assert watchdog_plan.tick_status([o("a", "failed", consecutive_failures=3, alerting=True)], [], []) == "partial"
+    assert watchdog_plan.tick_status([o("a", "failed", consecutive_failures=1)], [], []) == "partial"
+    assert watchdog_plan.tick_status([o("a", "refreshed")], [{"ok": False}], []) == "error"  # the tick's own work
+    assert watchdog_plan.tick_status([o("a", "refreshed")], [], []) == "ok"
 
 
 def test_one_failing_source_sends_one_notification_about_the_source(home):

@@ -1,101 +1,21 @@
 """Health (DESIGN §5): pure functions of (registry, facts, now) -> colors and reasons.
 
 Nothing here reads the clock or the disk: facts.py gathers what is on disk, the CLI
-passes `now`. Reasons are plain sentences with the numbers in them.
+passes `now`. Reasons are plain sentences with the numbers in them. Here: the whole check
+(evaluate), task judging and near misses; sources are judged in sourcehealth.py, and the
+words both speak (colors, Item, the facts records, Result, pauses) are items.py's.
 """
-from alive.base.record import field, record
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from alive.check import runs
+# items.py's words, also health's: every room reads the colors and records from here
+from alive.check.items import (GREEN, GREY, RANK, RED, SKEW_S, YELLOW, Item, Result, SourceFacts,  # noqa: F401
+                               TaskFacts, active_pause, pause_reason, worst)
+from alive.check.sourcehealth import evaluate_source
 from alive.write.heartbeat import WATCHDOG_TASK, interval_problem
 from alive.base.timeutil import format_duration, format_iso, parse_iso, seconds_between
 
-GREEN, YELLOW, RED, GREY = "GREEN", "YELLOW", "RED", "GREY"
-RANK = {GREY: -1, GREEN: 0, YELLOW: 1, RED: 2}
-SKEW_S = 300                       # a time more than 5 minutes ahead of now is clock skew
 WATCHDOG_MAX_GAP_S = 900
-
-
-@record
-class Item:
-    kind: str                      # "task" | "source"
-    name: str
-    color: str
-    reasons: list
-    details: dict = field(default_factory=dict)
-
-    def __init__(self, kind, name, color, reasons, details=None):   # one per item per check
-        self.kind, self.name, self.color, self.reasons = kind, name, color, reasons
-        self.details = {} if details is None else details
-
-    def to_json(self):
-        return {"kind": self.kind, "name": self.name, "color": self.color,
-                "reasons": list(self.reasons), **self.details}
-
-
-@record
-class TaskFacts:
-    name: str
-    history: list                  # scan.Beat, newest first, as far back as was read
-    running: dict | None = None    # the marker of a run in progress (its process alive)
-    pause: dict | None = None
-    future: list = field(default_factory=list)   # files dated beyond the skew allowance, not counted
-    first_seen: datetime | None = None           # when the registered task was first known
-    log_events: list = field(default_factory=list)   # /log pings not yet joined to a run (ping.log_events)
-
-    def __init__(self, name, history, running=None, pause=None, future=None, first_seen=None,
-                 log_events=None):   # one per task
-        self.name, self.history, self.running, self.pause = name, history, running, pause
-        self.future = [] if future is None else future
-        self.first_seen = first_seen
-        self.log_events = log_events or []
-
-
-@record
-class SourceFacts:
-    name: str
-    captured_at: datetime | None   # None when the file is missing or unreadable
-    problem: str | None = None     # why captured_at is unknown
-    status_value: object = None    # the value of status_field, when configured
-    watchdog: dict = field(default_factory=dict)   # state/watchdog.json entry
-    probe: dict | None = None      # state/probes.json entry of its probe
-    pause: dict | None = None
-
-
-@record
-class Result:
-    overall: str
-    items: list
-    invalid_files: list
-    checked_at: datetime
-
-    def to_json(self):
-        return {"overall": self.overall, "checked_at": format_iso(self.checked_at),
-                "items": [i.to_json() for i in self.items], "invalid_files": self.invalid_files}
-
-
-def worst(colors):
-    counted = [c for c in colors if c != GREY]
-    return max(counted, key=RANK.__getitem__) if counted else GREEN
-
-
-def active_pause(pause, now):
-    """The pause when it is still in force at `now`, else None."""
-    if not pause:
-        return None
-    until = pause.get("until")
-    if until is None:
-        return pause
-    try:
-        return pause if parse_iso(until) > now else None
-    except ValueError:
-        return None
-
-
-def pause_reason(pause):
-    until = f"until {pause['until']}" if pause.get("until") else "until resumed"
-    why = f": {pause['reason']}" if pause.get("reason") else ""
-    return f"paused {until}{why}"
 
 
 def evaluate_task(name, task, settings, facts, now, tz=None):
@@ -316,75 +236,6 @@ def judge_running(marker, task, max_gap, history, now, details, flag):
         flag(RED, f"hung: run in progress for {format_duration(running_for)} (max runtime {format_duration(limit)}, {who})")
     elif task and task.slow_after:
         judge_slow(running_for, "running for ", task, history, flag)
-
-
-def evaluate_source(name, source, facts, now, probe_interval=None):
-    reasons, colors = [], []
-    details = {"max_age_s": source.max_age, "age_s": None, "path": str(source.path),
-               "consecutive_failures": int(facts.watchdog.get("consecutive_failures") or 0),
-               "probe": None}
-
-    def flag(color, reason):
-        colors.append(color)
-        reasons.append(reason)
-
-    for key in ("last_attempt_at", "last_success_at", "last_error", "last_trigger_at"):
-        if facts.watchdog.get(key) is not None:
-            details[key] = facts.watchdog[key]
-    if facts.captured_at is None:
-        flag(RED, f"data file {facts.problem or 'is missing'}")
-    else:
-        age = seconds_between(facts.captured_at, now)
-        details["age_s"] = max(0, int(age))       # never negative: the reason below says clock skew
-        details["captured_at"] = format_iso(facts.captured_at)
-        if age < -SKEW_S:
-            flag(YELLOW, f"captured {format_duration(-age)} in the future (clock skew?)")
-        elif age > source.max_age:
-            flag(YELLOW, f"data is {format_duration(age)} old (max age {format_duration(source.max_age)})")
-    failures = details["consecutive_failures"]
-    if source.status_field and facts.status_value in source.bad_status:
-        # A bad status is a failed refresh (whoever ran the producer), so it is judged by
-        # the count like any other: the file itself is the evidence of at least one, and
-        # the watchdog's failed attempt at it is that same one, not a second.
-        details["bad_status"] = facts.status_value
-        counted = max(failures, 1)
-        what = f"{source.status_field} is {facts.status_value!r}"
-        if counted < source.alert_after:
-            flag(YELLOW, f"{what} ({counted} of {source.alert_after} failed refreshes before RED)")
-        else:
-            flag(RED, what if counted == 1 else
-                 f"{what}: {counted} failed refreshes in a row (alert after {source.alert_after})")
-    elif failures:
-        last = facts.watchdog.get("last_error") or "no detail"
-        if failures >= source.alert_after:
-            what = f"{failures} failed refreshes in a row" if failures > 1 else "refresh failed"
-            flag(RED, f"{what} (alert after {source.alert_after}): {last}")
-        else:
-            flag(YELLOW, f"{failures} failed refresh{'es' if failures > 1 else ''} "
-                         f"({source.alert_after} before RED): {last}")
-    if source.probe:
-        state = probe_state(facts.probe, now, probe_interval)
-        details["probe"] = state
-        if state in ("expired", "no_tab"):
-            flag(RED, f"probe {source.probe} says {state}: a person must re-authenticate")
-    pause = active_pause(facts.pause, now)
-    if pause:
-        details["paused"] = pause
-        return Item("source", name, GREY, [pause_reason(pause)] + reasons, details)
-    return Item("source", name, worst(colors) if colors else GREEN, reasons, details)
-
-
-def probe_state(entry, now, interval_s):
-    """alive | expired | no_tab | error | unknown. A state older than 3 x interval is unknown."""
-    if not entry or "state" not in entry:
-        return "unknown"
-    try:
-        checked = parse_iso(entry["checked_at"])
-    except (KeyError, TypeError, ValueError):
-        return "unknown"
-    if interval_s and seconds_between(checked, now) > 3 * interval_s:
-        return "unknown"
-    return entry["state"]
 
 
 def apply_dependencies(items, registry):

@@ -1,7 +1,7 @@
 """Run one argv to completion for the watchdog and the probes: its own process group, a
 timeout that kills the whole group, and the tails of its output kept, never passed through.
 
-The pumping and killing are runner.pump's (SIGTERM to the group at the timeout, SIGKILL
+The pumping and killing are pump.pump's (SIGTERM to the group at the timeout, SIGKILL
 after a grace, stop waiting for pipes a daemonized grandchild holds open), so there is one
 implementation of "a hung child cannot hang us". Imported only when something runs:
 it pulls in subprocess.
@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from alive.write import runner
+from alive.write import pump
 
 TAIL_BYTES = 4000
 
@@ -37,7 +37,7 @@ class Ran:
 
 
 class _Tails:
-    """runner.pump's sink: keeps the end of stdout and of stderr, prints nothing."""
+    """pump.pump's sink: keeps the end of stdout and of stderr, prints nothing."""
 
     def __init__(self, limit):
         self.limit = limit
@@ -61,13 +61,13 @@ def run(argv, timeout_s, cwd=None, env=None, tail_bytes=TAIL_BYTES, on_spawn=Non
     if on_spawn:
         on_spawn()
     tails = _Tails(tail_bytes)
-    # runner.pump reads and closes bare descriptors and reaps the child itself
+    # pump.pump reads and closes bare descriptors and reaps the child itself
     pipes = {os.dup(proc.stdout.fileno()): False, os.dup(proc.stderr.fileno()): True}
     proc.stdout.close()
     proc.stderr.close()
-    proc.returncode, timed_out = runner.pump(proc.pid, pipes, tails, timeout_s)
+    proc.returncode, timed_out = pump.pump(proc.pid, pipes, tails, timeout_s)
     return Ran(list(argv), proc.returncode, timed_out,
-               runner.utf8_tail(bytes(tails.out), tail_bytes), runner.utf8_tail(bytes(tails.err), tail_bytes),
+               pump.utf8_tail(bytes(tails.out), tail_bytes), pump.utf8_tail(bytes(tails.err), tail_bytes),
                None, round(time.monotonic() - t0, 3), timeout_s)
 
 

@@ -34,36 +34,22 @@ so keys removed in the last GONE_KEEP_S are remembered and not taken again.
 """
 import json
 import os
-import re
 import signal
 import sys
 from dataclasses import dataclass, field
 
 from alive import cliutil
-from alive.base import atomic, paths, statefile
+from alive.base import paths, statefile
 from alive.config import registry
 from alive.check import scan
-from alive.correct import queue
+from alive.correct.triggers_backends import Request, backend_for, shown
+from alive.correct.triggers_journal import (LOG_FILE, Log, gone_keys, journal_path, keep_for_next_poll, read_journal,
+                                            recover, remember_results, requests_of, save_journal)
 from alive.base.errors import RuntimeFailure, UsageError
-from alive.base.timeutil import format_duration, format_iso, parse_iso, seconds_between, utcnow
+from alive.cliutil import plural
+from alive.base.timeutil import format_duration, format_iso, utcnow
 
 LOCK_FILE = "triggers.lock"
-JOURNAL_FILE = "triggers.json"
-LOG_FILE = "triggers.log"
-MAX_ATTEMPTS = 2          # a request whose run the runner died in twice is dropped
-GONE_KEEP_S = 300         # how long removed KV keys are remembered (lists lag deletes)
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")   # the <id> of a KV key
-
-
-@dataclass
-class Request:
-    ref: str                   # spool: the file name in triggers/; http-kv: the key
-    source: str
-    attempt: int = 1
-    tried: bool = True         # False: the run that took it died before its producer started
-
-    def to_json(self):
-        return {"ref": self.ref, "source": self.source, "attempt": self.attempt}
 
 
 @dataclass
@@ -90,216 +76,6 @@ class Pass:
     def to_json(self):
         return {"backend": self.backend, "busy": self.busy, "problem": self.problem, "sources": self.sources,
                 "refused": self.refused, "after": self.after, "removed": self.removed}
-
-
-def plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def shown(ref):
-    """A ref (file name, key) as it may be printed: one line, readable, at most 200 characters."""
-    return repr(scan.display_name(ref)[:200])
-
-
-# ---------------------------------------------------------------- the two backends
-
-class Spool:
-    """The triggers/ folder. A ref is a plain file name read from the folder itself."""
-
-    name = "spool"
-    lagging_list = False
-    secret = None
-
-    def __init__(self, home):
-        self.folder = paths.triggers_dir(home)
-
-    def pending(self, reg, skip):
-        """-> ([Request], [(ref, why refused)]). Dot files are writers' temp files: left alone."""
-        try:
-            names = sorted(os.listdir(self.folder))
-        except FileNotFoundError:
-            return [], []
-        requests, refused = [], []
-        for name in names:
-            if name.startswith(".") or name in skip:
-                continue
-            path = os.path.join(self.folder, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                continue                                   # not ours to remove, and not a request
-            if name != scan.display_name(name):
-                refused.append((name, "has a file name that is not UTF-8"))
-                continue
-            if not name.endswith(".json"):
-                refused.append((name, "is not a request file (*.json)"))
-                continue
-            doc, problem = queue.read_request(path)
-            if problem and not os.path.lexists(path):
-                continue                                   # gone since the listing
-            if problem:
-                refused.append((name, problem))
-            elif doc["source"] not in reg.sources:
-                refused.append((name, f"asks for unknown source {shown(doc['source'])}"))
-            else:
-                requests.append(Request(name, doc["source"]))
-        return requests, refused
-
-    def remove(self, ref):
-        if "/" in ref or ref in ("", ".", ".."):
-            return                                         # never a path outside triggers/
-        try:
-            os.unlink(os.path.join(self.folder, ref))
-        except FileNotFoundError:
-            pass
-
-
-class HttpKv:
-    """A Workers KV namespace (kv.py). A ref is a key under the prefix."""
-
-    name = "http-kv"
-    lagging_list = True
-
-    def __init__(self, cfg, timeout):
-        from alive.correct import kv
-
-        self.kv, self.cfg, self.timeout = kv, cfg, timeout
-        self.secret = kv.token(cfg)
-
-    def pending(self, reg, skip):
-        requests, refused = [], []
-        for key in self.kv.list_keys(self.cfg, self.secret, self.timeout):
-            if key in skip:
-                continue
-            source, colon, request_id = key[len(self.cfg.prefix):].partition(":")
-            if source not in reg.sources:
-                refused.append((key, f"asks for unknown source {shown(source)}"))
-                continue
-            if not colon or not ID_RE.match(request_id):
-                refused.append((key, f"is not {self.cfg.prefix}<source>:<id>"))
-                continue
-            raw = self.kv.get_value(self.cfg, self.secret, key, self.timeout)
-            if raw is None:
-                continue                                   # gone since the listing
-            other = self.kv.other_source_in(raw, source)
-            if other is not None:
-                refused.append((key, f"has a value that asks for {shown(other)}, not {source}"))
-            else:
-                requests.append(Request(key, source))
-        return requests, refused
-
-    def remove(self, ref):
-        if ref.startswith(self.cfg.prefix):                # never another tool's key
-            self.kv.delete_key(self.cfg, self.secret, ref, self.timeout)
-
-
-def backend_for(home, reg, timeout):
-    """The configured backend; an http-kv token variable that is empty is a UsageError."""
-    if reg.triggers.backend == "http-kv":
-        return HttpKv(reg.triggers.http_kv, timeout)
-    return Spool(home)
-
-
-# ---------------------------------------------------------------- log and journal
-
-class Log:
-    """logs/triggers.log, one line per event, scrubbed of the KV token. A log that cannot
-    be written is said once on stderr and never stops the runner."""
-
-    def __init__(self, home):
-        self.path = paths.logs_dir(home) / LOG_FILE
-        self.secret = None
-        self._failed = False
-
-    def line(self, now, text):
-        if self.secret:
-            text = text.replace(self.secret, "[redacted]")
-        try:
-            atomic.append_line(self.path, f"{format_iso(now)} {text}")
-        except OSError as exc:
-            if not self._failed:
-                self._failed = True
-                print(f"alive triggers: cannot write {self.path}: {exc.strerror or exc}", file=sys.stderr)
-
-
-def journal_path(home):
-    return paths.state_dir(home) / JOURNAL_FILE
-
-
-def read_journal(home, backend, now, log):
-    """The journal, or a fresh one (a corrupt file is set aside; one written for the other
-    backend is dropped: its refs mean nothing here)."""
-    journal, warning = statefile.load(journal_path(home), now)
-    if warning:
-        log.line(now, f"warning: {warning}")
-        print(f"alive triggers: warning: {warning}", file=sys.stderr)
-    if journal and journal.get("backend") != backend.name:
-        if journal.get("run") or journal.get("done"):
-            log.line(now, f"journal of the {journal.get('backend')!r} backend dropped (now {backend.name})")
-        journal = {}
-    return journal
-
-
-def requests_of(entries):
-    out = []
-    for e in entries if isinstance(entries, list) else []:
-        if isinstance(e, dict) and isinstance(e.get("ref"), str) and isinstance(e.get("source"), str):
-            attempt = e.get("attempt")
-            out.append(Request(e["ref"], e["source"], attempt if isinstance(attempt, int) else 1))
-    return out
-
-
-def gone_keys(journal, now):
-    """{key: removed_at} of the KV keys removed in the last GONE_KEEP_S."""
-    out = {}
-    gone = journal.get("gone")
-    for key, at in (gone.items() if isinstance(gone, dict) else ()):
-        try:
-            if isinstance(key, str) and 0 <= seconds_between(parse_iso(at), now) <= GONE_KEEP_S:
-                out[key] = at
-        except (ValueError, TypeError, OverflowError):
-            continue
-    return out
-
-
-def recover(journal, reg, log, now):
-    """What a pass that died left: -> (carried, to_remove). carried = requests of a run that
-    did not finish, to take again; to_remove = requests whose run finished (or that
-    were given up), to remove without running."""
-    run = journal.get("run") if isinstance(journal.get("run"), dict) else None
-    to_remove = requests_of(journal.get("done"))
-    if run is None:
-        return [], to_remove
-    taken = requests_of(run.get("requests"))
-    run_id = run.get("id")
-    started = run.get("started")      # absent in journals of older versions: every source counts as tried
-    if run.get("ran") is True:
-        log.line(now, f"run {run_id} finished before the runner stopped: {plural(len(taken), 'request')} "
-                      f"removed, not run again")
-        return [], to_remove + taken
-    carried = []
-    for r in taken:
-        if r.source not in reg.sources:
-            log.line(now, f"run {run_id}: dropped {shown(r.ref)}: source {r.source!r} is no longer registered")
-            to_remove.append(r)
-        elif isinstance(started, list) and r.source not in started:
-            r.tried = False            # the runner died before this source's producer started
-            carried.append(r)
-        elif r.attempt >= MAX_ATTEMPTS:
-            log.line(now, f"run {run_id}: dropped {shown(r.ref)} ({r.source}): the runner died during its "
-                          f"run {r.attempt} times")
-            to_remove.append(r)
-        else:
-            carried.append(r)
-    if carried:
-        untried = sum(1 for r in carried if not r.tried)
-        log.line(now, f"run {run_id} did not finish: taking its {plural(len(carried), 'request')} again, once"
-                      + (f" ({untried} whose refresh had not started: not counted as an attempt)" if untried else ""))
-    return carried, to_remove
-
-
-def save_journal(home, journal, before):
-    """Write the journal only when it changed: an idle poll rewrites no state."""
-    if json.dumps(journal, sort_keys=True) != before:
-        statefile.save(journal_path(home), journal)
 
 
 # ---------------------------------------------------------------- one pass
@@ -407,15 +183,6 @@ def run_pass(home, reg, backend, log, clock=utcnow, say=print):
     return result
 
 
-def keep_for_next_poll(journal, previous_run, carried, to_remove):
-    """Nothing ran: the journal goes back to what the next pass must still know. A dead
-    run's requests keep their attempt number (busy is not an attempt)."""
-    if carried:
-        journal["run"] = dict(previous_run, requests=[r.to_json() for r in carried])
-    if to_remove:
-        journal["done"] = [r.to_json() for r in to_remove]
-
-
 def report_problem(home, journal, before, log, now, result, exc):
     """The queue could not be read: nothing taken, nothing removed. Logged when the
     trouble starts or changes, not every poll."""
@@ -452,19 +219,6 @@ def tell(report, by_source, log, now, result, say):
         result.after.append(a)
         say(line)
         log.line(now, line)
-
-
-def remember_results(journal, reg, result, report, now):
-    """The journal's `results`: how each source's newest trigger ended, for the dashboard's
-    card ("refreshed 12 s ago by a trigger", "not refreshed: login expired at vendor-portal").
-    Sources no longer registered are forgotten, so the entry stays as small as the fleet."""
-    old = journal.get("results")
-    results = {k: v for k, v in old.items() if k in reg.sources} if isinstance(old, dict) else {}
-    for name, done in result.sources.items():
-        outcome = report.outcomes.get(name)
-        results[name] = {"at": format_iso(now), "result": done["result"], "error": done["error"],
-                         "reason": outcome.reason if outcome else None}
-    journal["results"] = results
 
 
 def progress(home):
