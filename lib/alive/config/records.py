@@ -1,5 +1,5 @@
-"""fleet.toml's records (DESIGN §4): what registry.load() returns, one frozen record per
-table ([settings], [tasks.NAME], [sources.NAME], [probes.NAME], [notify], [triggers], [serve]).
+"""fleet.toml's records (DESIGN §4): what registry.load() returns, a Registry holding one frozen
+record per table ([settings], [tasks.NAME], [sources.NAME], [probes.NAME], [notify], [triggers], [serve]).
 Built by the checker (config/checker.py), read everywhere else through registry.py."""
 from pathlib import Path
 
