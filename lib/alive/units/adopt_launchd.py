@@ -21,7 +21,7 @@ import plistlib
 from pathlib import Path
 
 from alive.units import launchd, units
-# read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
+# read_one, write and remove are this kind's file interface (adopt_apply.py calls them on the module)
 from alive.units.adopt import Job, alive_wrote, read_one, remove, schedule_of, slug, write  # noqa: F401
 
 KEYS = {"Minute": 0, "Hour": 1, "Day": 2, "Month": 3, "Weekday": 4}

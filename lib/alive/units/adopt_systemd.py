@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from alive.units import systemd, units
-# read_one, write and remove are this kind's file interface (adopt.py calls them on the module)
+# read_one, write and remove are this kind's file interface (adopt_apply.py calls them on the module)
 from alive.units.adopt import Job, alive_wrote, read_one, remove, slug, write  # noqa: F401
 from alive.config.schedule import parse_schedule
 
