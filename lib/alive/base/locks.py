@@ -39,11 +39,21 @@ def acquire(path, wait_s=0.0, poll_s=0.05, note_pid=False):
     return fd
 
 
-def holder(path):
-    """The pid a note_pid lock file names, or None."""
+def holder(path, settle_s=0.2):
+    """The pid a note_pid lock file names, or None. A holder writes its pid just after it
+    took the lock, so an empty file is read again for up to settle_s (a process that lost
+    the race by microseconds would otherwise name nobody)."""
     from alive.base import atomic
 
-    try:   # follow=False: acquire() never opens a lock through a symlink either
-        return int(atomic.read_regular(path, follow=False).decode("ascii", "replace").strip())
-    except (OSError, ValueError):
-        return None
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:   # follow=False: acquire() never opens a lock through a symlink either
+            text = atomic.read_regular(path, follow=False).decode("ascii", "replace").strip()
+        except OSError:
+            return None
+        if text or time.monotonic() >= deadline:
+            try:
+                return int(text)
+            except ValueError:
+                return None
+        time.sleep(0.01)
