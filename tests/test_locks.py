@@ -57,3 +57,21 @@ def test_a_dead_holder_releases_the_lock(tmp_path):
     proc.wait()
     assert locks.acquire(path) is not None
     assert locks.holder(tmp_path / "none.lock") is None
+
+
+def test_one_that_just_lost_the_race_waits_a_moment_for_the_holders_pid(tmp_path):
+    """The winner writes its pid just after flock: the loser reading at once saw an empty
+    file and named nobody (the skipped watchdog said no pid, now and then)."""
+    import threading
+
+    path = tmp_path / "x.lock"
+    path.write_text("")
+    assert locks.holder(path) is None                     # no settling asked: an empty file is nobody
+    later = threading.Timer(0.05, lambda: path.write_text("4242\n"))
+    later.start()
+    try:
+        assert locks.holder(path, settle_s=2.0) == 4242
+    finally:
+        later.cancel()
+    path.write_text("")
+    assert locks.holder(path, settle_s=0.05) is None      # bounded: nobody after settle_s

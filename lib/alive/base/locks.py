@@ -39,10 +39,10 @@ def acquire(path, wait_s=0.0, poll_s=0.05, note_pid=False):
     return fd
 
 
-def holder(path, settle_s=0.2):
+def holder(path, settle_s=0.0):
     """The pid a note_pid lock file names, or None. A holder writes its pid just after it
-    took the lock, so an empty file is read again for up to settle_s (a process that lost
-    the race by microseconds would otherwise name nobody)."""
+    took the lock, so one that has just lost the race for it passes settle_s (0.2 s): an
+    empty file is read again until then (else it would name nobody)."""
     from alive.base import atomic
 
     deadline = time.monotonic() + settle_s

@@ -258,6 +258,13 @@ def runner_holder(home):
     return locks.holder(paths.state_dir(home) / LOCK_FILE)
 
 
+def runner_holder_after_losing(home):
+    """Who holds the runner lock this process just failed to take (it may be writing its pid yet)."""
+    from alive.base import locks
+
+    return locks.holder(paths.state_dir(home) / LOCK_FILE, settle_s=0.2)
+
+
 # ---------------------------------------------------------------- command line
 
 def build_parser():
@@ -353,7 +360,7 @@ def main(argv):
     except OSError as exc:
         raise RuntimeFailure(f"cannot use {paths.state_dir(home)}: {exc.strerror or exc}") from None
     if lock is None:
-        holder = runner_holder(home)
+        holder = runner_holder_after_losing(home)
         print(f"alive triggers: another runner is taking the triggers{f' (pid {holder})' if holder else ''}; "
               f"nothing to do", flush=True)
         return 0

@@ -54,9 +54,10 @@ def take_lock(home, wait_s=0.0):
 
 
 def lock_holder(home):
+    """Who holds the lock this process just failed to take (it may be writing its pid yet)."""
     from alive.base import locks
 
-    return locks.holder(lock_path(home))
+    return locks.holder(lock_path(home), settle_s=0.2)
 
 
 def sources_facts(reg, home, names):
