@@ -43,7 +43,7 @@ def test_max_gap_from_the_registry(home, offset, color):
 
 
 def test_max_gap_of_a_scheduled_task_is_reported_as_twice_its_longest_gap(home):
-    """A schedule is judged by lateness (tests/test_lateness.py); max_gap_s still says the
+    """A schedule is judged by lateness (tests/check/test_lateness.py); max_gap_s still says the
     ceiling a tool may use (twice the longest gap of the schedule)."""
     reg = fleet(home, '[tasks.report]\nschedule = "daily 08:00,12:00,16:00"\n')
     beat(home, "report", T0)
