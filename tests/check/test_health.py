@@ -4,19 +4,14 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import fleet
 
-from alive.config import registry
 from alive.write import heartbeat
 from alive.check import health
 from alive.check.cmd_check import run_check
 
 T0 = datetime(2026, 5, 2, 7, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
-
-
-def fleet(home, text=""):
-    (home / "fleet.toml").write_text(text)
-    return registry.load(home / "fleet.toml", home)
 
 
 def beat(home, task, at, status="ok", took=0, **kw):

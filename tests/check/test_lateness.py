@@ -5,11 +5,12 @@ times, DST nights included."""
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import heartbeats, run_alive
+from helpers import at
 from freezegun import freeze_time
 
 from alive.config import registry
@@ -22,10 +23,6 @@ UTC = timezone.utc
 S = timedelta(seconds=1)
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-def at(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # ---------------------------------------------------------------- the pure rule, a week of fires
