@@ -13,7 +13,7 @@ $(VPY):
 	$(VPY) -m pip install --quiet --disable-pip-version-check pytest freezegun
 
 # -rs: each skipped test is named with its reason (a peer tool not installed, ...).
-# TESTS=tests/test_cli.py runs one file.
+# TESTS=tests/cli/test_cli.py runs one file (tests/<package>/ mirror lib/alive).
 TESTS ?= tests
 test: $(VPY)
 	$(VPY) -m pytest -q -rs $(TESTS)

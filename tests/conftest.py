@@ -11,6 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
+# tests/<package>/ mirror lib/alive's rooms; a test may import another room's fixtures
+# (`from test_kv import store`), so every room's folder is importable from any test.
+sys.path[1:1] = sorted(str(d) for d in (ROOT / "tests").iterdir()
+                       if d.is_dir() and any(d.glob("test_*.py")) and not (d / "__init__.py").exists())
 ALIVE = ROOT / "bin" / "alive"
 SHIM = ROOT / "scripts" / "cron-heartbeat-write.sh"
 

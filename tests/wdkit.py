@@ -10,6 +10,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from helpers import iso
+
 HEAD = f"""#!{sys.executable}
 import json, os, sys, time
 from datetime import datetime, timedelta, timezone
@@ -82,10 +84,6 @@ def runs(home, name=None):
     except FileNotFoundError:
         lines = []
     return lines if name is None else lines.count(name)
-
-
-def iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def data(home, rel, age_s=0, **extra):

@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers import iso
 
 from .test_write_crash import ALIVE, LIB, SOAK, STEP_TIMEOUT_S
 
@@ -167,10 +168,6 @@ def load_json(path):
         return json.loads(data)
     except ValueError as exc:
         raise AssertionError(f"{path} does not parse: {exc}: {data[:200]!r}") from None
-
-
-def iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # A producer: "start" line, a little work, fresh data written atomically (or a failure

@@ -33,6 +33,7 @@ ALIVE = ROOT / "bin" / "alive"
 sys.path.insert(0, str(LIB))
 sys.path.insert(0, str(ROOT / "tests"))
 from wdkit import HEAD  # noqa: E402
+from helpers import iso  # noqa: E402
 
 STEP_TIMEOUT_S = 60   # no single process in this file may take longer
 TOKEN_ENV, TOKEN = "ALIVE_FAULT_NTFY_TOKEN", "tk_fault-0123456789abcdef"
@@ -80,10 +81,6 @@ def temp_files(root):
 
 def stderr_lines(r):
     return [ln for ln in r.stderr.splitlines() if ln.strip()]
-
-
-def iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ================================================================ the ntfy stand-in

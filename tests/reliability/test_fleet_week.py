@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from freezegun import freeze_time
+from helpers import iso
 
 from alive import cli
 from alive.config.schedule import fires_between, parse_schedule
@@ -58,10 +59,6 @@ def alive(*args):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main([str(a) for a in args])
     return code, out.getvalue(), err.getvalue()
-
-
-def iso(t):
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_a_week_of_a_real_fleet_sends_exactly_the_expected_messages(home, tmp_path, monkeypatch):

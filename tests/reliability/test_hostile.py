@@ -45,6 +45,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from helpers import iso
+
+from .test_write_crash import SOAK
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lib"))
@@ -55,16 +58,6 @@ ALIVE = ROOT / "bin" / "alive"
 EXAMPLE = ROOT / "examples" / "fleet.toml"
 UTC = timezone.utc
 STEP_TIMEOUT_S = 120  # no single process in this file may take longer
-
-
-def soak_factor():
-    raw = os.environ.get("ALIVE_SOAK_FACTOR", "1").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1:
-        raise pytest.UsageError(f"ALIVE_SOAK_FACTOR={raw!r}: give a whole number >= 1")
-    return int(raw)
-
-
-SOAK = soak_factor()
 
 
 def alive(*args, home):
@@ -89,10 +82,6 @@ class Made:
 
     def shown(self, folder_name):
         return f"{folder_name}/{self.name.decode('utf-8', 'replace')}"
-
-
-def iso(t):
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def beat(task, started, status="ok", took=7, **over):

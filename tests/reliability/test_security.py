@@ -17,7 +17,6 @@
 """
 import contextlib
 import html
-import io
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ALIVE, run_alive
+from helpers import alive_here
 from test_kv import BASE as KV_BASE
 from test_kv import TOKEN as KV_TOKEN
 from test_kv import FakeKv
@@ -38,21 +38,12 @@ from test_notify import FakeNtfy
 from test_serve import request
 from wdkit import HEAD, runs, script, snapshot
 
-from alive import cli
 from alive.report import render_html
 
 PY = sys.executable
 
 
 # ---------------------------------------------------------------- plumbing
-
-def alive_here(*args):
-    """cli.main in this process (what bin/alive calls) -> (exit code, stdout, stderr)."""
-    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in args])
-    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
-
 
 @pytest.fixture
 def deep_home(tmp_path, monkeypatch):

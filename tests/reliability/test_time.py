@@ -9,8 +9,6 @@ ALIVE_HOME. The expected instants are written out by hand (an oracle independent
 code under test): Berlin springs forward 2026-03-29 02:00 and falls back 2026-10-25 03:00;
 New York springs forward 2026-03-08 02:00 and falls back 2026-11-01 02:00.
 """
-import contextlib
-import io
 import json
 import os
 import re
@@ -19,27 +17,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import run_alive
+from helpers import alive_here, at
 from freezegun import freeze_time
 from test_notify import FakeNtfy
 
-from alive import cli
 from alive.correct import watchdog
 
 UTC = timezone.utc
 DAY = 86400
-
-
-def alive_here(*args):
-    """cli.main in this process -> (exit code, stdout, stderr)."""
-    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True) for _ in range(2))
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in args])
-    return code, out.buffer.getvalue().decode(), err.buffer.getvalue().decode()
-
-
-def at(text):
-    """An aware instant from ISO text with an offset or Z."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def check_json(when):

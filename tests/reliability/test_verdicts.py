@@ -8,12 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import heartbeats, run_alive
+from helpers import iso
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def beat(task, started, status="ok", **extra):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import run_alive
+from helpers import at, beat
 
 from test_lateness import WEEKS
 
@@ -18,11 +19,6 @@ from alive.report import export
 from alive.config.schedule import fires_between, parse_schedule
 
 NOW = datetime(2026, 5, 2, 8, 0, 0, tzinfo=timezone.utc)
-
-
-def beat(home, task, at, status="ok", took=30, **kw):
-    hb = heartbeat.build(task, at, status=status, started_at=at - timedelta(seconds=took), completed_at=at, **kw)
-    heartbeat.write(home / "health", hb)
 
 
 def metrics(home, now=NOW):
@@ -160,10 +156,6 @@ def test_promtool_accepts_the_output(home):
 # ---------------------------------------------------------------- deadlines, pauses, waiting (issue 18, item 22)
 
 S = timedelta(seconds=1)
-
-
-def at(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def task_color(home, now, name="job"):

@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from conftest import ALIVE, ROOT, run_alive
+from conftest import ROOT, run_alive
+from helpers import queued, start_alive, wait_for
 from test_refresh import hold_lock
 from wdkit import HEAD, data, fleet, probe_table, runs, script, source, source_state
 
@@ -39,22 +40,6 @@ def enqueue(home, name, times=1):
     return [queue.enqueue(home, reg, name, "test", utcnow()) for _ in range(times)]
 
 
-def start_alive(home, *args):
-    env = dict(os.environ, ALIVE_HOME=str(home))
-    env.pop("ALIVE_CONFIG", None)
-    return subprocess.Popen([sys.executable, str(ALIVE), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(predicate, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def kill_pidfile(path):
     """SIGKILL the process whose pid a gated script wrote (an orphan of a killed runner)."""
     try:
@@ -66,11 +51,6 @@ def kill_pidfile(path):
 def journal(home):
     path = home / "state" / "triggers.json"
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-def queued(home):
-    folder = home / "triggers"
-    return sorted(os.listdir(folder)) if folder.exists() else []
 
 
 def log_text(home):

@@ -4,8 +4,8 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from helpers import fleet
 
-from alive.config import registry
 from alive.write import heartbeat
 from alive.check import health
 from alive.check.cmd_check import run_check
@@ -14,12 +14,8 @@ T0 = datetime(2026, 5, 2, 7, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
 
 
-def fleet(home, text=""):
-    (home / "fleet.toml").write_text(text)
-    return registry.load(home / "fleet.toml", home)
-
-
 def beat(home, task, at, status="ok", took=0, **kw):
+    """helpers.beat, but a run takes no time unless said: these thresholds count from one instant."""
     hb = heartbeat.build(task, at, status=status, started_at=at - timedelta(seconds=took), completed_at=at, **kw)
     heartbeat.write(home / "health", hb)
 
@@ -43,7 +39,7 @@ def test_max_gap_from_the_registry(home, offset, color):
 
 
 def test_max_gap_of_a_scheduled_task_is_reported_as_twice_its_longest_gap(home):
-    """A schedule is judged by lateness (tests/test_lateness.py); max_gap_s still says the
+    """A schedule is judged by lateness (tests/check/test_lateness.py); max_gap_s still says the
     ceiling a tool may use (twice the longest gap of the schedule)."""
     reg = fleet(home, '[tasks.report]\nschedule = "daily 08:00,12:00,16:00"\n')
     beat(home, "report", T0)

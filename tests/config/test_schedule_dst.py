@@ -16,6 +16,7 @@ import vixie_cron
 from test_units import needs_systemd, systemd_fires
 from alive.config.schedule import next_fires, parse_schedule
 from conftest import run_alive
+from helpers import at
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -37,10 +38,6 @@ CRON_SPECS = [
     "*/15 * * * *", "30 * * * *", "*/20 1-3 * * *", "*/5 1-2 * * sun", "0 */2 * * *", "* 2 * * *",
     "30 2 */2 * sun", "30 2 1-31/2 * sun",
 ]
-
-
-def at(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def fires(spec, after, count, zone):

@@ -7,7 +7,7 @@ import pytest
 from alive.base import tokens
 from alive.config import registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ times, DST nights included."""
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import heartbeats, run_alive
+from helpers import at
 from freezegun import freeze_time
 
 from alive.config import registry
@@ -22,10 +23,6 @@ UTC = timezone.utc
 S = timedelta(seconds=1)
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-def at(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # ---------------------------------------------------------------- the pure rule, a week of fires
@@ -74,7 +71,7 @@ def test_the_spring_forward_night_expects_the_moved_run_and_the_repeated_hour_on
 
 def test_an_adopted_systemd_timer_expects_no_run_on_the_night_systemd_skips():
     # `systemd 02:30` (an adopted timer) in Berlin: systemd does not fire on 2026-03-29, the night
-    # 02:30 does not exist (systemd-analyze: tests/test_schedule_dst.py); cron's rule would
+    # 02:30 does not exist (systemd-analyze: tests/config/test_schedule_dst.py); cron's rule would
     # expect 03:00 and page. The next expected run is 2026-03-30 02:30 CEST (00:30Z).
     timer = parse_schedule("systemd 02:30")
     last = at("2026-03-28T01:30:00Z")                        # 02:30 CET on the 28th

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from conftest import ALIVE, heartbeats, run_alive
+from helpers import start_alive, wait_for
 
 from alive.write.runner import utf8_tail
 
@@ -14,21 +15,6 @@ from alive.write.runner import utf8_tail
 def only_heartbeat(home, task):
     [(_, hb)] = heartbeats(home, task)
     return hb
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def start_alive(home, *args):
-    env = dict(os.environ, ALIVE_HOME=str(home))
-    return subprocess.Popen([sys.executable, str(ALIVE), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def test_a_succeeding_command_is_ok_and_its_output_passes_through(home):

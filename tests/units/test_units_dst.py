@@ -1,5 +1,5 @@
 """The units `alive schedule launchd|systemd|crontab` writes, on daylight-saving nights, against
-what `alive schedule next` promises there (cron's rule, tests/test_schedule_dst.py).
+what `alive schedule next` promises there (cron's rule, tests/config/test_schedule_dst.py).
 
 - systemd skips a wall time the clock jumps over and fires a repeated one once (issues
   systemd#5595, #8647; seen here with `systemd-analyze calendar`): the timers get extra

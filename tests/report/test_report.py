@@ -6,35 +6,15 @@ import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from conftest import ALIVE, run_alive
+from helpers import NOW, beat, fleet, item, view
 
-from alive.config import registry
 from alive.write import heartbeat
 from alive.report import render_html, render_markdown, report
 
-NOW = datetime(2026, 5, 2, 23, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
-
-
-def fleet(home, text=""):
-    (home / "fleet.toml").write_text(text)
-    return registry.load(home / "fleet.toml", home)
-
-
-def beat(home, task, at, status="ok", took=30, **kw):
-    hb = heartbeat.build(task, at, status=status, started_at=at - timedelta(seconds=took), completed_at=at, **kw)
-    return Path(heartbeat.write(home / "health", hb))
-
-
-def view(home, reg=None, now=NOW, depth=report.HISTORY_DEPTH):
-    return report.build_view(home, reg or registry.load(home / "fleet.toml", home), now, depth)
-
-
-def item(v, name):
-    return next(i for i in v.result.items if i.name == name)
 
 
 # ---- the View ---------------------------------------------------------------

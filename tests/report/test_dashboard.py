@@ -15,17 +15,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import run_alive
+from helpers import NOW, beat, fleet, item, view
 from test_kv import TOKEN as KV_TOKEN
 from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 127.0.0.1)
 
 from alive.config import registry
-from alive.write import heartbeat
 from alive.correct import queue
 from alive.report import badges, render_html, report
 from alive.serve import pwa
 from alive.base.errors import UsageError
 
-NOW = datetime(2026, 5, 2, 23, 0, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
 SOURCE = '[sources.track]\npath = "track.json"\nmax_age = "15m"\n'
 
@@ -34,24 +33,6 @@ SOURCE = '[sources.track]\npath = "track.json"\nmax_age = "15m"\n'
 def utc(local_zone):
     """The local zone is UTC in these tests (the page names it: "23:00 UTC")."""
     local_zone("UTC")
-
-
-def fleet(home, text=""):
-    (home / "fleet.toml").write_text(text)
-    return registry.load(home / "fleet.toml", home)
-
-
-def beat(home, task, at, status="ok", took=30, **kw):
-    hb = heartbeat.build(task, at, status=status, started_at=at - timedelta(seconds=took), completed_at=at, **kw)
-    return heartbeat.write(home / "health", hb)
-
-
-def view(home, reg=None, now=NOW, **kw):
-    return report.build_view(home, reg or registry.load(home / "fleet.toml", home), now, **kw)
-
-
-def item(v, name):
-    return next(i for i in v.result.items if i.name == name)
 
 
 # ---- one time language ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """alive.config.schedule: parsing, next fire times (croniter agreement, DST), longest interval.
-On DST nights alive follows cron, not croniter: tests/test_schedule_dst.py."""
+On DST nights alive follows cron, not croniter: tests/config/test_schedule_dst.py."""
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,7 +13,7 @@ from alive.config.schedule import local_zone, longest_interval, next_fires, pars
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
-FIXTURE = Path(__file__).parent / "fixtures" / "cron_reference.json"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "cron_reference.json"
 
 
 def fires(spec, after, count=5, tz=UTC):

@@ -12,13 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import run_alive
+from helpers import iso
 from test_units import FAKE_CRONTAB, tool_dir
 
 PY = sys.executable
-
-
-def iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now():

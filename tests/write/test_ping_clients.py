@@ -18,7 +18,7 @@ from test_serve import serving
 
 from alive.serve import serve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from bench import PING_BURST, ping_burst  # noqa: E402  (the same burst `make bench` measures)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 from conftest import ALIVE, run_alive
+from helpers import queued
 
 from alive.write import heartbeat
 
@@ -81,11 +82,6 @@ def csrf(server):
     tokens = set(re.findall(r'<input type="hidden" name="csrf" value="([^"]+)"><button type="submit" id="trigger-', page))
     assert len(tokens) == 1
     return tokens.pop()
-
-
-def queued(home):
-    folder = home / "triggers"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 # ---- pages ------------------------------------------------------------------------
