@@ -50,7 +50,7 @@ CRON_WILDCARD = DstRule(gap="skip", fold="twice")
 # systemd's, for every OnCalendar= spec: src/shared/calendarspec.c find_next() skips a wall
 # time that mktime() normalizes elsewhere (tm_out_of_bounds(): a time the clock jumps over),
 # and walks the wall clock forward from the last elapse, so a repeated time fires once, the
-# first time (systemd-analyze calendar agrees: tests/test_schedule_dst.py).
+# first time (systemd-analyze calendar agrees: tests/config/test_schedule_dst.py).
 SYSTEMD_DST = DstRule(gap="skip", fold="once")
 
 

@@ -357,7 +357,7 @@ def templates():
     """{file name: bytes} of the repository's launchd/ folder: the core jobs' plists as
     render() writes them, with placeholders for what differs per machine (@PYTHON@,
     @ALIVE@, @ALIVE_HOME@, @PATH@, @LABEL_PREFIX@), each named com.example.alive.<job>.plist.
-    Generated, never edited by hand: tests/test_units.py fails when a file differs."""
+    Generated, never edited by hand: tests/units/test_units.py fails when a file differs."""
     from alive.config.registry import Probe, Registry
 
     # One probe, so the probe job (scheduled only when probes exist) has its template too.
