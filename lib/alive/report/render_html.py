@@ -206,12 +206,12 @@ def banners(notice, live):
 
 
 def refused_banner(view):
-    """A notification a channel refused for good (notify.tell_refused): said at the top, so a
+    """A notification a channel refused for good (outbox.tell_refused): said at the top, so a
     lost alert is never silent. The same words as `alive verify`. A live slot: a refusal
     while the page is open shows up on the next poll."""
     said = ""
     if view.refused:
-        from alive.notify.notify import refusals_text
+        from alive.notify.outbox import refusals_text
 
         said = f'<p class="notice" id="refused" role="alert">{esc(refusals_text(view.refused))}</p>'
     return f'<div id="refused-slot" data-live>{said}</div>'
