@@ -638,3 +638,23 @@ def test_after_a_logout_or_a_login_form_offline_never_shows_the_dashboard(tmp_pa
         assert got[when]["status"] == 503 and "the dashboard" not in got[when]["body"], when
         assert "was not saved" in got[when]["body"], when
     assert got["expired"]["status"] == 401 and "log in" in got["expired"]["body"]       # the form itself is shown
+
+
+# ---- the page's CSS and script are files, inlined (issue 20.2) ------------------------------
+
+ASSETS = render_html.__file__.rsplit("/", 1)[0]
+
+
+@pytest.mark.parametrize("name, tag", [("dashboard.css", "style"), ("dashboard.js", "script")])
+def test_the_css_and_script_are_files_next_to_the_renderer_inlined_whole(home, tmp_path, name, tag):
+    """Editors and linters see them as what they are; the page stays one self-contained file,
+    also from bin/alive run elsewhere (the files are found next to the module, not in the cwd)."""
+    with open(f"{ASSETS}/{name}", encoding="utf-8") as f:
+        text = f.read()
+    assert len(text) > 1000 and text.endswith("\n")
+    fleet(home, "")
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    r = run_alive("report", "--format", "html", home=home, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"<{tag}>{text}</{tag}>" in r.stdout
+    assert "<link rel=\"stylesheet\"" not in r.stdout and "<script src" not in r.stdout

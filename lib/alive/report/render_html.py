@@ -30,6 +30,7 @@ import hashlib
 import html
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from alive.check import health
 from alive.report.words import (advice, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
@@ -55,6 +56,12 @@ class Live:
     poll_s: int
     etag: str = ""
     logout: bool = False        # a login cookie is in use (--allow-remote): offer to log out
+
+
+def asset(name):
+    """The text of a file next to this module (dashboard.css, dashboard.js): found wherever
+    alive runs from (bin/alive, tests, an installed copy), since it is beside the code."""
+    return (Path(__file__).resolve().parent / name).read_text(encoding="utf-8")
 
 
 def esc(value):
@@ -637,277 +644,11 @@ LEGEND = '<p class="legend">' + "".join(
     for kind, label in (("ok", "ok"), ("skipped", "skipped"), ("partial", "partial"), ("error", "error"),
                         ("invalid", "broken file"), ("none", "no run"))) + "</p>"
 
-# The one script (see the module's docstring). Ages use words.span's words: keep the two alike.
-SCRIPT = r"""(function () {
-"use strict";
-var root = document.documentElement, poll = Number(root.getAttribute("data-poll")) * 1000 || 0;
-var etag = root.getAttribute("data-etag"), userToggled = false;
-root.classList.add("js");
-function span(s) {
-  s = Math.floor(Math.abs(s));
-  if (s < 60) return s + " s";
-  if (s < 3600) return Math.floor(s / 60) + " min";
-  if (s < 259200) { var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); return m && h < 10 ? h + " h " + m + " min" : h + " h"; }
-  var d = Math.floor(s / 86400), dh = Math.floor(s % 86400 / 3600);
-  return dh && d < 10 ? d + " d " + dh + " h" : d + " d";
-}
-function ago(s) { return Math.abs(s) < 5 ? "just now" : s > 0 ? span(s) + " ago" : "in " + span(s); }
-function ages() {
-  var now = Date.now();
-  document.querySelectorAll("time[data-ago]").forEach(function (t) {
-    var w = ago((now - Date.parse(t.dateTime)) / 1000);
-    if (t.textContent !== w) t.textContent = w;
-  });
-}
-function filter() {
-  var tag = new URLSearchParams(location.search).get("tag");
-  if (!tag || (poll && !root.hasAttribute("data-cached"))) return;   // served: the server filtered it
-  document.querySelectorAll("[data-tags], article.card").forEach(function (c) {
-    c.hidden = (" " + (c.getAttribute("data-tags") || "") + " ").indexOf(" " + tag + " ") < 0;
-  });
-}
-var FOCUSABLE = "a[href],button,input,summary,[tabindex]";
-function focusKey() {
-  var a = document.activeElement, host = a && a !== document.body ? a.closest("[id]") : null;
-  return host ? [host.id, Array.prototype.indexOf.call(host.querySelectorAll(FOCUSABLE), a)] : null;
-}
-function refocus(key) {
-  var host = key && document.getElementById(key[0]);
-  if (!host) return;
-  var el = key[1] < 0 ? host : host.querySelectorAll(FOCUSABLE)[key[1]];
-  if (el && el !== document.activeElement) el.focus({preventScroll: true});
-}
-function keyed(el) { return el.children.length > 0 && Array.prototype.every.call(el.children, function (c) { return c.id; }); }
-function children(old, fresh) {
-  // children with ids are matched by id: only the ones that changed are replaced, new ones
-  // inserted where they belong, gone ones removed; anything else is replaced whole
-  if (!keyed(old) || !keyed(fresh)) { old.innerHTML = fresh.innerHTML; return; }
-  var byId = {};
-  Array.prototype.forEach.call(old.children, function (c) { byId[c.id] = c; });
-  Array.prototype.slice.call(fresh.children).forEach(function (f, at) {
-    var had = byId[f.id], node = had && had.outerHTML === f.outerHTML ? had : document.importNode(f, true);
-    delete byId[f.id];
-    if (had && node !== had) had.remove();
-    if (old.children[at] !== node) old.insertBefore(node, old.children[at] || null);
-  });
-  Object.keys(byId).forEach(function (id) { byId[id].remove(); });
-}
-function attrs(to, from) {
-  Array.prototype.slice.call(to.attributes).forEach(function (a) { if (!from.hasAttribute(a.name)) to.removeAttribute(a.name); });
-  Array.prototype.forEach.call(from.attributes, function (a) { if (to.getAttribute(a.name) !== a.value) to.setAttribute(a.name, a.value); });
-}
-function swap(html) {
-  var doc = new DOMParser().parseFromString(html, "text/html"), key = focusKey(), x = scrollX, y = scrollY;
-  document.querySelectorAll("[data-live]").forEach(function (old) {
-    var fresh = doc.getElementById(old.id);
-    if (!fresh) return;
-    attrs(old, fresh);
-    if (fresh.innerHTML !== old.innerHTML) children(old, fresh);
-  });
-  var health = document.getElementById("health"), next = doc.getElementById("health");
-  if (health && next && !userToggled) health.open = next.open;
-  document.title = doc.title;
-  refocus(key);
-  if (scrollX !== x || scrollY !== y) scrollTo(x, y);
-}
-function clock(ms) {
-  return new Date(ms).toLocaleString([], {weekday: "short", hour: "numeric", minute: "2-digit", timeZoneName: "short"});
-}
-function checkedTime() { return document.querySelector("#checked time[data-ago]"); }
-function live(why) {
-  // why: null (live), "offline", or what went wrong. Not live: said at once, with the time of
-  // the data shown, and the Trigger now buttons are off (a press would only find an error page)
-  var box = document.getElementById("offline"), state = document.getElementById("live-state"), t = checkedTime();
-  if (state) state.textContent = !why ? "live" : why === "offline" ? "offline" : "not live";
-  document.querySelectorAll("form.trigger button").forEach(function (b) {
-    if (why && !b.disabled) { b.disabled = true; b.setAttribute("data-off", ""); }
-    if (!why && b.hasAttribute("data-off")) { b.disabled = false; b.removeAttribute("data-off"); }
-  });
-  if (!box) return;
-  box.hidden = !why;
-  if (!why) return;
-  var at = t ? Date.parse(t.dateTime) : Date.now(), age = document.createElement("time");
-  age.dateTime = new Date(at).toISOString();
-  age.setAttribute("data-ago", "");
-  box.textContent = (why === "offline" ? "Offline: alive serve cannot be reached" : "Not live (" + why + ")") +
-    ". This page shows the fleet as of " + clock(at) + " (";
-  box.appendChild(age);
-  box.appendChild(document.createTextNode("); Trigger now is off until it is back."));
-  ages();
-}
-function current() {
-  // the server answered: what the page shows is current now
-  var t = checkedTime();
-  if (t) { t.dateTime = new Date().toISOString(); t.title = clock(Date.now()); }
-}
-function page(r) {
-  if (!r.ok) throw new Error(r.status === 401 ? "logged out: reload to log in" : "HTTP " + r.status);
-  return r;
-}
-var timer = 0, asking = false;
-function tick() {
-  // one request per poll: this page's own URL with its ETag; 304 while nothing changed
-  if (asking) return;
-  asking = true;
-  clearTimeout(timer);
-  var headers = etag ? {"If-None-Match": etag} : {};
-  fetch(location.pathname + location.search, {headers: headers, cache: "no-store", credentials: "same-origin"})
-    .then(function (r) {
-      if (r.status === 304) return;
-      var next = page(r).headers.get("ETag");
-      return r.text().then(function (html) { swap(html); etag = next; });
-    }).then(function () { current(); live(null); }, function (e) {
-      live(e instanceof TypeError || !e.message ? "offline" : e.message);
-    }).then(function () { asking = false; ages(); timer = setTimeout(tick, poll); });
-}
-var params = new URLSearchParams(location.search);
-if (params.has("notice")) {
-  params.delete("notice");
-  history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
-}
-var summary = document.querySelector("#health > summary");
-if (summary) summary.addEventListener("click", function () { userToggled = true; });
-ages();
-filter();
-setInterval(ages, 15000);
-if (poll) {
-  // a copy the service worker kept (data-cached), or no network: offline from the first paint
-  if (root.hasAttribute("data-cached") || navigator.onLine === false) { live("offline"); tick(); }
-  else { live(null); timer = setTimeout(tick, poll); }
-  addEventListener("offline", function () { live("offline"); });
-  addEventListener("online", tick);
-  addEventListener("pageshow", function (e) { if (e.persisted) tick(); });
-}
-if (root.hasAttribute("data-sw") && "serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(function () {});
-})();"""
-
+# The one script (see the module's docstring), and the page's styles: files next to this
+# module, so editors and linters see them as what they are; read once, inlined into every
+# page, which stays one self-contained file. Ages use words.span's words: keep the two alike.
+SCRIPT = asset("dashboard.js")
+CSS = asset("dashboard.css")
 SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
 # The static file carries its own policy (no server sends one): its script and nothing else.
 STATIC_CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; form-action 'none'"
-
-CSS = """
-:root{--green:#1a7f37;--yellow:#8a5d00;--red:#cf222e;--grey:#5c6570;--bg:#f3f5f8;--card:#fff;--ink:#1f2328;
---muted:#59636e;--line:#d8dee4;--ok:#2da44e;--skipped:#9bd4a8;--partial:#e3b341;--error:#cf222e;--invalid:#8250df;
---none:#e6eaef;--soft:#f6f8fa;--t-green:#1a7f37;--t-yellow:#8a5d00;--t-red:#cf222e;--t-blue:#0969da;--focus:#0969da}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--card:#161b22;--ink:#e6edf3;--muted:#9198a1;
---line:#30363d;--none:#262c36;--soft:#1c2129;--skipped:#3d7a4d;--t-green:#3fb950;--t-yellow:#d29922;--t-red:#ff7b72;
---t-blue:#58a6ff;--focus:#58a6ff}}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans","DejaVu Sans",sans-serif}
-main{max-width:1240px;margin:0 auto;padding:14px}
-a{color:inherit}
-:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
-.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-code,.file,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.9em}
-.c-GREEN{--c:var(--green)}.c-YELLOW{--c:var(--yellow)}.c-RED{--c:var(--red)}.c-GREY{--c:var(--grey)}
-.top{display:flex;flex-wrap:wrap;align-items:center;gap:10px 18px;padding:16px 20px;border-radius:14px;
-background:var(--c);color:#fff;box-shadow:0 2px 8px rgba(0,0,0,.12)}
-.top :focus-visible{outline-color:#fff}
-.badge{display:flex;align-items:center;gap:10px;font-size:30px;font-weight:800;letter-spacing:.05em;margin:0}
-.dot{display:inline-block;width:12px;height:12px;border-radius:50%;background:var(--c)}
-.dot.big{width:18px;height:18px;background:#fff;box-shadow:0 0 0 4px rgba(255,255,255,.35)}
-.counts{display:flex;flex-wrap:wrap;gap:6px;margin:0;padding:0;list-style:none}
-.count{background:rgba(0,0,0,.25);border-radius:999px;padding:3px 11px;font-weight:600;font-size:14px}
-.checked{font-size:14px;flex-basis:100%;margin:0}
-.checked a{color:#fff}
-html:not(.js) .when-js{display:none}html.js .when-nojs{display:none}
-.logout button{font:inherit;font-size:13px;color:#fff;background:transparent;border:1px solid #fff;border-radius:8px;
-padding:4px 10px;min-height:32px;cursor:pointer}
-@media (min-width:800px){.checked{flex-basis:auto;margin-left:auto}}
-.notice{margin:12px 0 0;padding:10px 14px;border-radius:10px;background:var(--card);border:2px solid var(--t-blue);
-font-weight:600}
-.tags{margin:12px 0 0;font-size:14px;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
-.tags a{border:1px solid var(--line);border-radius:999px;padding:2px 10px;background:var(--card);text-decoration:none}
-.tags a[aria-current]{background:var(--ink);color:var(--card);font-weight:700}
-h2{font-size:19px;margin:0}
-.section{margin-top:18px}
-section.section>h2{margin-bottom:10px}
-details.section>summary{list-style:none;cursor:pointer;display:flex;flex-wrap:wrap;align-items:baseline;
-gap:4px 10px;padding:6px 0 10px}
-details.section>summary h2{white-space:nowrap}
-details.section>summary::-webkit-details-marker{display:none}
-details.section>summary::before{content:"\\25B8";color:var(--muted);font-size:14px}
-details.section[open]>summary::before{content:"\\25BE"}
-.muted{color:var(--muted);font-weight:400;font-size:14px}
-.priority{margin-top:16px;background:var(--card);border:2px solid var(--red);border-radius:14px;padding:12px 16px}
-.priority h2{color:var(--t-red)}
-.priority ol{margin:8px 0 0;padding-left:22px}
-.priority li{margin:0 0 10px}
-.priority .kind{font-size:12px;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:0 7px}
-.why{color:var(--ink);overflow-wrap:anywhere}
-.todo{margin:4px 0 0;font-size:14px;background:var(--soft);border-radius:8px;padding:6px 10px;overflow-wrap:anywhere}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
-.grid.narrow{grid-template-columns:repeat(auto-fill,minmax(285px,1fr))}
-@media (max-width:480px){.grid,.grid.narrow{grid-template-columns:1fr}main{padding:10px}.badge{font-size:26px}}
-.card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--c);border-radius:12px;
-padding:12px 14px;min-width:0;box-shadow:0 1px 2px rgba(0,0,0,.04)}
-.card[hidden]{display:none}
-.card-head{display:flex;align-items:center;gap:8px}
-.card h3{margin:0;font-size:16px;overflow-wrap:anywhere;flex:1}
-.tag,.tag-big{font-size:11px;font-weight:800;letter-spacing:.05em;color:#fff;background:var(--c);border-radius:999px;padding:2px 9px}
-.tag-big{font-size:15px;background:rgba(0,0,0,.25)}
-.note-tag{font-size:11px;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:1px 7px}
-.desc{margin:2px 0 0;color:var(--muted);font-size:13px}
-.reasons{margin:6px 0 0;padding-left:18px;overflow-wrap:anywhere}
-.fine{margin:6px 0 0;color:var(--t-green);font-weight:600}
-.facts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:6px 12px;margin:10px 0 0}
-.facts div{min-width:0}
-.facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
-.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
-.strip{display:grid;grid-template-columns:repeat(10,minmax(24px,1fr));gap:3px;margin:10px 0 0;padding:0;list-style:none}
-.strip li{position:relative;display:block;height:24px;border-radius:3px;background:var(--none)}
-.strip a{display:block;height:100%;border-radius:3px}
-.tip{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-.strip li:hover .tip,.strip li:focus .tip,.strip li:focus-within .tip{clip:auto;width:max-content;max-width:260px;height:auto;
-white-space:normal;z-index:5;bottom:30px;left:50%;transform:translateX(-50%);background:var(--ink);color:var(--card);
-font-size:12px;padding:5px 8px;border-radius:6px;overflow-wrap:anywhere;box-shadow:0 2px 8px rgba(0,0,0,.25)}
-.strip li:nth-child(10n+1) .tip,.strip li:nth-child(10n+2) .tip,.strip li:nth-child(10n+3) .tip{left:0;transform:none}
-.strip li:nth-child(10n+8) .tip,.strip li:nth-child(10n+9) .tip,.strip li:nth-child(10n) .tip{left:auto;right:0;transform:none}
-.legend{display:flex;flex-wrap:wrap;gap:4px 14px;margin:0 0 10px;font-size:13px;color:var(--muted)}
-.lg{display:inline-flex;align-items:center;gap:5px;white-space:nowrap}
-.lg i{display:inline-block;width:12px;height:12px;border-radius:3px;background:var(--none)}
-.s-ok{background:var(--ok)!important}.s-skipped{background:var(--skipped)!important}
-.s-partial{background:var(--partial)!important}.s-error{background:var(--error)!important}
-.s-invalid{background:repeating-linear-gradient(45deg,var(--invalid) 0 3px,transparent 3px 6px)!important}
-.metrics{display:flex;flex-wrap:wrap;gap:2px 12px;margin:4px 0 0;font-size:13px;color:var(--muted);overflow-wrap:anywhere}
-.metrics b{color:var(--ink);font-weight:600}
-.summary{margin:8px 0 0;font-size:13px;color:var(--muted);overflow-wrap:anywhere}
-.notes{margin:6px 0 0;padding-left:18px;font-size:13px;overflow-wrap:anywhere}
-.notes .err{color:var(--t-red)}.notes .warn{color:var(--t-yellow)}.notes .more{color:var(--muted);list-style:none}
-.pill{display:inline-block;margin-top:8px;font-size:13px;font-weight:700;border-radius:999px;padding:2px 10px;color:#fff}
-.p-GREEN{background:var(--green)}.p-YELLOW{background:var(--yellow)}.p-RED{background:var(--red)}
-.p-GREY{background:var(--grey)}
-.bar{height:6px;border-radius:3px;background:var(--none);margin-top:6px;overflow:hidden}
-.bar i{display:block;height:100%;background:var(--c)}
-.probe{margin:8px 0 0;font-size:13px;color:var(--muted)}
-.probe b{color:var(--muted)}.probe .pr-alive{color:var(--t-green)}.probe .pr-expired,.probe .pr-no_tab{color:var(--t-red)}
-.trig{margin:8px 0 0;font-size:13px;font-weight:600;border-radius:8px;padding:5px 9px;background:var(--soft);
-border-left:4px solid var(--t-blue);color:var(--ink)}
-.t-refreshed{border-color:var(--t-green);color:var(--t-green)}
-.t-failed,.t-refused{border-color:var(--t-red);color:var(--t-red)}
-.lasterr{margin:8px 0 0;font-size:13px;color:var(--t-red);overflow-wrap:anywhere}
-.warntext{margin:6px 0 0;font-size:13px;color:var(--t-yellow);overflow-wrap:anywhere}
-.trigger{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;margin-top:12px}
-.trigger button{font:inherit;font-weight:700;font-size:14px;color:#fff;background:#0969da;border:0;border-radius:8px;
-padding:8px 16px;min-height:40px;cursor:pointer;white-space:nowrap}
-.trigger button:hover{background:#0550ae}
-.trigger button[disabled]{background:var(--none);color:var(--muted);cursor:not-allowed}
-.hint{margin:0 0 10px;font-size:14px;color:var(--muted)}
-.scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:12px}
-table.invalid{border-collapse:collapse;width:100%;font-size:13px}
-table.invalid th,table.invalid td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-table.invalid td{overflow-wrap:anywhere}
-.empty{color:var(--muted)}
-.runlog{list-style:none;margin:0;padding:0;display:grid;gap:8px}
-.run{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 12px;min-width:0}
-.run:target{outline:3px solid var(--focus)}
-.run-head{margin:0;display:flex;flex-wrap:wrap;gap:4px 10px;align-items:baseline}
-.st{font-weight:800;font-size:12px;border-radius:999px;padding:1px 8px;color:#fff;background:var(--grey)}
-.st-ok{background:var(--green)}.st-skipped{background:var(--green)}.st-partial{background:var(--yellow)}
-.st-error{background:var(--red)}
-.run pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--soft);padding:8px;border-radius:6px;max-height:360px;
-overflow:auto;margin:6px 0 0}
-footer{margin:22px 0 8px;font-size:12px;color:var(--muted);text-align:center;overflow-wrap:anywhere}
-"""
