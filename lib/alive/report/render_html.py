@@ -1,5 +1,5 @@
 """The dashboard: one self-contained HTML page (inline CSS, one small inline script, no
-external asset), and the run log page of one task (`alive serve`'s /task/<id>).
+external asset; both are html_kit's). The run log page of one task is render_task.py.
 
 Every string from a heartbeat, a state file or the registry goes through esc()
 (html.escape with quote=True), in text and in attributes alike: a summary
@@ -24,18 +24,15 @@ Trigger buttons: rendered by `alive serve` (csrf given) they are plain forms POS
 carry, so the buttons are shown disabled, with a hint to run `alive serve` and a link
 to settings.dashboard_url when it is set.
 """
-import base64
 import functools
-import hashlib
-import html
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from alive.check import health
+from alive.report.html_kit import (APP_LINKS, CSS, SCRIPT, STATIC_CSP, esc, esc_advice, fact_list, instant,
+                                   live_attrs, page_start, reason_list, reasons_html, run_words, time_tag)
 from alive.report.words import (advice, grey_counts, newest_notes, ordered, short_time, span, trigger_life,
                      zoned)
-from alive.base.timeutil import format_iso, parse_iso
 
 STRIP = 20                      # cells in a task's strip of runs
 NOTES_SHOWN = 3                 # newest errors and warnings shown per task
@@ -56,45 +53,6 @@ class Live:
     poll_s: int
     etag: str = ""
     logout: bool = False        # a login cookie is in use (--allow-remote): offer to log out
-
-
-def asset(name):
-    """The text of a file next to this module (dashboard.css, dashboard.js): found wherever
-    alive runs from (bin/alive, tests, an installed copy), since it is beside the code."""
-    return (Path(__file__).resolve().parent / name).read_text(encoding="utf-8")
-
-
-def esc(value):
-    return html.escape(str(value), quote=True)
-
-
-def esc_advice(text):
-    """Advice from words.advice(): `...` parts are our own commands, shown as code."""
-    parts = text.split("`")
-    return "".join(f"<code>{esc(part)}</code>" if n % 2 else esc(part) for n, part in enumerate(parts))
-
-
-def instant(value):
-    """An ISO text or a datetime -> datetime, or None when it is not a time."""
-    if value is None or hasattr(value, "astimezone"):
-        return value
-    try:
-        return parse_iso(value)
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
-def time_tag(value, now, relative=True):
-    """<time> for an ISO text or a datetime: 'Fri 07:05 CEST', with the full time and its
-    zone in the title. relative: an age, which the script says as '12 min ago' and keeps
-    current; it is written as the absolute time all the same, so a page without the script
-    (or a file opened an hour later) never shows an age frozen at the time it was written."""
-    dt = instant(value)
-    if dt is None:
-        return esc(value if value is not None else "-")
-    words = short_time(dt, now)
-    mark = " data-ago" if relative else ""
-    return f'<time datetime="{format_iso(dt)}" title="{esc(zoned(dt))}"{mark}>{esc(words)}</time>'
 
 
 def render(view, csrf=None, live=None, tag=None, notice=None):
@@ -133,30 +91,6 @@ def head(result, live):
         attrs = ""
     return page_start(f"{result.overall} · alive", CSS, extra, attrs) + "\n<main>"
 
-
-# The served pages' links to the app's files (pwa.py): the manifest, and icons (no favicon 404).
-APP_LINKS = ('<link rel="manifest" href="/manifest.webmanifest">\n<link rel="icon" href="/icon.svg" '
-             'type="image/svg+xml">\n<link rel="apple-touch-icon" href="/icon-maskable-192.png">\n'
-             '<meta name="theme-color" content="#1f2328">\n')
-
-
-def live_attrs(live):
-    """The <html> attributes of a live page: how often its script asks, and the ETag to ask with."""
-    return f' data-poll="{int(live.poll_s)}" data-etag="{esc(live.etag)}" data-sw'
-
-
-def page_start(title, css, extra_head="", html_attrs=""):
-    """From <!doctype> to <body>: how every page alive writes or serves begins (serve's login page too)."""
-    return f"""<!doctype html>
-<html lang="en"{html_attrs}>
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-{extra_head}<title>{esc(title)}</title>
-<style>{css}</style>
-</head>
-<body>"""
 
 
 def badge_pills(view):
@@ -304,81 +238,6 @@ def task_card(item, view, live=False, when=None):
 def tags_attr(item, view):
     tags = item_tags(item, view)
     return f' data-tags="{esc(" ".join(tags))}"' if tags else ""
-
-
-# Reasons come from health.py in check's words (its JSON is read by other tools and stays
-# as it is). The page says their durations and times the way it says every other one:
-# "40h" -> "40 h", an ISO time -> a <time>. Only alive's own words are touched: where a
-# reason carries text from a job or a producer (after the first ": " of these), it is
-# shown exactly as written.
-USER_TEXT_AFTER = ("latest run failed", "latest run partial", "warning", "latest heartbeat file is invalid",
-                   "data file", "paused", "blocked by")
-_DURATION = r"\d+(?:d\d+h|h\d+m|m\d+s|[dhms])"
-
-
-@functools.lru_cache(maxsize=1)
-def _patterns():
-    import re
-
-    return (re.compile(rf"(?<![\w.:-])({_DURATION})(?![\w.:-])"),
-            re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b"))
-
-
-def reason_html(reason, now):
-    own, user = reason, ""
-    if reason.startswith(USER_TEXT_AFTER) or "failed refresh" in reason.split(":")[0] or \
-            reason.startswith("refresh failed"):
-        head_, sep, tail = reason.partition(": ")
-        own, user = head_ + sep, tail
-    durations, times = _patterns()
-    out, last = [], 0
-    for m in times.finditer(own):
-        out.append(durations.sub(lambda d: spell(d.group(1)), esc(own[last:m.start()])))
-        out.append(time_tag(m.group(0), now, relative=False))
-        last = m.end()
-    out.append(durations.sub(lambda d: spell(d.group(1)), esc(own[last:])))
-    return "".join(out) + esc(user)
-
-
-def spell(text):
-    """'1h30m' -> '1 h 30 min': a duration of check's words in the page's."""
-    from alive.base.durations import parse_duration
-
-    try:
-        return span(parse_duration(text))
-    except ValueError:
-        return text
-
-
-def reasons_html(item, now, joiner):
-    return joiner.join(reason_html(r, now) for r in item.reasons)
-
-
-def reason_list(item, now):
-    if not item.reasons:
-        return '<p class="fine">on time</p>'
-    return '<ul class="reasons">' + "".join(f"<li>{reason_html(r, now)}</li>" for r in item.reasons) + "</ul>"
-
-
-def fact_list(facts):
-    """(label, html) pairs; the values are already escaped (or <time> tags)."""
-    return '<dl class="facts">' + "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in facts) + "</dl>"
-
-
-def took(seconds):
-    """A run's duration: '41 s', 'under 1 s' (a run is never '0 s')."""
-    return "under 1 s" if seconds < 1 else span(seconds)
-
-
-def run_words(run, when):
-    """'Fri 07:05 CEST · ok · 41 s · exit 0 · summary': one run, as the strip says it."""
-    bits = [when(run["started_at"]), run["status"]]
-    if run["duration_s"] is not None:
-        bits.append(took(run["duration_s"]))
-    if run.get("exit_code") is not None:
-        bits.append(f"exit {run['exit_code']}")
-    bits.append(run["summary"])
-    return " · ".join(str(b) for b in bits)
 
 
 def strip(name, runs, view, live=False, when=None):
@@ -559,96 +418,7 @@ def footer(view, live):
 </html>"""
 
 
-# ---------------------------------------------------------------- the run log of one task
-
-def task_page(name, item, runs, now, live=None, log_events=()):
-    """/task/<id>: the task's card facts and its last runs (newest first), each with its
-    time, status, duration, exit code, summary, errors, warnings and output tail, like
-    healthchecks' ping log. `runs`: report.task_log rows. live: a Live (served: the
-    script keeps it current as it does the dashboard). log_events: its /log pings not yet
-    joined to a run (ping.log_events), listed above the runs as healthchecks lists them."""
-    color = item.color if item else health.GREY
-    rows = "\n".join(run_entry(run, now) for run in runs)
-    why = reason_list(item, now) if item else ""
-    attrs = live_attrs(live) if live else ""
-    here = f"/task/{name}"
-    return page_start(f"{name} · {color} · alive", CSS, APP_LINKS if live else "", attrs) + f"""
-<main>
-<p><a href="/">← all items</a></p>
-<header class="top c-{esc(color)}" id="task-head" data-live><h1 class="badge"><span class="vh">Task </span>{esc(name)}<span class="vh">:</span> <span class="tag-big">{esc(color)}</span></h1>
-<p class="checked" id="checked">{checked_line(now, now, live, here)}</p></header>
-{banners(None, live)}
-<section class="section card c-{esc(color)}" id="task-why" data-live>{why}</section>
-<section class="section" id="runs" data-live>
-{log_event_list(log_events, now)}{run_log(runs, rows)}
-</section>
-</main>
-<script>{SCRIPT}</script>
-</body>
-</html>
-"""
-
-
-def log_event_list(events, now):
-    """The /log pings that came with no run in progress, newest first ("" for none)."""
-    if not events:
-        return ""
-    rows = "\n".join(f'<li class="logevent"><p class="run-head"><span class="st">log</span> '
-                     f'{time_tag(e["at"], now, relative=False)}</p><pre tabindex="0">{esc(e["body"])}</pre></li>'
-                     for e in reversed(events))
-    return f"""<h2 id="log-title">Log events not yet joined to a run, newest first</h2>
-<ol class="runlog" id="logevents">
-{rows}
-</ol>
-"""
-
-
-def run_log(runs, rows):
-    """The runs as a list; no list at all (and no "Last 0 runs") before the first run."""
-    if not runs:
-        return '<h2 id="runs-title">Runs</h2>\n<p class="empty" id="no-runs">No run has reported yet.</p>'
-    return f"""<h2 id="runs-title">Last {len(runs)} run{"s" if len(runs) != 1 else ""}, newest first</h2>
-<ol class="runlog" id="runlog">
-{rows}
-</ol>"""
-
-
-def run_entry(run, now):
-    anchor = f"run-{run['file']}"
-    if run["status"] is None:
-        return (f'<li class="run s-invalid-row" id="{esc(anchor)}"><b>broken file</b> <code>{esc(run["file"])}</code>: '
-                f'{esc(run["problem"] or "invalid")}</li>')
-    bits = [f'<span class="st st-{esc(run["status"])}">{esc(run["status"])}</span>',
-            f"<span>{time_tag(run['started_at'], now, relative=False)}"
-            f"<span class=\"when-js\"> ({time_tag(run['started_at'], now)})</span></span>"]
-    if run["duration_s"] is not None:
-        bits.append(f"took {esc(took(run['duration_s']))}")
-    if run.get("exit_code") is not None:
-        bits.append(f"exit {esc(run['exit_code'])}")
-    if run.get("host"):
-        bits.append(f"on {esc(run['host'])}")
-    lines = [f'<li class="run" id="{esc(anchor)}"><p class="run-head">{" ".join(bits)}</p>',
-             f'<p class="summary">{esc(run["summary"])}</p>']
-    lines += [f'<p class="lasterr">error: {esc(e)}</p>' for e in run.get("errors") or []]
-    lines += [f'<p class="warntext">warning: {esc(w)}</p>' for w in run.get("warnings") or []]
-    if run.get("metrics"):
-        lines.append(metric_line([run]))
-    if run.get("output_tail"):
-        lines.append(f'<details><summary>Output (last part)</summary><pre tabindex="0">{esc(run["output_tail"])}</pre>'
-                     f'</details>')
-    return "\n".join(lines) + "</li>"
-
-
 LEGEND = '<p class="legend">' + "".join(
     f'<span class="lg"><i class="s-{kind}"></i>{label}</span>'
     for kind, label in (("ok", "ok"), ("skipped", "skipped"), ("partial", "partial"), ("error", "error"),
                         ("invalid", "broken file"), ("none", "no run"))) + "</p>"
-
-# The one script (see the module's docstring), and the page's styles: files next to this
-# module, so editors and linters see them as what they are; read once, inlined into every
-# page, which stays one self-contained file. Ages use words.span's words: keep the two alike.
-SCRIPT = asset("dashboard.js")
-CSS = asset("dashboard.css")
-SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
-# The static file carries its own policy (no server sends one): its script and nothing else.
-STATIC_CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; form-action 'none'"

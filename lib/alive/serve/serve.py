@@ -66,7 +66,7 @@ from alive.base import paths, tokens
 from alive.config import registry
 from alive.write import ping
 from alive.correct import queue
-from alive.report import badges, render_html, report
+from alive.report import badges, html_kit, render_html, render_task, report
 from alive.serve import pwa
 from alive.base.errors import RuntimeFailure, UsageError
 from alive.base.timeutil import utcnow
@@ -101,7 +101,7 @@ CACHE_S = 2.0
 POLL_S = 15                     # the page's script asks /status.json this often (--poll)
 KV_LIST_S = 30                  # http-kv: the pending keys are listed at most this often
 BASE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-PAGE_CSP = (f"{BASE_CSP}; script-src '{render_html.SCRIPT_HASH}'; connect-src 'self'; img-src 'self'; "
+PAGE_CSP = (f"{BASE_CSP}; script-src '{html_kit.SCRIPT_HASH}'; connect-src 'self'; img-src 'self'; "
             f"manifest-src 'self'; worker-src 'self'")
 WORKER_CSP = f"{BASE_CSP}; connect-src 'self'"     # the service worker fetches pages from here
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -475,7 +475,7 @@ class Handler(BaseHTTPRequestHandler):
         if found is None:
             return self.reply(404, "unknown task\n")
         item, runs = found
-        page = render_html.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag),
+        page = render_task.task_page(name, item, runs, utcnow(), live=render_html.Live(self.app.poll_s, etag),
                                      log_events=ping.log_events(self.app.home, name))
         self.reply(200, tokens.scrub(page), HTML, extra=[("ETag", etag)], csp=PAGE_CSP, compress=True)
 
@@ -672,10 +672,10 @@ def query_value(target, name):
 
 def login_page(app, problem=None):
     """The one page a stranger gets with --allow-remote: a form for the token, nothing of the fleet."""
-    esc = render_html.esc
+    esc = html_kit.esc
     note = f'<p class="problem">{esc(problem)}</p>\n' if problem else ""
     where = f" (the value of ${esc(app.reg.serve.token_env)})" if app.reg.serve.token_env else ""
-    return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
+    return html_kit.page_start("alive · log in", LOGIN_CSS) + f"""
 <h1>alive</h1>
 <p>This dashboard needs the serve token{where}. You log in once per browser.</p>
 {note}<form method="post" action="/login">
@@ -689,7 +689,7 @@ def login_page(app, problem=None):
 
 
 def too_many_logins_page(wait):
-    return render_html.page_start("alive · log in", LOGIN_CSS) + f"""
+    return html_kit.page_start("alive · log in", LOGIN_CSS) + f"""
 <h1>alive</h1>
 <p class="problem" role="alert">Too many wrong tokens: try again in {wait} s.</p>
 <p><a href="/login">Back to the login form</a></p>
