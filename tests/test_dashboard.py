@@ -474,9 +474,9 @@ def test_the_manifest_has_separate_any_and_maskable_icons():
 
 
 def serve_app_files():
-    from alive.serve import serve
+    from alive.serve import handler
 
-    return serve.APP_FILES
+    return handler.APP_FILES
 
 
 # ---- issue 19, item 11: every age moves or says its absolute time ---------------------------------------

@@ -267,16 +267,16 @@ def test_a_refusal_changes_the_live_pages_etag_and_lands_in_a_live_slot(home):
     # The page that stays open on a phone polls /status.json's ETag and swaps its data-live
     # parts: a refusal made while it is open must change the one and fill the other.
     from alive.report import render_html, report
-    from alive.serve import serve
+    from alive.serve import app
     from alive.check.health import Result
 
     reg = make_reg(home, None, command=recording_command(home)[0])
     result = Result(overall=RED, items=[], invalid_files=[], checked_at=T0)
     view = report.View(result, T0, {}, {}, {}, reg, home, report.counts(result))
-    before = serve.status_etag(view, "instance")
+    before = app.status_etag(view, "instance")
     assert '<div id="refused-slot" data-live></div>' in render_html.render(view)
     view.refused = [{"at": "2026-05-02T08:00:00Z", "channel": "ntfy", "id": "m", "title": "RED: task x",
                      "reason": "HTTP 400", "reached": []}]
-    assert serve.status_etag(view, "instance") != before
+    assert app.status_etag(view, "instance") != before
     assert re.search(r'<div id="refused-slot" data-live><p class="notice" id="refused" role="alert">ntfy refused '
                      r'1 message for good in the last 7d; the newest, &#x27;RED: task x&#x27;', render_html.render(view))
