@@ -591,3 +591,23 @@ def test_without_a_channel_it_says_so_and_touches_no_state(home):
     summary = check(home, make_reg(home), item("x", RED))
     assert summary["warnings"] == ["no notification channel configured: add [notify.ntfy] or [notify.command]"]
     assert not (home / "state" / "notify.json").exists()
+
+
+def test_every_configured_channel_is_a_module_with_build_send_and_classify():
+    """One module per channel, each with the same three functions (borgmatic's monitoring
+    hooks share one shape: borgmatic/hooks/monitoring/*.py): what deliver() calls by name."""
+    import importlib
+
+    cfg = Notify(renotify=None, recovery=True, ntfy=Ntfy(topic="t", server="http://127.0.0.1:9"),
+                 command=CommandChannel(argv=["true"], timeout=5))
+    channels = notify_outbox.configured_channels(cfg)
+    assert channels == [message.NTFY, message.COMMAND]
+    for name in channels:
+        module = importlib.import_module(f"alive.notify.{name}")
+        assert all(callable(getattr(module, f, None)) for f in ("build", "send", "classify")), name
+    refused = ntfy_channel.classify(400, "bad")
+    assert (refused.state, ntfy_channel.classify(429, "slow").state) == (message.DROP, message.RETRY)
+    from alive.notify import command
+
+    assert command.classify(CommandChannel(argv=["x"], timeout=5), 0, b"").state == message.SENT
+    assert command.classify(CommandChannel(argv=["x"], timeout=5), 1, b"no\n").reason == "x exited 1: no"
