@@ -124,7 +124,6 @@ def settled(entries, cancelled):
     return reds(after) == reds(entries)
 
 
-
 # ---------------------------------------------------------------- messages
 
 def event_part(event, now):

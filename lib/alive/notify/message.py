@@ -77,7 +77,6 @@ class Outcome:
     reason: str
 
 
-
 def plural(n, word):
     return f"{n} {word}{'' if n == 1 else 's'}"
 

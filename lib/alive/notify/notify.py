@@ -94,6 +94,8 @@ def after_check(home, reg, result, now):
     for warning in summary.warnings:
         print(f"alive: notify: {warning}", file=sys.stderr)
     return summary.to_dict()
+
+
 def _run(home, reg, result, now, summary):
     log = Log(home, now, summary)
     state_path = paths.state_dir(home) / STATE_FILE
@@ -149,7 +151,6 @@ def unrecorded_text(state_dir, why, sent, left):
     if left:
         text += f"; {plural(left, 'message')} not delivered, tried again by the next run"
     return f"cannot write {state_dir}: {why}; {text}"
-
 
 
 class Log:

@@ -92,7 +92,6 @@ def head(result, live):
     return page_start(f"{result.overall} · alive", CSS, extra, attrs) + "\n<main>"
 
 
-
 def badge_pills(view):
     """The header's counts: never a zero (no "0 RED"), but an unknown queue is said."""
     c, items = view.counts, len(view.result.items)
