@@ -642,7 +642,7 @@ def test_after_a_logout_or_a_login_form_offline_never_shows_the_dashboard(tmp_pa
 
 # ---- the page's CSS and script are files, inlined (issue 20.2) ------------------------------
 
-ASSETS = render_html.__file__.rsplit("/", 1)[0]
+ASSETS = html_kit.__file__.rsplit("/", 1)[0]
 
 
 @pytest.mark.parametrize("name, tag", [("dashboard.css", "style"), ("dashboard.js", "script")])

@@ -151,7 +151,7 @@ def run_words(run, when):
     return " · ".join(str(b) for b in bits)
 
 
-# The one script (see the module's docstring), and the page's styles: files next to this
+# The one script (render_html's docstring says why it is a constant), and the styles: files next to this
 # module, so editors and linters see them as what they are; read once, inlined into every
 # page, which stays one self-contained file. Ages use words.span's words: keep the two alike.
 SCRIPT = asset("dashboard.js")
