@@ -1,15 +1,18 @@
 """The pieces every page alive renders is made of (the dashboard, a task's run log, serve's
 login page): the page's start, its one script and its styles (dashboard.js, dashboard.css:
 files next to this module, read once and inlined, so a page stays one self-contained file),
-escaping, <time> tags, and a reason or a run in the page's words."""
+escaping, <time> tags, an item's data-tags, and a reason or a run in the page's words."""
 import base64
 import functools
 import hashlib
 import html
+import json
 from pathlib import Path
 
 from alive.report.words import short_time, span, zoned
 from alive.base.timeutil import format_iso, parse_iso
+
+VALUE_CHARS = 60                # a metric's value, or a source's odd status, is cut to this
 
 
 def asset(name):
@@ -149,6 +152,21 @@ def run_words(run, when):
         bits.append(f"exit {run['exit_code']}")
     bits.append(run["summary"])
     return " · ".join(str(b) for b in bits)
+
+
+def item_tags(item, view):
+    entry = (view.registry.tasks if item.kind == "task" else view.registry.sources).get(item.name)
+    return getattr(entry, "tags", ()) or ()
+
+
+def tags_attr(item, view):
+    tags = item_tags(item, view)
+    return f' data-tags="{esc(" ".join(tags))}"' if tags else ""
+
+
+def short(value):
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
 
 
 # The one script (render_html's docstring says why it is a constant), and the styles: files next to this
