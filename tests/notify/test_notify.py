@@ -17,6 +17,9 @@ import pytest
 from freezegun import freeze_time
 
 from alive.notify import notify
+from alive.notify import message
+from alive.notify import outbox as notify_outbox   # `outbox()` reads the test's outbox
+from alive.notify import ntfy as ntfy_channel   # `ntfy` is the fake server's fixture
 from alive.check.health import GREEN, GREY, RED, YELLOW, Item, Result
 from alive.config.registry import CommandChannel, Notify, Ntfy, Registry, Settings
 from alive.base.timeutil import utcnow
@@ -123,7 +126,7 @@ def _handler(fake):
 def ntfy(monkeypatch):
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(notify, "NTFY_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(ntfy_channel, "NTFY_TIMEOUT_S", 0.5)
     fake = FakeNtfy()
     fake.start()
     yield fake
@@ -456,10 +459,10 @@ def test_a_configured_token_that_is_missing_keeps_the_message_instead_of_sending
 
 def test_a_non_ascii_title_travels_as_rfc_2047_and_decodes_to_the_original(ntfy):
     title = "RED: tâche données ☃ — " + "é" * 40
-    msg = notify.Message(id="m", created_at="2026-05-02T08:00:00Z", title=title, body="corps ☃", priority="high",
+    msg = message.Message(id="m", created_at="2026-05-02T08:00:00Z", title=title, body="corps ☃", priority="high",
                          tags=["rotating_light", "données"], parts=[], click=None)
-    outcome = notify.send_ntfy(Ntfy(topic="t", server=ntfy.url), msg)
-    assert outcome.state == notify.SENT
+    outcome = ntfy_channel.send(Ntfy(topic="t", server=ntfy.url), msg)
+    assert outcome.state == message.SENT
     h = ntfy.requests[0]["headers"]
     assert h["Title"].isascii() and h["Title"].startswith("=?utf-8?b?")
     assert all(len(word) <= 75 for word in h["Title"].split())
@@ -469,9 +472,9 @@ def test_a_non_ascii_title_travels_as_rfc_2047_and_decodes_to_the_original(ntfy)
 
 
 def test_header_values_are_one_line_and_ascii_passes_unchanged():
-    assert notify.header_value("RED: task x") == "RED: task x"
-    assert notify.header_value("a\r\nInjected: yes") == "a Injected: yes"
-    assert notify.header_value("looks =?like?= a word").startswith("=?utf-8?b?")
+    assert ntfy_channel.header_value("RED: task x") == "RED: task x"
+    assert ntfy_channel.header_value("a\r\nInjected: yes") == "a Injected: yes"
+    assert ntfy_channel.header_value("looks =?like?= a word").startswith("=?utf-8?b?")
 
 
 def test_the_token_appears_in_no_file_and_no_output(home, ntfy, token, tmp_path, capfd):
@@ -494,7 +497,7 @@ def test_the_token_appears_in_no_file_and_no_output(home, ntfy, token, tmp_path,
 
 def test_url_credentials_and_secrets_are_scrubbed():
     text = "<urlopen error https://user:pw@ntfy.example/t> Bearer abc123"
-    assert notify.scrub(text, ["abc123"]) == "<urlopen error https://[redacted]@ntfy.example/t> Bearer [redacted]"
+    assert message.scrub(text, ["abc123"]) == "<urlopen error https://[redacted]@ntfy.example/t> Bearer [redacted]"
 
 
 def test_a_crash_between_saving_the_outbox_and_the_state_does_not_send_twice(home, ntfy, token):
@@ -511,14 +514,14 @@ def test_a_crash_between_saving_the_outbox_and_the_state_does_not_send_twice(hom
 def test_re_enqueueing_the_same_event_is_a_no_op(home):
     # was notify.enqueue; the outbox is now made by regroup (one message per run)
     reg = make_reg(home, command=CommandChannel(argv=["true"]))
-    event = notify.Event("task:x", notify.INTO_RED, item("x", RED), "2026-05-02T08:00:00Z", "2026-05-02T08:00:00Z")
-    messages, new, _, _ = notify.regroup([], [event], reg, T0)
-    again, none, _, _ = notify.regroup(messages, [event], reg, T0 + timedelta(minutes=1))
+    event = message.Event("task:x", message.INTO_RED, item("x", RED), "2026-05-02T08:00:00Z", "2026-05-02T08:00:00Z")
+    messages, new, _, _ = notify_outbox.regroup([], [event], reg, T0)
+    again, none, _, _ = notify_outbox.regroup(messages, [event], reg, T0 + timedelta(minutes=1))
     assert [m.id for m in again] == ["task:x/red/2026-05-02T08:00:00Z"] and new.id == again[0].id and none is None
 
 
 def test_the_outbox_is_bounded_and_drops_the_oldest_with_a_log_line(home, ntfy, token, monkeypatch):
-    monkeypatch.setattr(notify, "OUTBOX_MAX", 1)
+    monkeypatch.setattr(notify_outbox, "OUTBOX_MAX", 1)
     reg = make_reg(home, ntfy)
     ntfy.stop()
     check(home, reg, item("a", RED), item("b", RED))              # one run, one message (a group)
@@ -588,3 +591,23 @@ def test_without_a_channel_it_says_so_and_touches_no_state(home):
     summary = check(home, make_reg(home), item("x", RED))
     assert summary["warnings"] == ["no notification channel configured: add [notify.ntfy] or [notify.command]"]
     assert not (home / "state" / "notify.json").exists()
+
+
+def test_every_configured_channel_is_a_module_with_build_send_and_classify():
+    """One module per channel, each with the same three functions (borgmatic's monitoring
+    hooks share one shape: borgmatic/hooks/monitoring/*.py): what deliver() calls by name."""
+    import importlib
+
+    cfg = Notify(renotify=None, recovery=True, ntfy=Ntfy(topic="t", server="http://127.0.0.1:9"),
+                 command=CommandChannel(argv=["true"], timeout=5))
+    channels = notify_outbox.configured_channels(cfg)
+    assert channels == [message.NTFY, message.COMMAND]
+    for name in channels:
+        module = importlib.import_module(f"alive.notify.{name}")
+        assert all(callable(getattr(module, f, None)) for f in ("build", "send", "classify")), name
+    refused = ntfy_channel.classify(400, "bad")
+    assert (refused.state, ntfy_channel.classify(429, "slow").state) == (message.DROP, message.RETRY)
+    from alive.notify import command
+
+    assert command.classify(CommandChannel(argv=["x"], timeout=5), 0, b"").state == message.SENT
+    assert command.classify(CommandChannel(argv=["x"], timeout=5), 1, b"no\n").reason == "x exited 1: no"

@@ -13,7 +13,9 @@ import pytest
 from test_notify import (T0, check, item, log_text, make_reg, ntfy, outbox, recording_command,  # noqa: F401
                          records, token)
 
-from alive.notify import notify
+from alive.notify import grouping, message
+from alive.notify import outbox as notify_outbox   # `outbox()` reads the test's outbox
+from alive.notify import ntfy as ntfy_channel   # `ntfy` is the fake server's fixture
 from alive.check.health import GREEN, RED, YELLOW
 from alive.config.registry import CommandChannel
 
@@ -107,12 +109,12 @@ def test_a_group_is_one_outbox_entry_with_a_stable_id_delivered_once_after_an_ou
 
 def test_the_same_flips_give_the_same_group_id():
     reg = make_reg(None, None, command=CommandChannel(argv=["true"]))
-    events = [notify.Event(f"task:{n}", notify.INTO_RED, item(n, RED), "2026-05-02T08:00:00Z",
+    events = [message.Event(f"task:{n}", message.INTO_RED, item(n, RED), "2026-05-02T08:00:00Z",
                            "2026-05-02T08:00:00Z") for n in ("a", "b")]
-    first = notify.build_group(events, reg, T0)
-    again = notify.build_group(list(reversed(events)), reg, T0 + timedelta(seconds=30))
+    first = grouping.build_group(events, reg, T0)
+    again = grouping.build_group(list(reversed(events)), reg, T0 + timedelta(seconds=30))
     assert first.id == again.id and first.id.startswith("group/")
-    assert notify.build_group(events[:1], reg, T0).id == "task:a/red/2026-05-02T08:00:00Z"
+    assert grouping.build_group(events[:1], reg, T0).id == "task:a/red/2026-05-02T08:00:00Z"
 
 
 def test_a_crash_between_saving_the_outbox_and_the_state_does_not_send_a_group_twice(home, ntfy, token):
@@ -145,7 +147,7 @@ def test_an_outbox_entry_of_the_previous_format_is_still_delivered_and_reconcile
 
 def not_delivered(monkeypatch):
     """The next run queues its messages and dies before sending any (a crash, a budget spent)."""
-    monkeypatch.setattr(notify, "deliver", lambda *a, **k: None)
+    monkeypatch.setattr(notify_outbox, "deliver", lambda *a, **k: None)
 
 
 def test_a_flip_that_reverts_before_its_message_was_tried_is_not_sent(home, ntfy, token, monkeypatch):
@@ -212,7 +214,7 @@ def test_coalesce_drops_a_red_and_its_recovery_and_a_superseded_reminder():
     a_red, a_back = part("task:a", "red", "T1"), part("task:a", "recovered", "T1")
     b_remind, b_back = part("task:b", "renotify", "T0", "T2"), part("task:b", "recovered", "T0")
     c_back, c_red = part("task:c", "recovered", "T0"), part("task:c", "red", "T3")
-    kept, dropped = notify.coalesce([a_red, b_remind, c_back, a_back, b_back, c_red])
+    kept, dropped = grouping.coalesce([a_red, b_remind, c_back, a_back, b_back, c_red])
     assert kept == [c_back, b_back, c_red]          # a RED spell that ended after it began is still news
     assert dropped == [a_red, b_remind, a_back]
 
@@ -232,11 +234,11 @@ def test_each_post_carries_a_sequence_id_stable_per_message(home, ntfy, token):
     ids = [{k.lower(): v for k, v in r["headers"].items()}.get("x-sequence-id") for r in ntfy.requests]
     assert len(ids) == 3 and all(i and SEQUENCE_ID.match(i) for i in ids), ids
     assert ids[0] == ids[1] != ids[2]                 # a retry re-uses it; another message has its own
-    assert ids[0] == notify.sequence_id("task:a/red/2026-05-02T08:00:00Z")
+    assert ids[0] == ntfy_channel.sequence_id("task:a/red/2026-05-02T08:00:00Z")
 
 
 @pytest.mark.parametrize("message_id", ["task:a/red/2026-05-02T08:00:00Z", "group/2026-05-02T08:00:00Z/0123456789ab",
                                         "source:" + "x" * 200 + "/recovered/2026-05-02T08:00:00Z", "tâche:ü/red/x"])
 def test_a_sequence_id_is_what_ntfy_accepts_and_differs_between_messages(message_id):
-    sid = notify.sequence_id(message_id)
-    assert SEQUENCE_ID.match(sid) and sid != notify.sequence_id(message_id + "x")
+    sid = ntfy_channel.sequence_id(message_id)
+    assert SEQUENCE_ID.match(sid) and sid != ntfy_channel.sequence_id(message_id + "x")

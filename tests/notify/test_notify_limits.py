@@ -17,6 +17,9 @@ from test_notify import (T0, check, item, log_text, make_reg, ntfy, recording_co
                          result, token)
 
 from alive.notify import notify
+from alive.notify import message
+from alive.notify import outbox as notify_outbox   # `outbox()` reads the test's outbox
+from alive.notify import ntfy as ntfy_channel   # `ntfy` is the fake server's fixture
 from alive.check.health import GREEN, RED
 
 
@@ -69,7 +72,7 @@ class Trickler:
 def test_an_ntfy_server_that_trickles_its_answer_is_cut_off_at_one_overall_deadline(home, monkeypatch):
     # Each read gets a byte within 1.5 s, well inside the 2 s timeout: only a deadline for
     # the whole request ends it. No answer came: the message stays for the next run.
-    monkeypatch.setattr(notify, "NTFY_TIMEOUT_S", 2)
+    monkeypatch.setattr(ntfy_channel, "NTFY_TIMEOUT_S", 2)
     server = Trickler()
     try:
         reg = make_reg(home, server, token_env=None)
@@ -164,7 +167,7 @@ def test_a_grouped_message_for_26_red_tasks_stays_under_ntfys_limit_naming_the_f
     assert [r["answer"] for r in ntfy.requests] == ["200"], ntfy.requests[0]["body"][-300:]
     assert summary["sent"] == 1 and summary["dropped"] == 0
     body = ntfy.requests[0]["body"]
-    assert len(body.encode("utf-8")) < notify.NTFY_MESSAGE_MAX + 1
+    assert len(body.encode("utf-8")) < message.NTFY_MESSAGE_MAX + 1
     lines = body.splitlines()
     named = [ln for ln in lines if ln.startswith("RED: task ")]
     assert named and named[0].startswith("RED: task t00: ") and len(named) < 26
@@ -175,7 +178,7 @@ def test_a_single_message_with_a_huge_reason_is_cut_to_the_limit_and_still_sent(
     check(home, make_reg(home, ntfy), item("x", RED, reasons=[LONG * 20, "second reason"]))
     assert [r["answer"] for r in ntfy.requests] == ["200"]
     body = ntfy.requests[0]["body"]
-    assert len(body.encode("utf-8")) <= notify.NTFY_MESSAGE_MAX
+    assert len(body.encode("utf-8")) <= message.NTFY_MESSAGE_MAX
     assert body.startswith("latest run failed: exit 1: ")
 
 
@@ -189,9 +192,9 @@ def test_a_colored_error_line_shared_by_two_tasks_reaches_ntfy_without_control_b
 
 
 def test_every_header_value_is_stripped_of_control_characters():
-    assert notify.header_value("a\x1b[1;31mb\x1b[0m\x00c\x7fd\x1b]0;title\x07e\x9b1mf") == "abcdef"
-    assert notify.header_value("tab\there\r\nand\x0bthere") == "tab here and there"
-    assert notify.header_value("\x1b[31mrouge é\x1b[0m") == notify.header_value("rouge é")
+    assert ntfy_channel.header_value("a\x1b[1;31mb\x1b[0m\x00c\x7fd\x1b]0;title\x07e\x9b1mf") == "abcdef"
+    assert ntfy_channel.header_value("tab\there\r\nand\x0bthere") == "tab here and there"
+    assert ntfy_channel.header_value("\x1b[31mrouge é\x1b[0m") == ntfy_channel.header_value("rouge é")
 
 
 # ---------------------------------------------------------------- refused for good: told to a person
@@ -253,27 +256,27 @@ def test_a_damaged_refused_file_is_ignored_by_readers_and_set_aside_by_the_next_
 
 
 def test_a_refusal_is_shown_for_seven_days(home):
-    notify.tell_refused(home / "state" / "refused.json", [(notify.Message("m", "x", "RED: task x", "b", "high", [], []),
+    notify_outbox.tell_refused(home / "state" / "refused.json", [(message.Message("m", "x", "RED: task x", "b", "high", [], []),
                                                            "ntfy", "HTTP 400")], ["ntfy"],
                         notify.Log(home, T0, notify.Summary()))
-    week = timedelta(seconds=notify.REFUSED_SHOWN_S)
-    assert [len(notify.recent_refusals(home, T0 + week + timedelta(seconds=d))) for d in (-1, 0, 1)] == [1, 1, 0]
+    week = timedelta(seconds=notify_outbox.REFUSED_SHOWN_S)
+    assert [len(notify_outbox.recent_refusals(home, T0 + week + timedelta(seconds=d))) for d in (-1, 0, 1)] == [1, 1, 0]
 
 
 def test_a_refusal_changes_the_live_pages_etag_and_lands_in_a_live_slot(home):
     # The page that stays open on a phone polls /status.json's ETag and swaps its data-live
     # parts: a refusal made while it is open must change the one and fill the other.
     from alive.report import render_html, report
-    from alive.serve import serve
+    from alive.serve import app
     from alive.check.health import Result
 
     reg = make_reg(home, None, command=recording_command(home)[0])
     result = Result(overall=RED, items=[], invalid_files=[], checked_at=T0)
     view = report.View(result, T0, {}, {}, {}, reg, home, report.counts(result))
-    before = serve.status_etag(view, "instance")
+    before = app.status_etag(view, "instance")
     assert '<div id="refused-slot" data-live></div>' in render_html.render(view)
     view.refused = [{"at": "2026-05-02T08:00:00Z", "channel": "ntfy", "id": "m", "title": "RED: task x",
                      "reason": "HTTP 400", "reached": []}]
-    assert serve.status_etag(view, "instance") != before
+    assert app.status_etag(view, "instance") != before
     assert re.search(r'<div id="refused-slot" data-live><p class="notice" id="refused" role="alert">ntfy refused '
                      r'1 message for good in the last 7d; the newest, &#x27;RED: task x&#x27;', render_html.render(view))

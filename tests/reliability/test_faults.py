@@ -56,8 +56,8 @@ def run(home, *args, preexec=None, timeout=STEP_TIMEOUT_S, argv=None):
 
 def alive_slow_client(seconds):
     """bin/alive's own code with the ntfy timeout shortened from 10 s (a constant, no option)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from alive import cli; from alive.notify import notify; "
-            "notify.NTFY_TIMEOUT_S = float(sys.argv[2]); sys.exit(cli.main(sys.argv[3:]))")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from alive import cli; from alive.notify import ntfy; "
+            "ntfy.NTFY_TIMEOUT_S = float(sys.argv[2]); sys.exit(cli.main(sys.argv[3:]))")
     return [sys.executable, "-c", code, str(LIB), str(seconds)]
 
 

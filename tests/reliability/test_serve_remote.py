@@ -193,13 +193,13 @@ def test_loopback_without_allow_remote_still_needs_no_token(home):
 # ---- failed logins are limited per client; a logout (issue 19, item 9) ----------------------------
 
 def test_wrong_logins_are_limited_per_client_and_then_even_the_right_token_waits(remote, home):
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
     started = time.monotonic()
-    for n in range(serve.LOGIN_FAILURES_ALLOWED):
+    for n in range(serve_login.LOGIN_FAILURES_ALLOWED):
         assert login(remote, f"wrong-{n}")[0] == 403, n
     status, headers, body = login(remote, "wrong-again")
-    assert status == 429 and int(headers["Retry-After"]) == serve.LOGIN_REFILL_S and "Set-Cookie" not in headers
+    assert status == 429 and int(headers["Retry-After"]) == serve_login.LOGIN_REFILL_S and "Set-Cookie" not in headers
     assert "Too many wrong tokens" in body and 'name="token"' not in body
     status, headers, _ = login(remote)                      # not even tried: a guesser learns nothing more
     assert status == 429 and "Set-Cookie" not in headers
@@ -209,24 +209,24 @@ def test_wrong_logins_are_limited_per_client_and_then_even_the_right_token_waits
 
 
 def test_the_failed_login_budget_refills_one_every_minute_and_forgets_a_good_client():
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
-    limit = serve.FailedLogins()
+    limit = serve_login.FailedLogins()
     t0 = 1000.0
-    for _ in range(serve.LOGIN_FAILURES_ALLOWED):
+    for _ in range(serve_login.LOGIN_FAILURES_ALLOWED):
         assert limit.wait_s("10.0.0.1", t0) == 0
         limit.failed("10.0.0.1", t0)
-    assert limit.wait_s("10.0.0.1", t0) == serve.LOGIN_REFILL_S
+    assert limit.wait_s("10.0.0.1", t0) == serve_login.LOGIN_REFILL_S
     assert limit.wait_s("10.0.0.2", t0) == 0                           # per client
-    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S - 1) == 1   # 1 s before
-    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S) == 0       # at: one more try
-    limit.failed("10.0.0.1", t0 + serve.LOGIN_REFILL_S)
-    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S + 1) == serve.LOGIN_REFILL_S - 1
+    assert limit.wait_s("10.0.0.1", t0 + serve_login.LOGIN_REFILL_S - 1) == 1   # 1 s before
+    assert limit.wait_s("10.0.0.1", t0 + serve_login.LOGIN_REFILL_S) == 0       # at: one more try
+    limit.failed("10.0.0.1", t0 + serve_login.LOGIN_REFILL_S)
+    assert limit.wait_s("10.0.0.1", t0 + serve_login.LOGIN_REFILL_S + 1) == serve_login.LOGIN_REFILL_S - 1
     limit.succeeded("10.0.0.1")
-    assert limit.wait_s("10.0.0.1", t0 + serve.LOGIN_REFILL_S + 1) == 0
-    for n in range(serve.LOGIN_CLIENTS_KEPT + 50):                     # a bounded memory, whatever the senders
+    assert limit.wait_s("10.0.0.1", t0 + serve_login.LOGIN_REFILL_S + 1) == 0
+    for n in range(serve_login.LOGIN_CLIENTS_KEPT + 50):                     # a bounded memory, whatever the senders
         limit.failed(f"client-{n}", t0)
-    assert len(limit.buckets) <= serve.LOGIN_CLIENTS_KEPT
+    assert len(limit.buckets) <= serve_login.LOGIN_CLIENTS_KEPT
 
 
 @pytest.fixture
@@ -237,11 +237,11 @@ def proxied(home):
 
 
 def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(proxied):
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
     remote = proxied
     limited = {"X-Forwarded-For": "203.0.113.7"}
-    for n in range(serve.LOGIN_FAILURES_ALLOWED + 1):
+    for n in range(serve_login.LOGIN_FAILURES_ALLOWED + 1):
         login_with(remote, f"wrong-{n}", limited)
     assert login_with(remote, TOKEN, limited)[0] == 429
     assert login_with(remote, TOKEN, {"X-Forwarded-For": "203.0.113.7, 198.51.100.9"})[0] == 303   # the proxy's word
@@ -250,9 +250,9 @@ def test_behind_a_local_proxy_the_client_is_the_one_the_proxy_names(proxied):
 
 def test_without_behind_proxy_a_forwarded_for_changes_nothing(remote):
     # a local process that rotates X-Forwarded-For is still one client (issue 19 review, item 2)
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
-    for n in range(serve.LOGIN_FAILURES_ALLOWED):
+    for n in range(serve_login.LOGIN_FAILURES_ALLOWED):
         assert login_with(remote, f"wrong-{n}", {"X-Forwarded-For": f"203.0.113.{n}"})[0] == 403
     assert login_with(remote, TOKEN, {"X-Forwarded-For": "198.51.100.99"})[0] == 429
 
@@ -266,10 +266,10 @@ def test_behind_proxy_needs_allow_remote(home):
 def test_failed_logins_are_capped_overall_then_everyone_waits_out_the_minute():
     # a guesser with many addresses (or a proxy that names many) is still capped: at most
     # LOGIN_FAILURES_OVERALL wrong tokens a minute in all; the clock is the `now` given
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
-    limit = serve.FailedLogins()
-    t0, cap, window = 5000.0, serve.LOGIN_FAILURES_OVERALL, serve.LOGIN_OVERALL_WINDOW_S
+    limit = serve_login.FailedLogins()
+    t0, cap, window = 5000.0, serve_login.LOGIN_FAILURES_OVERALL, serve_login.LOGIN_OVERALL_WINDOW_S
     for n in range(cap - 1):
         limit.failed(f"10.1.{n // 250}.{n % 250}", t0 + n * 0.1)
     assert limit.wait_s("192.0.2.1", t0 + 10) == 0                      # one before the cap: still open
@@ -283,12 +283,12 @@ def test_failed_logins_are_capped_overall_then_everyone_waits_out_the_minute():
 
 
 def test_the_overall_cap_answers_429_to_every_client_even_with_the_right_token(proxied, home):
-    from alive.serve import serve
+    from alive.serve import login as serve_login   # `login()` is this file's helper
 
-    for n in range(serve.LOGIN_FAILURES_OVERALL):
+    for n in range(serve_login.LOGIN_FAILURES_OVERALL):
         assert login_with(proxied, f"wrong-{n}", {"X-Forwarded-For": f"203.0.{n // 200}.{n % 200}"})[0] == 403, n
     status, headers, body = login_with(proxied, TOKEN, {"X-Forwarded-For": "198.51.100.1"})
-    assert status == 429 and 0 < int(headers["Retry-After"]) <= serve.LOGIN_OVERALL_WINDOW_S
+    assert status == 429 and 0 < int(headers["Retry-After"]) <= serve_login.LOGIN_OVERALL_WINDOW_S
     assert "Set-Cookie" not in headers and "Too many wrong tokens" in body
     assert request(proxied, "GET", "/", headers=BEARER)[0] == 200      # a bearer is not a login
 

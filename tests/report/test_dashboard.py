@@ -21,7 +21,7 @@ from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 
 
 from alive.config import registry
 from alive.correct import queue
-from alive.report import badges, render_html, report
+from alive.report import badges, html_kit, render_html, render_task, report
 from alive.serve import pwa
 from alive.base.errors import UsageError
 
@@ -47,7 +47,7 @@ def test_span_says_lengths_of_time_in_one_style(seconds, words):
 
 @pytest.mark.parametrize("seconds, words", [(0, "under 1 s"), (0.999, "under 1 s"), (1, "1 s"), (41.5, "41 s")])
 def test_a_runs_duration_is_never_zero_seconds(seconds, words):
-    assert render_html.took(seconds) == words
+    assert html_kit.took(seconds) == words
 
 
 @pytest.mark.parametrize("seconds, words", [(0, "just now"), (4.9, "just now"), (5, "5 s ago"), (720, "12 min ago"),
@@ -78,16 +78,16 @@ def test_times_are_time_elements_with_the_zone_and_ages_the_script_keeps_current
 
 def test_reasons_on_the_page_use_the_pages_words_but_never_touch_a_jobs_text():
     now = NOW
-    assert render_html.reason_html("no heartbeat for 3h (max gap 1h30m)", now) == \
+    assert html_kit.reason_html("no heartbeat for 3h (max gap 1h30m)", now) == \
         "no heartbeat for 3 h (max gap 1 h 30 min)"
-    assert render_html.reason_html("data is 2d3h old (max age 15m)", now) == "data is 51 h old (max age 15 min)"
-    done = render_html.reason_html("complete: finished for good at 2026-04-30T08:00:00Z", now)
+    assert html_kit.reason_html("data is 2d3h old (max age 15m)", now) == "data is 51 h old (max age 15 min)"
+    done = html_kit.reason_html("complete: finished for good at 2026-04-30T08:00:00Z", now)
     assert done.startswith("complete: finished for good at <time datetime=\"2026-04-30T08:00:00Z\"")
     # a job's own words after alive's: "5m" and the time stay exactly as the job wrote them
-    assert render_html.reason_html("latest run failed: disk 5m behind, since 2026-04-30T08:00:00Z", now) == \
+    assert html_kit.reason_html("latest run failed: disk 5m behind, since 2026-04-30T08:00:00Z", now) == \
         "latest run failed: disk 5m behind, since 2026-04-30T08:00:00Z"
-    assert render_html.reason_html("warning: <b>5m</b>", now) == "warning: &lt;b&gt;5m&lt;/b&gt;"
-    assert render_html.reason_html("2 failed refreshes in a row (alert after 3): took 30s", now) == \
+    assert html_kit.reason_html("warning: <b>5m</b>", now) == "warning: &lt;b&gt;5m&lt;/b&gt;"
+    assert html_kit.reason_html("2 failed refreshes in a row (alert after 3): took 30s", now) == \
         "2 failed refreshes in a row (alert after 3): took 30s"
 
 
@@ -121,7 +121,7 @@ def test_the_script_allowed_by_hash_is_the_one_on_the_page(home):
     page = render_html.render(view(home))
     [script] = re.findall(r"<script>(.*?)</script>", page, re.S)
     digest = "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    assert digest == render_html.SCRIPT_HASH
+    assert digest == html_kit.SCRIPT_HASH
     # the static file brings its own policy: that script, styles, nothing fetched, no form sent
     assert (f'<meta http-equiv="Content-Security-Policy" content="default-src &#x27;none&#x27;; style-src '
             f'&#x27;unsafe-inline&#x27;; script-src &#x27;{digest}&#x27;; form-action &#x27;none&#x27;">') in page
@@ -308,7 +308,7 @@ def test_the_run_log_shows_the_last_50_runs_newest_first_with_their_output_escap
     found = report.task_log(home, reg, "etl", NOW)
     item_, runs = found
     assert len(runs) == 50 and runs[0]["summary"] == "run 59" and runs[-1]["summary"] == "run 10"
-    page = render_html.task_page("etl", item_, runs, NOW)
+    page = render_task.task_page("etl", item_, runs, NOW)
     assert page.count('<li class="run"') == 50 and "<script>alert" not in page
     assert "&lt;script&gt;alert(59)&lt;/script&gt;" in page and "exit 2" in page
     assert '<h1 class="badge">' in page and 'id="run-2026-05-02_etl_2159.json"' in page
@@ -406,14 +406,14 @@ def test_a_kv_store_that_cannot_be_listed_is_said_never_zero(home, store, monkey
 # ---- issue 19: the run log of a task that never ran, touch targets, icons -----------------------------
 
 def test_the_run_log_of_a_task_that_never_ran_is_a_valid_list_and_says_so(home):
-    page = render_html.task_page("etl", None, [], NOW)
+    page = render_task.task_page("etl", None, [], NOW)
     runlog = re.search(r'<ol class="runlog">(.*?)</ol>', page, re.S)
     assert runlog is None or "<p" not in runlog.group(1)           # axe `list`: an <ol> holds <li> only
     assert "Last 0 runs" not in page and "No run has reported yet." in page
 
 
 def test_the_run_log_links_the_icons_like_the_dashboard():
-    page = render_html.task_page("etl", None, [], NOW, live=render_html.Live(15, 'W/"x"'))
+    page = render_task.task_page("etl", None, [], NOW, live=render_html.Live(15, 'W/"x"'))
     assert '<link rel="icon" href="/icon.svg" type="image/svg+xml">' in page     # no favicon 404
     assert '<link rel="manifest" href="/manifest.webmanifest">' in page
 
@@ -455,9 +455,9 @@ def test_the_manifest_has_separate_any_and_maskable_icons():
 
 
 def serve_app_files():
-    from alive.serve import serve
+    from alive.serve import handler
 
-    return serve.APP_FILES
+    return handler.APP_FILES
 
 
 # ---- issue 19, item 11: every age moves or says its absolute time ---------------------------------------
@@ -488,7 +488,7 @@ def test_no_age_is_written_as_words_that_would_freeze(home):
                         "requests": [{"ref": path.name, "source": "track", "attempt": 1}]})
     page = render_html.render(view(home, reg))
     assert "refreshing now (taken <time datetime=\"2026-05-02T22:59:58Z\"" in page and frozen_words(page) == []
-    log = render_html.task_page("etl", item(view(home, reg), "etl"), report.task_log(home, reg, "etl", NOW)[1], NOW)
+    log = render_task.task_page("etl", item(view(home, reg), "etl"), report.task_log(home, reg, "etl", NOW)[1], NOW)
     assert frozen_words(log) == []
 
 
@@ -619,3 +619,23 @@ def test_after_a_logout_or_a_login_form_offline_never_shows_the_dashboard(tmp_pa
         assert got[when]["status"] == 503 and "the dashboard" not in got[when]["body"], when
         assert "was not saved" in got[when]["body"], when
     assert got["expired"]["status"] == 401 and "log in" in got["expired"]["body"]       # the form itself is shown
+
+
+# ---- the page's CSS and script are files, inlined (issue 20.2) ------------------------------
+
+ASSETS = html_kit.__file__.rsplit("/", 1)[0]
+
+
+@pytest.mark.parametrize("name, tag", [("dashboard.css", "style"), ("dashboard.js", "script")])
+def test_the_css_and_script_are_files_next_to_the_renderer_inlined_whole(home, tmp_path, name, tag):
+    """Editors and linters see them as what they are; the page stays one self-contained file,
+    also from bin/alive run elsewhere (the files are found next to the module, not in the cwd)."""
+    with open(f"{ASSETS}/{name}", encoding="utf-8") as f:
+        text = f.read()
+    assert len(text) > 1000 and text.endswith("\n")
+    fleet(home, "")
+    beat(home, "etl", NOW - timedelta(minutes=5))
+    r = run_alive("report", "--format", "html", home=home, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"<{tag}>{text}</{tag}>" in r.stdout
+    assert "<link rel=\"stylesheet\"" not in r.stdout and "<script src" not in r.stdout

@@ -16,7 +16,7 @@ from test_kv import store  # noqa: F401  (the fixture: a Workers KV stand-in on 
 from test_serve import FLEET, TOKEN, csrf, queued, request, serving
 
 from alive.write import heartbeat
-from alive.report import render_html
+from alive.report import html_kit, render_html
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -162,7 +162,7 @@ def test_the_page_may_run_exactly_its_own_script(server):
     assert policy["default-src"] == "'none'" and policy["connect-src"] == "'self'"
     assert policy["worker-src"] == "'self'" and policy["manifest-src"] == "'self'"
     assert policy["frame-ancestors"] == "'none'" and policy["form-action"] == "'self'"
-    assert render_html.SCRIPT_HASH == digest
+    assert html_kit.SCRIPT_HASH == digest
 
 
 def test_the_tag_filter_on_the_live_page(server, home):

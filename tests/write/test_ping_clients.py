@@ -16,7 +16,7 @@ from conftest import run_alive
 from test_ping import HC_UUID, KEY, beats
 from test_serve import serving
 
-from alive.serve import serve
+from alive.serve import handler, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -124,7 +124,7 @@ def established(server_address, n, wait_s=2.0):
 
 def test_the_listen_backlog_holds_a_burst_while_the_server_is_busy():
     # socketserver's default backlog is 5: the 6th connection of a burst waits for SYN retries
-    server = serve.Server(("127.0.0.1", 0), serve.Handler, bind_and_activate=True)
+    server = serve.Server(("127.0.0.1", 0), handler.Handler, bind_and_activate=True)
     try:
         assert established(server.server_address, 300) == 300
     finally:

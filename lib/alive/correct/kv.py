@@ -158,7 +158,7 @@ def _retry_after(value):
 
 
 def scrub(text, secret):
-    from alive.notify.notify import scrub as scrub_secrets
+    from alive.notify.message import scrub as scrub_secrets
 
     return scrub_secrets(text, [secret] if secret else [])
 

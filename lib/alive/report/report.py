@@ -82,7 +82,7 @@ def build_view(home, reg, now, depth=HISTORY_DEPTH, pending=None):
     runs_24h = {name: runs_since(f, name, cutoff) for name in f.tasks}
     view = View(result, now, runs, runs_24h, {}, reg, home, counts(result))
     if reg.notify.ntfy or reg.notify.command:
-        from alive.notify.notify import recent_refusals
+        from alive.notify.outbox import recent_refusals
 
         view.refused = recent_refusals(home, now)
     if reg.sources:

@@ -58,7 +58,7 @@ def iso_short(text, now):
 
 def span(seconds):
     """45 s, 12 min, 3 h 5 min, 40 h, 2 d 4 h: how the page says a length of time. The
-    page's script says ages in the same words (render_html.SCRIPT: keep the two alike)."""
+    page's script says ages in the same words (report/dashboard.js: keep the two alike)."""
     s = int(abs(seconds))
     if s < 60:
         return f"{s} s"

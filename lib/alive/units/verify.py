@@ -154,11 +154,11 @@ def check_source(item):
 
 
 def check_notify(reg, home, now):
-    """[a warning] when a channel refused a message for good lately (notify.tell_refused),
+    """[a warning] when a channel refused a message for good lately (outbox.tell_refused),
     else []: a lost alert is said here too."""
     if not (reg.notify.ntfy or reg.notify.command):
         return []
-    from alive.notify.notify import recent_refusals, refusals_text
+    from alive.notify.outbox import recent_refusals, refusals_text
 
     refused = recent_refusals(home, now)
     if not refused:

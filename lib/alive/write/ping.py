@@ -191,7 +191,7 @@ def task_of(reg, home, key, name, ping_key, create):
 
 
 def answer(handler, reg, now):
-    """Serve one ping for serve.Handler: checks, then reads the body, then records.
+    """Serve one ping for serve/handler.py's Handler: checks, then reads the body, then records.
     -> the task name when something was recorded, else None."""
     app = handler.app
     path, _, query = handler.path.partition("?")
