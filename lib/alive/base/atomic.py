@@ -8,7 +8,6 @@ import errno
 import os
 
 from alive.base import tokens
-from alive.base.regular import NotRegularFile, open_regular, read_regular  # noqa: F401  (atomic's readers)
 
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"

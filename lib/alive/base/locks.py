@@ -43,12 +43,12 @@ def holder(path, settle_s=0.0):
     """The pid a note_pid lock file names, or None. A holder writes its pid just after it
     took the lock, so one that has just lost the race for it passes settle_s (0.2 s): an
     empty file is read again until then (else it would name nobody)."""
-    from alive.base import atomic
+    from alive.base import regular
 
     deadline = time.monotonic() + settle_s
     while True:
         try:   # follow=False: acquire() never opens a lock through a symlink either
-            text = atomic.read_regular(path, follow=False).decode("ascii", "replace").strip()
+            text = regular.read_regular(path, follow=False).decode("ascii", "replace").strip()
         except OSError:
             return None
         if text or time.monotonic() >= deadline:

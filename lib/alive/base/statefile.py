@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from alive.base import atomic
+from alive.base import atomic, regular
 from alive.base.timeutil import parse_iso, utcnow
 
 RUNNING = "running"        # state/running/<task>.json: markers of runs in progress
@@ -151,10 +151,10 @@ def problem_of(data, path):
 def _read(path):
     """-> (parsed JSON or None, problem or None). A missing file is (None, None)."""
     try:
-        data = json.loads(atomic.read_regular(path))
+        data = json.loads(regular.read_regular(path))
     except FileNotFoundError:
         return None, None
-    except atomic.NotRegularFile as exc:        # a FIFO would hang every reader: damaged, not waited on
+    except regular.NotRegularFile as exc:        # a FIFO would hang every reader: damaged, not waited on
         return None, f"is {exc.strerror}"
     except (OSError, ValueError, RecursionError) as exc:
         return None, f"is not valid JSON ({exc})"

@@ -6,7 +6,7 @@ checks (the file is only rewritten when what it says changes) and resets when it
 import json
 import os
 
-from alive.base import atomic, paths
+from alive.base import atomic, paths, regular
 from alive.check.health import RED
 from alive.base.timeutil import format_iso, parse_iso
 
@@ -54,7 +54,7 @@ def red_since(home, item):
 
 def _read(path):
     try:
-        data = json.loads(atomic.read_regular(path))
+        data = json.loads(regular.read_regular(path))
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}

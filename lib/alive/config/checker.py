@@ -62,10 +62,10 @@ class _Checker:
     # -- reading
 
     def run(self):
-        from alive.base import atomic    # read_regular: a FIFO named fleet.toml is refused, not waited on
+        from alive.base import regular    # read_regular: a FIFO named fleet.toml is refused, not waited on
 
         try:
-            raw = atomic.read_regular(self.path)
+            raw = regular.read_regular(self.path)
         except OSError as exc:
             self.add((), f"cannot read: {exc.strerror or exc}")
             return None

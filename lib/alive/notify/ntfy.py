@@ -5,7 +5,7 @@ nothing to deliver does not pay for it (DESIGN §8.10)."""
 import os
 from pathlib import Path
 
-from alive.base import atomic, tokens
+from alive.base import regular, tokens
 from alive.notify import outgoing
 from alive.notify.message import DROP, NTFY_MESSAGE_MAX, RETRY, SENT, Outcome, fit_lines, plain_line, plural
 
@@ -104,7 +104,7 @@ def read_token(ntfy):
     if not token and ntfy.token_file:
         where = f"token_file {ntfy.token_file}"
         try:
-            token = atomic.read_regular(Path(ntfy.token_file).expanduser()).decode("utf-8").strip()
+            token = regular.read_regular(Path(ntfy.token_file).expanduser()).decode("utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"cannot read {where}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
     if not token:

@@ -60,7 +60,7 @@ def write_beside(out_path, result):
     -> how many were written."""
     import os
 
-    from alive.base import atomic
+    from alive.base import atomic, regular
 
     folder = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(os.path.join(folder, "badge"), exist_ok=True)
@@ -68,7 +68,7 @@ def write_beside(out_path, result):
     for rel, text in all_badges(result).items():
         path = os.path.join(folder, rel)
         try:
-            if atomic.read_regular(path).decode("utf-8") == text:
+            if regular.read_regular(path).decode("utf-8") == text:
                 continue
         except (OSError, ValueError):
             pass

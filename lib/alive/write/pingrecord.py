@@ -7,7 +7,7 @@ import json
 import os
 import uuid
 
-from alive.base import atomic, paths
+from alive.base import atomic, paths, regular
 from alive.write import heartbeat
 from alive.write.pingstate import log_events, pending_log_path
 from alive.base.durations import format_duration
@@ -44,7 +44,7 @@ def open_runs(home, task):
     marker = None
     for path in (marker_path(home, task), legacy_marker_path(home, task)):
         try:
-            marker = json.loads(atomic.read_regular(path))
+            marker = json.loads(regular.read_regular(path))
             break
         except (OSError, ValueError, RecursionError):
             continue
@@ -63,7 +63,7 @@ def legacy_marker_path(home, task):
 def open_runs_of_older_alive(home, task):
     """Whether <task>.json is a ping marker an older alive wrote (not a marker of `alive run`)."""
     try:
-        return json.loads(atomic.read_regular(legacy_marker_path(home, task))).get("via") == "ping"
+        return json.loads(regular.read_regular(legacy_marker_path(home, task))).get("via") == "ping"
     except (OSError, ValueError, RecursionError, AttributeError):
         return False
 

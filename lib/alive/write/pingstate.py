@@ -4,7 +4,7 @@ events that came with no run in progress. One module for both sides, so the writ
 reader agree on the files and neither imports the other."""
 import json
 
-from alive.base import atomic, paths, statefile
+from alive.base import paths, regular, statefile
 from alive.base.timeutil import parse_iso
 
 PING_CREATED_FILE = "ping-created.json"     # task -> when a ?create=1 ping made it (ping.note_created)
@@ -25,7 +25,7 @@ def pending_log_path(home, task):
 def log_events(home, task):
     """The task's /log events not yet joined to a run, oldest first: [{"at": ISO time, "body": text}]."""
     try:
-        doc = json.loads(atomic.read_regular(pending_log_path(home, task)))
+        doc = json.loads(regular.read_regular(pending_log_path(home, task)))
     except (OSError, ValueError, RecursionError):
         return []
     events = doc.get("events") if isinstance(doc, dict) else None

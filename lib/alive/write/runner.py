@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from alive.base import atomic, paths, tokens
+from alive.base import atomic, paths, regular, tokens
 from alive.write import args, heartbeat
 from alive.write.pump import killpg, pump, spawn, utf8_tail
 from alive.base.durations import format_duration
@@ -115,7 +115,7 @@ def read_marker(home, task, path=None):
     import json
 
     try:
-        return json.loads(atomic.read_regular(path or marker_path(home, task)))
+        return json.loads(regular.read_regular(path or marker_path(home, task)))
     except (OSError, ValueError, RecursionError):
         return None
 
@@ -145,7 +145,7 @@ def remove_marker(home, task, written):
     the same bytes, so no JSON parser is needed to tell."""
     path = marker_path(home, task)
     try:
-        if written is not None and atomic.read_regular(path) != written:
+        if written is not None and regular.read_regular(path) != written:
             return
         os.unlink(path)
     except OSError:
@@ -247,7 +247,7 @@ def job_said_complete(home, task, started, run_id):
     then holds it, written after this run started. A byte search first, so the common
     case costs one small read and no json import."""
     try:
-        with open(atomic.open_regular(os.path.join(home, "health", heartbeat.latest_name(task))), "rb") as f:
+        with open(regular.open_regular(os.path.join(home, "health", heartbeat.latest_name(task))), "rb") as f:
             if os.fstat(f.fileno()).st_mtime < started:
                 return False
             data = f.read(1 << 20)
