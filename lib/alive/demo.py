@@ -192,6 +192,13 @@ def schedule_layer(home):
     if plist.exists():
         print("\n".join("  " + ln for ln in plist.read_text().splitlines()[3:-1][:30]))
     alive(home, "schedule", "crontab", limit=8)
+    # The jobs a person already has: adopt reads a crontab (here a file; by default `crontab -l`)
+    # and proposes each line under `alive run`, writing nothing without --apply.
+    mine = home / "my-crontab"
+    mine.write_text("30 2 * * * /usr/local/bin/backup.sh\n"
+                    "0 8 * * 1-5 [ \"$(date +\\%d)\" -le 07 ] && /usr/local/bin/monthly-report.sh\n"
+                    "@reboot /usr/local/bin/mount-drives.sh\n")
+    alive(home, "adopt", "crontab", str(mine), limit=24)
     # The demo installs nothing, and the machine's scheduler (cron may not even be there) is
     # none of its business: verify looks at launchd units under the demo's own folder.
     print("\nverify, with the units looked for in the demo's own folder (the demo installs none):")
