@@ -6,10 +6,11 @@ from alive.base.record import field, record
 from datetime import datetime
 
 from alive.base.timeutil import format_iso, parse_iso
+from alive.write.heartbeat import FUTURE_S
 
 GREEN, YELLOW, RED, GREY = "GREEN", "YELLOW", "RED", "GREY"
 RANK = {GREY: -1, GREEN: 0, YELLOW: 1, RED: 2}
-SKEW_S = 300                       # a time more than 5 minutes ahead of now is clock skew
+SKEW_S = FUTURE_S                  # a time more than 5 minutes ahead of now is clock skew (the writers' rule)
 
 
 @record

@@ -23,7 +23,7 @@ from alive.base.tokens import printable
 
 ERROR, WARNING = "error", "warning"
 TEMP_GRACE_S = 3600      # a younger dot-file is a writer at work, not a stray
-CLOCK_SKEW_S = 300       # the tolerance `alive check` allows (DESIGN §5)
+CLOCK_SKEW_S = health.SKEW_S    # the tolerance `alive check` allows (DESIGN §5)
 
 
 def build_parser():

@@ -252,17 +252,12 @@ def take_runner_lock(home):
     return locks.acquire(paths.state_dir(home) / LOCK_FILE, note_pid=True)
 
 
-def runner_holder(home):
+def runner_holder(home, settle_s=0.0):
+    """The runner lock's holder; settle_s (0.2) right after failing to take it: the holder
+    may be writing its pid yet."""
     from alive.base import locks
 
-    return locks.holder(paths.state_dir(home) / LOCK_FILE)
-
-
-def runner_holder_after_losing(home):
-    """Who holds the runner lock this process just failed to take (it may be writing its pid yet)."""
-    from alive.base import locks
-
-    return locks.holder(paths.state_dir(home) / LOCK_FILE, settle_s=0.2)
+    return locks.holder(paths.state_dir(home) / LOCK_FILE, settle_s)
 
 
 # ---------------------------------------------------------------- command line
@@ -360,7 +355,7 @@ def main(argv):
     except OSError as exc:
         raise RuntimeFailure(f"cannot use {paths.state_dir(home)}: {exc.strerror or exc}") from None
     if lock is None:
-        holder = runner_holder_after_losing(home)
+        holder = runner_holder(home, settle_s=0.2)
         print(f"alive triggers: another runner is taking the triggers{f' (pid {holder})' if holder else ''}; "
               f"nothing to do", flush=True)
         return 0

@@ -5,8 +5,8 @@ coalesce() make one message of one run's events, with its title and body. Pure, 
 alert_sinces(), which reads alerts/."""
 from alive.check.health import GREY, RED, SKEW_S
 from alive.base.timeutil import format_duration, format_iso, parse_iso, seconds_between
-from alive.notify.message import (INTO_RED, PRIORITIES, RECOVERED, RENOTIFY, Event, Message, fit_lines,
-                                  plural)
+from alive.cliutil import plural
+from alive.notify.message import INTO_RED, PRIORITIES, RECOVERED, RENOTIFY, Event, Message, fit_lines
 
 GROUP_LINES_MAX = 20         # a grouped message lists this many parts, then says how many more
 LINE_BYTES_MAX = 300         # one item's line in a grouped message: more items fit, each named

@@ -77,10 +77,6 @@ class Outcome:
     reason: str
 
 
-def plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def fit_lines(lines, more, limit=NTFY_MESSAGE_MAX, max_lines=None, line_bytes=None):
     """The first of `lines` (each cut to `line_bytes`) that fit in `limit` bytes of UTF-8
     and `max_lines`, joined; when some are left out, a last line `more(how many)`."""

@@ -39,9 +39,9 @@ from pathlib import Path
 
 from alive.base import atomic, paths, statefile
 from alive.base.timeutil import format_iso
+from alive.cliutil import plural
 from alive.notify import outbox
 from alive.notify.grouping import alert_sinces, not_sent_text, plan, queued_text, reconcile, settled, state_entries
-from alive.notify.message import plural
 from alive.notify.outbox import configured_channels, oserror_text
 
 LOCK_WAIT_S = 30             # another run delivering holds the lock at most about this long

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from alive.base import regular, tokens
+from alive.cliutil import plural
 from alive.notify import outgoing
-from alive.notify.message import DROP, NTFY_MESSAGE_MAX, RETRY, SENT, Outcome, fit_lines, plain_line, plural
+from alive.notify.message import DROP, NTFY_MESSAGE_MAX, RETRY, SENT, Outcome, fit_lines, plain_line
 
 NTFY_TIMEOUT_S = 10          # one POST, all of it (connect, send, answer); tests shorten it
 

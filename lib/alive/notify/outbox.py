@@ -8,9 +8,10 @@ from dataclasses import asdict
 
 from alive.base import paths, statefile
 from alive.base.timeutil import format_duration, parse_iso, seconds_between
+from alive.cliutil import plural
 from alive.notify import command, ntfy
 from alive.notify.grouping import coalesce, event_part, message_of
-from alive.notify.message import COMMAND, DROP, NTFY, RETRY, SENT, Message, plain_line, plural, scrub
+from alive.notify.message import COMMAND, DROP, NTFY, RETRY, SENT, Message, plain_line, scrub
 
 OUTBOX_MAX = 500             # over this, the oldest messages are dropped (and a log line says so)
 DELIVERY_BUDGET_S = 120      # one run stops sending after this, the rest waits (notify.LOCK_WAIT_S)

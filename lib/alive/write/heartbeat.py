@@ -97,7 +97,7 @@ def epoch(t):
     return t if isinstance(t, (int, float)) else t.timestamp()
 
 
-FUTURE_S = 300   # readers take a time more than 5 minutes ahead for clock skew (health.SKEW_S)
+FUTURE_S = 300   # a time more than 5 minutes ahead is clock skew: writers refuse it, readers (check.items.SKEW_S, lint) do not count it
 
 
 def future_problem(what, when, now):
